@@ -1,0 +1,33 @@
+# Lazuli's two commands: `make demo` and `make test`. Each installs what it needs first.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# Serialise builds: two heavy builds at once starve a 2-core machine.
+LOCK := flock /tmp/lazuli-build.lock
+
+.PHONY: all deps configure build demo test test-cpp bench bench-cpu test-gpu clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	@$(LOCK) cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@$(BUILD)/tutorial
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@bash benchmarks/run_cpu.sh
+
+clean:
+	rm -rf $(BUILD)

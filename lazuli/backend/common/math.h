@@ -1,0 +1,309 @@
+// The scalar body of every elementwise op, written once. The CPU backend calls these
+// functors in its loops; the CUDA backend compiles the same header for the device.
+// 16-bit floats reach these functors as float (the kernels convert around them).
+#pragma once
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#ifdef __CUDACC__
+#define LAZULI_HD __host__ __device__
+#else
+#define LAZULI_HD
+#endif
+
+namespace lazuli::math {
+
+// Which element kinds a functor accepts: kernels instantiate only these.
+enum Kinds : int { kBool = 1, kInt = 2, kFloat = 4, kComplex = 8, kNumeric = kInt | kFloat | kComplex };
+
+template <typename T> inline constexpr bool is_cplx = !std::is_arithmetic_v<T>;
+template <typename T> inline constexpr int kind_of =
+    std::is_same_v<T, bool> ? kBool : std::is_integral_v<T> ? kInt : std::is_floating_point_v<T> ? kFloat : kComplex;
+
+using std::abs;
+
+// ---- unary ----
+struct Abs {
+  static constexpr int kinds = kNumeric;
+  template <typename T> LAZULI_HD auto operator()(T x) const {
+    if constexpr (is_cplx<T>) return std::abs(x);
+    else if constexpr (std::is_unsigned_v<T>) return x;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>(x < 0 ? -x : x);
+    else return std::fabs(x);
+  }
+};
+struct Negative {
+  static constexpr int kinds = kNumeric;
+  template <typename T> LAZULI_HD T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(T(0) - x);  // wraps for unsigned
+    else return -x;
+  }
+};
+struct Sign {
+  static constexpr int kinds = kNumeric;
+  template <typename T> LAZULI_HD T operator()(T x) const {
+    if constexpr (is_cplx<T>) return x == T(0) ? x : x / std::abs(x);
+    else if constexpr (std::is_unsigned_v<T>) return x != 0;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>((x > 0) - (x < 0));
+    else return x > 0 ? T(1) : (x < 0 ? T(-1) : x);  // keeps 0, -0 and NaN
+  }
+};
+struct Square {
+  static constexpr int kinds = kNumeric | kBool;
+  template <typename T> LAZULI_HD T operator()(T x) const { return static_cast<T>(x * x); }
+};
+
+#define LAZULI_STD_UNARY(Name, fn, KINDS)                                                     \
+  struct Name {                                                                              \
+    static constexpr int kinds = KINDS;                                                      \
+    template <typename T> LAZULI_HD T operator()(T x) const { return std::fn(x); }           \
+  };
+LAZULI_STD_UNARY(Sqrt, sqrt, kFloat | kComplex)
+LAZULI_STD_UNARY(Exp, exp, kFloat | kComplex)
+LAZULI_STD_UNARY(Expm1, expm1, kFloat)
+LAZULI_STD_UNARY(Log, log, kFloat | kComplex)
+LAZULI_STD_UNARY(Log1p, log1p, kFloat)
+LAZULI_STD_UNARY(Log2, log2, kFloat)
+LAZULI_STD_UNARY(Log10, log10, kFloat)
+LAZULI_STD_UNARY(Sin, sin, kFloat | kComplex)
+LAZULI_STD_UNARY(Cos, cos, kFloat | kComplex)
+LAZULI_STD_UNARY(Tan, tan, kFloat)
+LAZULI_STD_UNARY(ArcSin, asin, kFloat)
+LAZULI_STD_UNARY(ArcCos, acos, kFloat)
+LAZULI_STD_UNARY(ArcTan, atan, kFloat)
+LAZULI_STD_UNARY(Sinh, sinh, kFloat)
+LAZULI_STD_UNARY(Cosh, cosh, kFloat)
+LAZULI_STD_UNARY(Tanh, tanh, kFloat)
+LAZULI_STD_UNARY(ArcSinh, asinh, kFloat)
+LAZULI_STD_UNARY(ArcCosh, acosh, kFloat)
+LAZULI_STD_UNARY(ArcTanh, atanh, kFloat)
+LAZULI_STD_UNARY(Erf, erf, kFloat)
+LAZULI_STD_UNARY(Floor, floor, kFloat)
+LAZULI_STD_UNARY(Ceil, ceil, kFloat)
+LAZULI_STD_UNARY(Round, nearbyint, kFloat)  // half to even, as NumPy rounds
+#undef LAZULI_STD_UNARY
+
+struct Rsqrt {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
+};
+struct Reciprocal {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T x) const { return T(1) / x; }
+};
+struct Sigmoid {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD T operator()(T x) const {
+    // Never exponentiates a large positive number, so no overflow to inf/inf.
+    T e = std::exp(-std::fabs(x));
+    return x >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
+  }
+};
+struct ErfInv {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD T operator()(T y) const {
+    if (!(y > T(-1) && y < T(1))) {
+      if (y == T(1)) return std::numeric_limits<T>::infinity();
+      if (y == T(-1)) return -std::numeric_limits<T>::infinity();
+      return std::numeric_limits<T>::quiet_NaN();
+    }
+    // Giles' single-precision approximation, then Newton steps on erf(x) - y for accuracy.
+    double w = -std::log((1.0 - double(y)) * (1.0 + double(y))), p;
+    if (w < 5.0) {
+      w -= 2.5;
+      p = 2.81022636e-08;
+      p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w;
+      p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
+      p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+    } else {
+      w = std::sqrt(w) - 3.0;
+      p = -0.000200214257;
+      p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+      p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
+      p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+    }
+    double x = p * double(y);
+    for (int i = 0; i < 2; ++i) {  // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+      double err = std::erf(x) - double(y);
+      x -= err / (1.1283791670955126 * std::exp(-x * x));
+    }
+    return static_cast<T>(x);
+  }
+};
+struct LogicalNot {
+  static constexpr int kinds = kBool | kNumeric;
+  template <typename T> LAZULI_HD bool operator()(T x) const { return x == T(0); }
+};
+struct BitwiseInvert {
+  static constexpr int kinds = kBool | kInt;
+  template <typename T> LAZULI_HD T operator()(T x) const {
+    if constexpr (std::is_same_v<T, bool>) return !x;
+    else return static_cast<T>(~x);
+  }
+};
+struct IsNan {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD bool operator()(T x) const {
+    if constexpr (is_cplx<T>) return std::isnan(x.real()) || std::isnan(x.imag());
+    else return std::isnan(x);
+  }
+};
+struct IsInf {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD bool operator()(T x) const {
+    if constexpr (is_cplx<T>) return std::isinf(x.real()) || std::isinf(x.imag());
+    else return std::isinf(x);
+  }
+};
+struct IsPosInf {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD bool operator()(T x) const { return x == std::numeric_limits<T>::infinity(); }
+};
+struct IsNegInf {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD bool operator()(T x) const { return x == -std::numeric_limits<T>::infinity(); }
+};
+struct Conjugate {
+  static constexpr int kinds = kComplex;
+  template <typename T> LAZULI_HD T operator()(T x) const { return std::conj(x); }
+};
+struct Real {
+  static constexpr int kinds = kComplex;
+  template <typename T> LAZULI_HD auto operator()(T x) const { return x.real(); }
+};
+struct Imag {
+  static constexpr int kinds = kComplex;
+  template <typename T> LAZULI_HD auto operator()(T x) const { return x.imag(); }
+};
+
+// ---- binary ----
+#define LAZULI_SIMPLE_BINARY(Name, expr, KINDS)                                               \
+  struct Name {                                                                              \
+    static constexpr int kinds = KINDS;                                                      \
+    template <typename T> LAZULI_HD auto operator()(T a, T b) const { return expr; }         \
+  };
+LAZULI_SIMPLE_BINARY(Add, static_cast<T>(a + b), kNumeric | kBool)
+LAZULI_SIMPLE_BINARY(Subtract, static_cast<T>(a - b), kNumeric)
+LAZULI_SIMPLE_BINARY(Multiply, static_cast<T>(a * b), kNumeric | kBool)
+LAZULI_SIMPLE_BINARY(Equal, a == b, kNumeric | kBool)
+LAZULI_SIMPLE_BINARY(NotEqual, a != b, kNumeric | kBool)
+LAZULI_SIMPLE_BINARY(Less, a < b, kInt | kFloat | kBool)
+LAZULI_SIMPLE_BINARY(LessEqual, a <= b, kInt | kFloat | kBool)
+LAZULI_SIMPLE_BINARY(Greater, a > b, kInt | kFloat | kBool)
+LAZULI_SIMPLE_BINARY(GreaterEqual, a >= b, kInt | kFloat | kBool)
+LAZULI_SIMPLE_BINARY(LogicalAnd, a && b, kBool)
+LAZULI_SIMPLE_BINARY(LogicalOr, a || b, kBool)
+LAZULI_SIMPLE_BINARY(LogicalXor, a != b, kBool)
+LAZULI_SIMPLE_BINARY(BitwiseAnd, static_cast<T>(a & b), kInt | kBool)
+LAZULI_SIMPLE_BINARY(BitwiseOr, static_cast<T>(a | b), kInt | kBool)
+LAZULI_SIMPLE_BINARY(BitwiseXor, static_cast<T>(a ^ b), kInt | kBool)
+#undef LAZULI_SIMPLE_BINARY
+
+struct Divide {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const { return a / b; }
+};
+struct FloorDivide {
+  static constexpr int kinds = kInt | kFloat;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) return 0;  // NumPy's answer; never a hardware trap
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return static_cast<T>(T(0) - static_cast<std::make_unsigned_t<T>>(a));
+        T q = a / b;
+        return (a % b != 0 && ((a < 0) != (b < 0))) ? T(q - 1) : q;
+      } else {
+        return a / b;
+      }
+    } else {
+      return std::floor(a / b);
+    }
+  }
+};
+struct Remainder {
+  static constexpr int kinds = kInt | kFloat;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) return 0;
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return 0;
+        T r = a % b;
+        return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
+      } else {
+        return a % b;
+      }
+    } else {
+      T r = std::fmod(a, b);
+      if (r != 0 && ((r < 0) != (b < 0))) r += b;
+      return r;  // sign of the divisor, as Python and NumPy
+    }
+  }
+};
+struct Power {
+  static constexpr int kinds = kNumeric;
+  template <typename T> LAZULI_HD T operator()(T base, T exp) const {
+    if constexpr (std::is_integral_v<T>) {
+      if constexpr (std::is_signed_v<T>) {
+        if (exp < 0) return base == 1 ? T(1) : base == -1 ? T(exp % 2 ? -1 : 1) : T(0);
+      }
+      T result = 1;
+      while (exp) {  // square and multiply, wrapping like NumPy
+        if (exp & 1) result = static_cast<T>(result * base);
+        exp >>= 1;
+        base = static_cast<T>(base * base);
+      }
+      return result;
+    } else {
+      return std::pow(base, exp);
+    }
+  }
+};
+struct Maximum {
+  static constexpr int kinds = kInt | kFloat | kBool;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    return a > b ? a : b;
+  }
+};
+struct Minimum {
+  static constexpr int kinds = kInt | kFloat | kBool;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    return a < b ? a : b;
+  }
+};
+struct ArcTan2 {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const { return std::atan2(a, b); }
+};
+struct LogAddExp {
+  static constexpr int kinds = kFloat;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    T hi = a > b ? a : b, lo = a > b ? b : a;
+    if (hi == -std::numeric_limits<T>::infinity()) return hi;
+    return hi + std::log1p(std::exp(lo - hi));
+  }
+};
+struct LeftShift {
+  static constexpr int kinds = kInt;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    // Shifting by the width or more is undefined in C++; NumPy gives 0.
+    if (b < 0 || b >= T(sizeof(T) * 8)) return 0;
+    return static_cast<T>(static_cast<std::make_unsigned_t<T>>(a) << b);
+  }
+};
+struct RightShift {
+  static constexpr int kinds = kInt;
+  template <typename T> LAZULI_HD T operator()(T a, T b) const {
+    if (b < 0 || b >= T(sizeof(T) * 8)) return (std::is_signed_v<T> && a < 0) ? T(-1) : T(0);
+    return static_cast<T>(a >> b);
+  }
+};
+
+}  // namespace lazuli::math

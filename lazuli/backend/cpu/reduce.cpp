@@ -1,0 +1,264 @@
+// CPU: reductions. The input is viewed as (outer, reduced, inner) blocks: a row reduction
+// when inner is 1, a column reduction (rows accumulated into a vector) otherwise. Layouts
+// that are neither are first copied so the reduced axes come last.
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <numeric>
+
+#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/primitives.h"
+
+namespace lazuli {
+using namespace cpu;
+
+namespace {
+
+// Sums accumulate 16-bit floats in float and float32 in float within a block, blocks in
+// double, so a long sum keeps float32 accuracy.
+template <typename T> using acc_t = std::conditional_t<is_half_type<T>::value, float, T>;
+
+struct SumOp {
+  template <typename T> static T init() { return T(0); }
+  template <typename T> static T combine(T a, T b) { return a + b; }
+};
+struct ProdOp {
+  template <typename T> static T init() { return T(1); }
+  template <typename T> static T combine(T a, T b) {
+    if constexpr (std::is_same_v<T, bool>) return a && b;
+    else return a * b;
+  }
+};
+struct MaxOp {
+  template <typename T> static T init() {
+    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
+  template <typename T> static T combine(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>)
+      if (b != b) return b;  // NaN wins
+    return b > a ? b : a;
+  }
+};
+struct MinOp {
+  template <typename T> static T init() {
+    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
+  template <typename T> static T combine(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>)
+      if (b != b) return b;
+    return b < a ? b : a;
+  }
+};
+struct AndOp {
+  template <typename T> static T init() { return true; }
+  template <typename T> static T combine(T a, T b) { return a && b; }
+};
+struct OrOp {
+  template <typename T> static T init() { return false; }
+  template <typename T> static T combine(T a, T b) { return a || b; }
+};
+
+// Reduces n contiguous values.
+template <typename Op, typename A, typename T>
+A reduce_row(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<Op, SumOp> && std::is_same_v<A, float>) {
+    double total = 0;
+    for (int64_t b = 0; b < n; b += 4096) {
+      int64_t e = std::min(n, b + 4096);
+      float acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = b; i < e; ++i) acc += static_cast<float>(x[i]);
+      total += acc;
+    }
+    return static_cast<A>(total);
+  } else if constexpr (std::is_same_v<Op, SumOp> && std::is_arithmetic_v<A>) {
+    A acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<A>(x[i]);
+    return acc;
+  } else {
+    A acc = Op::template init<A>();
+    for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, cast_value<A>(x[i]));
+    return acc;
+  }
+}
+
+template <typename Op, typename T, typename Out>
+void reduce_blocks(const T* x, Out* out, int64_t outer, int64_t red, int64_t inner) {
+  using A = std::conditional_t<std::is_same_v<Out, bool>, bool, acc_t<Out>>;
+  if (inner == 1) {
+    if (outer == 1) {
+      // One long row: every core takes a part, then the parts combine.
+      int nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), red / kGrain));
+      std::unique_ptr<A[]> parts(new A[nt]);  // not std::vector: vector<bool> packs bits
+      std::fill(parts.get(), parts.get() + nt, Op::template init<A>());
+      parallel_for(nt, 1, [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p)
+          parts[p] = reduce_row<Op, A>(x + red * p / nt, red * (p + 1) / nt - red * p / nt);
+      });
+      A acc = Op::template init<A>();
+      for (int p = 0; p < nt; ++p) acc = Op::combine(acc, parts[p]);
+      out[0] = cast_value<Out>(acc);
+      return;
+    }
+    parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(red, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) out[o] = cast_value<Out>(reduce_row<Op, A>(x + o * red, red));
+    });
+    return;
+  }
+  // Column reduction: accumulate whole rows of `inner` values; split the columns (or the
+  // outer blocks) across cores.
+  auto columns = [&](int64_t o, int64_t c0, int64_t c1) {
+    std::unique_ptr<A[]> acc(new A[c1 - c0]);
+    std::fill(acc.get(), acc.get() + (c1 - c0), Op::template init<A>());
+    const T* base = x + o * red * inner;
+    for (int64_t r = 0; r < red; ++r) {
+      const T* row = base + r * inner + c0;
+      A* a = acc.get();
+      if constexpr (std::is_same_v<Op, SumOp> && std::is_arithmetic_v<A>) {
+#pragma omp simd
+        for (int64_t c = 0; c < c1 - c0; ++c) a[c] += static_cast<A>(row[c]);
+      } else {
+        for (int64_t c = 0; c < c1 - c0; ++c) a[c] = Op::combine(a[c], cast_value<A>(row[c]));
+      }
+    }
+    for (int64_t c = c0; c < c1; ++c) out[o * inner + c] = cast_value<Out>(acc[c - c0]);
+  };
+  if (outer >= omp_get_max_threads() || inner < 1024) {
+    parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(red * inner, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) columns(o, 0, inner);
+    });
+  } else {
+    for (int64_t o = 0; o < outer; ++o)
+      parallel_for(inner, std::max<int64_t>(256, kGrain / std::max<int64_t>(red, 1)),
+                   [&](int64_t b, int64_t e) { columns(o, b, e); });
+  }
+}
+
+template <typename Op, typename In, typename Out>
+void run(const array& in, array& out, int64_t outer, int64_t red, int64_t inner) {
+  const In* x = static_cast<const In*>(const_cast<array&>(in).raw_data());
+  Out* o = static_cast<Out*>(out.raw_data());
+  if (red == 0) {
+    std::fill(o, o + out.size(), cast_value<Out>(Op::template init<acc_t<Out>>()));
+    return;
+  }
+  reduce_blocks<Op, In, Out>(x, o, outer, red, inner);
+}
+
+// The reduction over a row-major input, with the axes in `axes`, as (outer, red, inner),
+// or false when the reduced axes are not one contiguous block.
+bool as_blocks(const Shape& shape, const std::vector<int>& axes, int64_t& outer, int64_t& red, int64_t& inner) {
+  std::vector<bool> is_red(shape.size(), false);
+  for (int a : axes) is_red[a] = true;
+  int first = -1, last = -1;
+  for (int d = 0; d < static_cast<int>(shape.size()); ++d)
+    if (is_red[d] && shape[d] != 1) {
+      if (first < 0) first = d;
+      last = d;
+    }
+  outer = red = inner = 1;
+  for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
+    if (first >= 0 && d >= first && d <= last) {
+      if (!is_red[d] && shape[d] != 1) return false;
+      red *= shape[d];
+    } else if (first < 0 || d < first) {
+      outer *= shape[d];
+    } else {
+      inner *= shape[d];
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Reduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array in = inputs[0];
+  auto& out = outputs[0];
+  allocate(out);
+  int64_t outer, red, inner;
+  if (!in.flags().row_contiguous || in.data_size() != in.size() || !as_blocks(in.shape(), axes_, outer, red, inner)) {
+    // Copy with the kept axes first and the reduced axes last: a row reduction.
+    std::vector<int> perm;
+    for (int d = 0; d < static_cast<int>(in.ndim()); ++d)
+      if (std::find(axes_.begin(), axes_.end(), d) == axes_.end()) perm.push_back(d);
+    for (int a : axes_) perm.push_back(a);
+    Shape pshape;
+    Strides pstrides;
+    for (int d : perm) pshape.push_back(in.shape()[d]), pstrides.push_back(in.strides()[d]);
+    array tmp(pshape, in.dtype(), nullptr, {});
+    allocate(tmp);
+    array view(pshape, in.dtype(), nullptr, {});
+    view.copy_shared_buffer(in, pstrides, layout_flags(pshape, pstrides), in.data_size(), 0);
+    copy_to(view, tmp, tmp.strides(), 0);
+    in = tmp;
+    red = 1;
+    for (int a : axes_) red *= inputs[0].shape()[a];
+    inner = 1;
+    outer = red ? in.size() / red : out.size();
+  }
+  auto dispatch = [&](auto op) {
+    using Op = decltype(op);
+    dispatch_dtype(in.dtype(), [&](auto i) {
+      using In = decltype(i);
+      if constexpr (std::is_same_v<Op, AndOp> || std::is_same_v<Op, OrOp>) {
+        run<Op, In, bool>(in, out, outer, red, inner);
+      } else if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) && is_complex_type<In>::value) {
+        throw std::invalid_argument("[" + name() + "] complex64 inputs cannot be ordered.");
+      } else {
+        run<Op, In, In>(in, out, outer, red, inner);
+      }
+    });
+  };
+  switch (op_) {
+    case ReduceOp::Sum: return dispatch(SumOp{});
+    case ReduceOp::Prod: return dispatch(ProdOp{});
+    case ReduceOp::Max: return dispatch(MaxOp{});
+    case ReduceOp::Min: return dispatch(MinOp{});
+    case ReduceOp::And: return dispatch(AndOp{});
+    case ReduceOp::Or: return dispatch(OrOp{});
+  }
+}
+
+void ArgReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& in = inputs[0];
+  auto& out = outputs[0];
+  allocate(out);
+  // Walk each output position's line along the axis through the input's own strides.
+  Shape line_shape = in.shape();
+  line_shape[axis_] = 1;
+  Strides in_st = in.strides();
+  int64_t len = in.shape()[axis_], step = in.strides()[axis_];
+  uint32_t* po = static_cast<uint32_t*>(out.raw_data());
+  dispatch_dtype(in.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (is_complex_type<T>::value) {
+      throw std::invalid_argument("[" + name() + "] complex64 inputs cannot be ordered.");
+    } else {
+      using C = compute_t<T>;
+      const T* px = static_cast<const T*>(const_cast<array&>(in).raw_data());
+      bool want_max = op_ == ArgReduceOp::ArgMax;
+      for_each_run<2>(line_shape, {&out.strides(), &in_st}, [&](auto off, auto st, int64_t n) {
+        for (int64_t k = 0; k < n; ++k) {
+          const T* x = px + off[1] + k * st[1];
+          C best = static_cast<C>(x[0]);
+          uint32_t arg = 0;
+          for (int64_t i = 1; i < len; ++i) {
+            C v = static_cast<C>(x[i * step]);
+            if constexpr (std::is_floating_point_v<C>)
+              if (best != best) break;  // the first NaN is the answer
+            bool better = want_max ? (v > best) : (v < best);
+            if constexpr (std::is_floating_point_v<C>) better = better || (v != v);
+            if (better) best = v, arg = static_cast<uint32_t>(i);
+          }
+          po[off[0] + k * st[0]] = arg;
+        }
+      });
+    }
+  });
+}
+
+}  // namespace lazuli

@@ -1,0 +1,139 @@
+// A caching allocator: freed blocks are kept by size and handed out again, so a training
+// loop that allocates the same sizes every step stops calling the system allocator.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <utility>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "lazuli/memory.h"
+
+namespace lazuli {
+namespace {
+
+constexpr size_t kPage = 4096;
+
+size_t round_size(size_t n) {
+  if (n < 64 * 1024) return (n + 63) & ~size_t{63};
+  return (n + kPage - 1) & ~(kPage - 1);
+}
+
+size_t physical_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t{16} << 30;
+}
+
+struct CachingAllocator {
+  std::mutex mutex;
+  std::multimap<size_t, void*> cache;  // capacity -> block
+  size_t active = 0, peak = 0, cached = 0;
+  size_t memory_limit = physical_memory();
+  size_t cache_limit = memory_limit;
+
+  void release_cached_until(size_t target) {  // caller holds the lock
+    while (cached > target && !cache.empty()) {
+      auto it = std::prev(cache.end());  // largest first: frees the most per call
+      cached -= it->first;
+      std::free(it->second);
+      cache.erase(it);
+    }
+  }
+
+  allocator::Buffer malloc(size_t size) {
+    if (size == 0) return {nullptr, 0};
+    size_t cap = round_size(size);
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.lower_bound(cap);
+    if (it != cache.end() && it->first <= cap + cap / 4) {
+      allocator::Buffer b{it->second, it->first};
+      cached -= it->first;
+      cache.erase(it);
+      note_active(b.size);
+      return b;
+    }
+    if (active + cached + cap > memory_limit) release_cached_until(0);
+    if (active + cap > memory_limit)
+      throw std::runtime_error("[malloc] Out of memory: asked for " + std::to_string(size) +
+                               " bytes with " + std::to_string(active) +
+                               " bytes in use and a memory limit of " + std::to_string(memory_limit) + ".");
+    void* p = std::aligned_alloc(cap >= 64 * 1024 ? kPage : 64, cap);
+    if (!p) {
+      release_cached_until(0);
+      p = std::aligned_alloc(cap >= 64 * 1024 ? kPage : 64, cap);
+      if (!p) throw std::runtime_error("[malloc] The system could not allocate " + std::to_string(size) + " bytes.");
+    }
+    note_active(cap);
+    return {p, cap};
+  }
+
+  void note_active(size_t n) {
+    active += n;
+    if (active > peak) peak = active;
+  }
+
+  void free(allocator::Buffer b) {
+    if (!b.ptr) return;
+    std::lock_guard<std::mutex> lock(mutex);
+    active -= b.size;
+    if (b.size > cache_limit) {
+      std::free(b.ptr);
+      return;
+    }
+    cache.emplace(b.size, b.ptr);
+    cached += b.size;
+    release_cached_until(cache_limit);
+  }
+};
+
+// Never destroyed: buffers may be freed by worker threads while the program exits.
+CachingAllocator& alloc() {
+  static auto* a = new CachingAllocator;
+  return *a;
+}
+
+}  // namespace
+
+namespace allocator {
+Buffer malloc(size_t size) { return alloc().malloc(size); }
+void free(Buffer b) { alloc().free(b); }
+}  // namespace allocator
+
+size_t get_active_memory() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  return alloc().active;
+}
+size_t get_peak_memory() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  return alloc().peak;
+}
+void reset_peak_memory() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  alloc().peak = alloc().active;
+}
+size_t get_cache_memory() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  return alloc().cached;
+}
+size_t set_memory_limit(size_t limit) {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  return std::exchange(alloc().memory_limit, limit);
+}
+size_t get_memory_limit() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  return alloc().memory_limit;
+}
+size_t set_cache_limit(size_t limit) {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  size_t old = std::exchange(alloc().cache_limit, limit);
+  alloc().release_cached_until(limit);
+  return old;
+}
+void clear_cache() {
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  alloc().release_cached_until(0);
+}
+
+}  // namespace lazuli

@@ -1,0 +1,291 @@
+// The primitives: the small set of graph-node kinds that every op is built from. Each class
+// owns its meaning (output shapes, parameters, equivalence); backends only run it.
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "lazuli/array.h"
+
+namespace lazuli {
+
+class Primitive {
+ public:
+  explicit Primitive(Stream stream) : stream_(stream) {}
+  virtual ~Primitive() = default;
+  Primitive(const Primitive&) = delete;
+  Primitive& operator=(const Primitive&) = delete;
+
+  const Stream& stream() const { return stream_; }
+  const Device& device() const { return stream_.device; }
+
+  virtual std::string name() const = 0;
+  virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
+  // The CUDA backend overrides this where it has a kernel.
+  virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs);
+  // Output shapes from input shapes: what ops use to size a new node.
+  virtual std::vector<Shape> output_shapes(const std::vector<array>& inputs) const = 0;
+  // Same kind and parameters: compile merges equivalent nodes on equal inputs.
+  virtual bool is_equivalent(const Primitive& other) const { return false; }
+  virtual void print(std::ostream& os) const;
+
+ private:
+  Stream stream_;
+};
+
+// A primitive whose single output has the shape of its (broadcast) first input.
+class ElementwisePrimitive : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+};
+
+// The elementwise ops. X(Name, op_name): each has a scalar functor lazuli::math::Name in
+// backend/common/math.h, shared by every backend.
+#define LAZULI_UNARY_OPS(X)                                                                    \
+  X(Abs, abs) X(Negative, negative) X(Sign, sign) X(Sqrt, sqrt) X(Rsqrt, rsqrt)               \
+  X(Square, square) X(Reciprocal, reciprocal) X(Exp, exp) X(Expm1, expm1) X(Log, log)         \
+  X(Log1p, log1p) X(Log2, log2) X(Log10, log10) X(Sin, sin) X(Cos, cos) X(Tan, tan)           \
+  X(ArcSin, arcsin) X(ArcCos, arccos) X(ArcTan, arctan) X(Sinh, sinh) X(Cosh, cosh)           \
+  X(Tanh, tanh) X(ArcSinh, arcsinh) X(ArcCosh, arccosh) X(ArcTanh, arctanh)                   \
+  X(Sigmoid, sigmoid) X(Erf, erf) X(ErfInv, erfinv) X(Floor, floor) X(Ceil, ceil)             \
+  X(Round, round) X(LogicalNot, logical_not) X(BitwiseInvert, bitwise_invert)                 \
+  X(IsNan, isnan) X(IsInf, isinf) X(IsPosInf, isposinf) X(IsNegInf, isneginf)                 \
+  X(Conjugate, conjugate) X(Real, real) X(Imag, imag)
+
+#define LAZULI_BINARY_OPS(X)                                                                   \
+  X(Add, add) X(Subtract, subtract) X(Multiply, multiply) X(Divide, divide)                   \
+  X(FloorDivide, floor_divide) X(Remainder, remainder) X(Power, power) X(Maximum, maximum)     \
+  X(Minimum, minimum) X(ArcTan2, arctan2) X(LogAddExp, logaddexp) X(Equal, equal)             \
+  X(NotEqual, not_equal) X(Less, less) X(LessEqual, less_equal) X(Greater, greater)           \
+  X(GreaterEqual, greater_equal) X(LogicalAnd, logical_and) X(LogicalOr, logical_or)          \
+  X(LogicalXor, logical_xor) X(BitwiseAnd, bitwise_and) X(BitwiseOr, bitwise_or)              \
+  X(BitwiseXor, bitwise_xor) X(LeftShift, left_shift) X(RightShift, right_shift)
+
+#define LAZULI_ENUM_ENTRY(Name, op) Name,
+enum class UnaryOp { LAZULI_UNARY_OPS(LAZULI_ENUM_ENTRY) };
+enum class BinaryOp { LAZULI_BINARY_OPS(LAZULI_ENUM_ENTRY) };
+#undef LAZULI_ENUM_ENTRY
+const char* op_name(UnaryOp op);
+const char* op_name(BinaryOp op);
+
+class Unary : public ElementwisePrimitive {
+ public:
+  Unary(Stream s, UnaryOp op) : ElementwisePrimitive(s), op_(op) {}
+  UnaryOp op() const { return op_; }
+  std::string name() const override { return op_name(op_); }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  UnaryOp op_;
+};
+
+class Binary : public ElementwisePrimitive {
+ public:
+  Binary(Stream s, BinaryOp op) : ElementwisePrimitive(s), op_(op) {}
+  BinaryOp op() const { return op_; }
+  std::string name() const override { return op_name(op_); }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  BinaryOp op_;
+};
+
+// where(condition, x, y)
+class Select : public ElementwisePrimitive {
+ public:
+  using ElementwisePrimitive::ElementwisePrimitive;
+  std::string name() const override { return "Select"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+};
+
+// Value conversion to the output's dtype.
+class AsType : public ElementwisePrimitive {
+ public:
+  AsType(Stream s, Dtype dtype) : ElementwisePrimitive(s), dtype_(dtype) {}
+  std::string name() const override { return "AsType"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Dtype dtype_;
+};
+
+// A row-major copy of the input (contiguous, copy).
+class Copy : public ElementwisePrimitive {
+ public:
+  using ElementwisePrimitive::ElementwisePrimitive;
+  std::string name() const override { return "Copy"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+};
+
+// Reinterprets the bytes of the last axis as another dtype.
+class View : public Primitive {
+ public:
+  View(Stream s, Dtype dtype) : Primitive(s), dtype_(dtype) {}
+  std::string name() const override { return "View"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Dtype dtype_;
+};
+
+class Broadcast : public Primitive {
+ public:
+  Broadcast(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  std::string name() const override { return "Broadcast"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Shape shape_;
+};
+
+class Reshape : public Primitive {
+ public:
+  Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  std::string name() const override { return "Reshape"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  // Strides that view `in` as `shape` without a copy, or empty when none exist.
+  static Strides view_strides(const array& in, const Shape& shape);
+
+ private:
+  Shape shape_;
+};
+
+class Transpose : public Primitive {
+ public:
+  Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
+  std::string name() const override { return "Transpose"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  std::vector<int> axes_;
+};
+
+// Elements start, start + step, ... before stop on each axis (steps may be negative).
+class Slice : public Primitive {
+ public:
+  Slice(Stream s, Shape start, Shape stop, Shape strides)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)) {}
+  std::string name() const override { return "Slice"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  // Length of the slice start:stop:step of an axis (start and stop already normalised).
+  static int32_t slice_length(int32_t start, int32_t stop, int32_t step);
+
+ private:
+  Shape start_, stop_, strides_;
+};
+
+// inputs: (src, update); the output is src with the slice replaced by update.
+class SliceUpdate : public Primitive {
+ public:
+  SliceUpdate(Stream s, Shape start, Shape stop, Shape strides)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)) {}
+  std::string name() const override { return "SliceUpdate"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Shape start_, stop_, strides_;
+};
+
+class AsStrided : public Primitive {
+ public:
+  AsStrided(Stream s, Shape shape, Strides strides, int64_t offset)
+      : Primitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
+  std::string name() const override { return "AsStrided"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  Shape shape_;
+  Strides strides_;
+  int64_t offset_;
+};
+
+class Concatenate : public Primitive {
+ public:
+  Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  std::string name() const override { return "Concatenate"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  int axis_;
+};
+
+class Arange : public Primitive {
+ public:
+  Arange(Stream s, double start, double stop, double step)
+      : Primitive(s), start_(start), stop_(stop), step_(step) {}
+  std::string name() const override { return "Arange"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  static int32_t length(double start, double stop, double step);
+
+ private:
+  double start_, stop_, step_;
+};
+
+enum class ReduceOp { Sum, Prod, Max, Min, And, Or };
+
+// Reduces over `axes`, keeping them with size 1 (ops squeeze them away when asked).
+class Reduce : public Primitive {
+ public:
+  Reduce(Stream s, ReduceOp op, std::vector<int> axes) : Primitive(s), op_(op), axes_(std::move(axes)) {}
+  std::string name() const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  ReduceOp op() const { return op_; }
+
+ private:
+  ReduceOp op_;
+  std::vector<int> axes_;
+};
+
+enum class ArgReduceOp { ArgMin, ArgMax };
+
+// Index (uint32) of the first min or max along one axis, kept with size 1.
+class ArgReduce : public Primitive {
+ public:
+  ArgReduce(Stream s, ArgReduceOp op, int axis) : Primitive(s), op_(op), axis_(axis) {}
+  std::string name() const override { return op_ == ArgReduceOp::ArgMin ? "ArgMin" : "ArgMax"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+
+ private:
+  ArgReduceOp op_;
+  int axis_;
+};
+
+// Batched a @ b; batch axes are already broadcast by the op.
+class Matmul : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::string name() const override { return "Matmul"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+};
+
+}  // namespace lazuli

@@ -1,0 +1,93 @@
+// Evaluation: find the unevaluated part of the graph, then hand each node to its stream's
+// worker in dependency order. A node waits on inputs made by other streams through their
+// events; once run, it drops its inputs so the graph behind it can be freed.
+#include <unordered_set>
+
+#include "lazuli/ops.h"
+#include "lazuli/primitives.h"
+#include "lazuli/scheduler.h"
+
+namespace lazuli {
+namespace {
+
+// Unscheduled nodes reachable from `outputs`, inputs before the nodes that read them.
+std::vector<array> build_tape(const std::vector<array>& outputs) {
+  std::vector<array> tape;
+  std::unordered_set<uintptr_t> visited;
+  struct Frame {
+    array node;
+    size_t next_input;
+  };
+  std::vector<Frame> stack;
+  auto push = [&](const array& a) {
+    if (a.status() != array::Status::unscheduled || !visited.insert(a.id()).second) return;
+    for (auto& s : a.siblings()) visited.insert(s.id());
+    stack.push_back({a, 0});
+  };
+  for (auto& out : outputs) {
+    push(out);
+    while (!stack.empty()) {
+      auto& top = stack.back();
+      if (top.next_input < top.node.inputs().size()) {
+        push(top.node.inputs()[top.next_input++]);
+      } else {
+        tape.push_back(std::move(top.node));
+        stack.pop_back();
+      }
+    }
+  }
+  return tape;
+}
+
+void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Event& done) {
+  std::exception_ptr error;
+  for (auto& w : waits)
+    if (auto e = w->wait_error()) error = e;
+  if (!error) {
+    try {
+      auto outputs = node.outputs();
+      if (node.primitive().device() == Device::cpu) node.primitive().eval_cpu(node.inputs(), outputs);
+      else node.primitive().eval_gpu(node.inputs(), outputs);
+      for (auto& o : outputs) {
+        o.set_status(array::Status::available);
+        o.detach();
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  done.signal(error);
+}
+
+}  // namespace
+
+void async_eval(std::vector<array> outputs) {
+  auto tape = build_tape(outputs);
+  for (auto& node : tape) {
+    if (!node.has_primitive())
+      throw std::invalid_argument("[eval] An array with no data and no primitive cannot be evaluated.");
+    auto done = std::make_shared<Event>();
+    std::vector<std::shared_ptr<Event>> waits;
+    for (auto& in : node.inputs())
+      if (in.status() != array::Status::available && in.event()) waits.push_back(in.event());
+    for (auto& o : node.outputs()) {
+      o.set_event(done);
+      o.set_status(array::Status::scheduled);
+    }
+    Stream stream = node.primitive().stream();
+    scheduler::enqueue(stream, [node = std::move(node), waits = std::move(waits), done]() mutable {
+      run_node(node, waits, *done);
+    });
+  }
+}
+
+void eval(std::vector<array> outputs) {
+  async_eval(outputs);
+  for (auto& o : outputs)
+    if (o.status() != array::Status::available) {
+      if (!o.event()) throw std::runtime_error("[eval] Array was scheduled without an event.");
+      o.event()->wait();
+    }
+}
+
+}  // namespace lazuli
