@@ -45,6 +45,11 @@ bool Binary::is_equivalent(const Primitive& o) const {
   return same(*this, o, [&](const Binary& b) { return b.op_ == op_; });
 }
 bool Select::is_equivalent(const Primitive& o) const { return same(*this, o, [](auto&) { return true; }); }
+bool DivMod::is_equivalent(const Primitive& o) const { return same(*this, o, [](auto&) { return true; }); }
+std::vector<Shape> DivMod::output_shapes(const std::vector<array>& inputs) const {
+  Shape s = broadcast_shapes(inputs[0].shape(), inputs[1].shape());
+  return {s, s};
+}
 bool Copy::is_equivalent(const Primitive& o) const { return same(*this, o, [](auto&) { return true; }); }
 bool Matmul::is_equivalent(const Primitive& o) const { return same(*this, o, [](auto&) { return true; }); }
 bool AsType::is_equivalent(const Primitive& o) const {

@@ -93,6 +93,16 @@ class Binary : public ElementwisePrimitive {
   BinaryOp op_;
 };
 
+// (floor_divide(a, b), remainder(a, b)) in one pass: two outputs from one node.
+class DivMod : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::string name() const override { return "DivMod"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+};
+
 // where(condition, x, y)
 class Select : public ElementwisePrimitive {
  public:

@@ -226,7 +226,11 @@ array remainder(const array& a, const array& b, S s) {
   return binary(BinaryOp::Remainder, a, b, t, t, s);
 }
 std::vector<array> divmod(const array& a, const array& b, S s) {
-  return {floor_divide(a, b, s), remainder(a, b, s)};
+  Dtype t = common(a, b, "divmod");
+  if (is_complex(t) || t == bool_) fail("divmod", "needs real numeric inputs, got " + dtype_name(t) + ".");
+  std::vector<array> inputs{astype(a, t, s), astype(b, t, s)};
+  auto p = std::make_shared<DivMod>(to_stream(s));
+  return array::make_arrays(p->output_shapes(inputs), {t, t}, p, inputs);
 }
 array power(const array& a, const array& b, S s) {
   Dtype t = common(a, b, "power");

@@ -76,6 +76,35 @@ void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   }
 }
 
+void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& a = inputs[0];
+  auto& b = inputs[1];
+  auto& q = outputs[0];
+  auto& r = outputs[1];
+  allocate(q);
+  allocate(r);
+  Strides sa = broadcast_strides(a, q.shape()), sb = broadcast_strides(b, q.shape());
+  dispatch_dtype(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr ((math::FloorDivide::kinds & kind_of_v<T>) == 0) {
+      throw std::invalid_argument("[divmod] " + dtype_name(a.dtype()) + " inputs are not supported.");
+    } else {
+      using C = compute_t<T>;
+      const T* pa = static_cast<const T*>(const_cast<array&>(a).raw_data());
+      const T* pb = static_cast<const T*>(const_cast<array&>(b).raw_data());
+      T* pq = static_cast<T*>(q.raw_data());
+      T* pr = static_cast<T*>(r.raw_data());
+      for_each_run<3>(q.shape(), {&q.strides(), &sa, &sb}, [&](auto off, auto st, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          C x = static_cast<C>(pa[off[1] + i * st[1]]), y = static_cast<C>(pb[off[2] + i * st[2]]);
+          pq[off[0] + i * st[0]] = static_cast<T>(math::FloorDivide{}(x, y));
+          pr[off[0] + i * st[0]] = static_cast<T>(math::Remainder{}(x, y));
+        }
+      });
+    }
+  });
+}
+
 void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
   allocate(out);

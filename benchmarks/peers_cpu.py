@@ -1,0 +1,57 @@
+"""The CPU benchmark cases of bench_cpu.cpp, in NumPy and (where it installs) MLX.
+
+Prints one JSON object per case and library: {"case", "lib", "ms"}.
+"""
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def median_ms(f, reps):
+    f()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def report(case, lib, ms):
+    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
+
+
+def cases(lib, xp, ev):
+    n = 1 << 25
+    x = xp.array(np.arange(n, dtype=np.float32) / np.float32(n))
+    report("exp f32 32M", lib, median_ms(lambda: ev(xp.exp(x)), 15))
+    del x
+    a = xp.array(np.arange(n, dtype=np.float32).reshape(4096, 8192))
+    row = xp.array(np.arange(8192, dtype=np.float32))
+    report("broadcast add f32 (4096x8192)+(8192)", lib, median_ms(lambda: ev(a + row), 15))
+    del a
+    m = xp.array((np.arange(4096 * 4096, dtype=np.float32) / np.float32(1e6)).reshape(4096, 4096))
+    report("sum axis=0 f32 4096x4096", lib, median_ms(lambda: ev(m.sum(axis=0)), 21))
+    report("sum axis=1 f32 4096x4096", lib, median_ms(lambda: ev(m.sum(axis=1)), 21))
+    report("sum all f32 4096x4096", lib, median_ms(lambda: ev(m.sum()), 21))
+    g = np.arange(2048 * 2048, dtype=np.float32).reshape(2048, 2048) / np.float32(4e6)
+    ga, gb = xp.array(g), xp.array(np.ascontiguousarray(g.T))
+    report("sgemm 2048", lib, median_ms(lambda: ev(ga @ gb), 9))
+
+
+def main():
+    cases("numpy", np, lambda r: r)
+    try:
+        import mlx.core as mx
+    except ImportError:
+        print("mlx not installed; skipping it", file=sys.stderr)
+        return
+    mx.set_default_device(mx.cpu)
+    cases("mlx", mx, mx.eval)
+
+
+if __name__ == "__main__":
+    main()
