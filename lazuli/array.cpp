@@ -7,6 +7,7 @@
 #include "lazuli/ops.h"
 #include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
+#include "lazuli/transforms/tape.h"
 
 namespace lazuli {
 
@@ -28,7 +29,9 @@ size_t shape_size(const Shape& shape, const char* op) {
   return n;
 }
 
-array::Desc::Desc(Shape s, Dtype t) : shape(std::move(s)), size(shape_size(shape)), dtype(t) {}
+// Row-major strides from the start (as MLX): a node's strides are valid before evaluation.
+array::Desc::Desc(Shape s, Dtype t)
+    : shape(std::move(s)), strides(row_major_strides(shape)), size(shape_size(shape)), dtype(t) {}
 
 array::Desc::~Desc() {
   // Free long chains of inputs iteratively: a recursive destructor would overflow the
@@ -68,6 +71,8 @@ void array::init_from(const void* src, Dtype src_dtype) {
 
 array::array(void* data, Shape shape, Dtype dtype, std::function<void(void*)> deleter)
     : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
+  // An empty deleter would mean "allocator-owned" to Data: borrow the memory instead.
+  if (!deleter) deleter = [](void*) {};
   desc_->data = std::make_shared<Data>(allocator::Buffer{data, nbytes()}, std::move(deleter));
   desc_->strides = row_major_strides(desc_->shape);
   desc_->data_size = size();
@@ -78,7 +83,10 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive, std
     : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
   desc_->primitive = std::move(primitive);
   desc_->inputs = std::move(inputs);
+  for (auto& in : desc_->inputs) desc_->tracer |= in.desc_->tracer;
 }
+
+bool array::is_tracer() const { return desc_->tracer && detail::tracing_depth().load() > 0; }
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vector<Dtype>& dtypes,
                                       const std::shared_ptr<Primitive>& primitive,
@@ -92,6 +100,21 @@ std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vect
     for (size_t j = 0; j < outs.size(); ++j)
       if (i != j) outs[i].desc_->siblings.push_back(outs[j]);
   return outs;
+}
+
+// The outputs of one primitive hold each other as siblings, a cycle that shared_ptr never
+// frees. Evaluation breaks it (detach); for a group dropped unevaluated, break it when the
+// handle going away is the last one held from outside the group, as MLX does.
+void array::release_siblings() {
+  long n = static_cast<long>(desc_->siblings.size());
+  if (desc_.use_count() != n + 1) return;
+  for (auto& s : desc_->siblings)
+    if (s.desc_.use_count() != n) return;
+  for (auto& s : desc_->siblings) {
+    for (auto& ss : s.desc_->siblings) ss.desc_ = nullptr;
+    s.desc_->siblings.clear();
+  }
+  desc_->siblings.clear();
 }
 
 std::vector<array> array::outputs() const {
@@ -184,7 +207,7 @@ void array::move_shared_buffer(array other) {
 }
 
 bool array::is_donatable() const {
-  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter;
+  return !is_tracer() && desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter;
 }
 
 }  // namespace lazuli

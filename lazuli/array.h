@@ -52,6 +52,9 @@ class array {
   array(array&&) = default;
   array& operator=(const array&) & = default;
   array& operator=(array&&) & = default;
+  ~array() {
+    if (desc_ && !desc_->siblings.empty()) release_siblings();
+  }
 
   // Metadata.
   const Shape& shape() const { return desc_->shape; }
@@ -92,7 +95,10 @@ class array {
   const std::vector<array>& siblings() const { return desc_->siblings; }
   std::vector<array> outputs() const;  // this array and its siblings in output order
   uintptr_t id() const { return reinterpret_cast<uintptr_t>(desc_.get()); }
-  bool is_tracer() const { return false; }
+  // Traced arrays (made from a transform's inputs while it traces) keep their graph
+  // through evaluation, because the transform's rules read it afterwards.
+  bool is_tracer() const;
+  void set_tracer(bool tracer) { desc_->tracer = tracer; }
 
   // For the scheduler and backends.
   void set_status(Status s) const { desc_->status.store(s, std::memory_order_release); }
@@ -129,6 +135,7 @@ class array {
     std::vector<array> inputs;
     std::vector<array> siblings;
     uint32_t position = 0;  // index among its siblings
+    bool tracer = false;
     std::atomic<Status> status{Status::unscheduled};
     std::shared_ptr<Event> event;
     std::shared_ptr<Data> data;
@@ -140,6 +147,7 @@ class array {
   };
   explicit array(std::shared_ptr<Desc> d) : desc_(std::move(d)) {}
   void init_from(const void* src, Dtype src_dtype);  // copies and casts row-major data
+  void release_siblings();  // breaks the sibling cycle of an unevaluated group nobody holds
   template <typename T> T item_as();
   std::shared_ptr<Desc> desc_;
 };
@@ -161,8 +169,7 @@ array::array(std::initializer_list<T> data) : array(data, dtype_of<T>) {}
 template <typename T>
 array::array(std::initializer_list<T> data, Dtype dtype)
     : desc_(std::make_shared<Desc>(Shape{static_cast<int32_t>(data.size())}, dtype)) {
-  std::vector<T> v(data);
-  init_from(v.data(), dtype_of<T>);
+  init_from(data.begin(), dtype_of<T>);  // contiguous, unlike std::vector<bool>
 }
 
 template <typename T>
@@ -171,16 +178,15 @@ array::array(std::initializer_list<T> data, Shape shape, Dtype dtype)
   if (data.size() != size())
     throw std::invalid_argument("[array] " + std::to_string(data.size()) +
                                 " values cannot fill an array of " + std::to_string(size()) + " elements.");
-  std::vector<T> v(data);
-  init_from(v.data(), dtype_of<T>);
+  init_from(data.begin(), dtype_of<T>);
 }
 
 template <typename It>
 array::array(It it, Shape shape, Dtype dtype) : desc_(std::make_shared<Desc>(std::move(shape), dtype)) {
   using T = typename std::iterator_traits<It>::value_type;
-  std::vector<T> v(size());
-  std::copy_n(it, size(), v.begin());
-  init_from(v.data(), dtype_of<T>);
+  auto v = std::make_unique<T[]>(size());  // not std::vector: vector<bool> has no data()
+  std::copy_n(it, size(), v.get());
+  init_from(v.get(), dtype_of<T>);
 }
 
 template <typename T>

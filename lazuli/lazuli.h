@@ -6,3 +6,4 @@
 #include "lazuli/memory.h"
 #include "lazuli/ops.h"
 #include "lazuli/print.h"
+#include "lazuli/transforms.h"

@@ -81,6 +81,7 @@ array erfinv(const array& a, S s = {});
 array floor(const array& a, S s = {});
 array ceil(const array& a, S s = {});
 array round(const array& a, int decimals = 0, S s = {});
+array round(const array& a, S s);
 array trunc(const array& a, S s = {});
 array degrees(const array& a, S s = {});
 array radians(const array& a, S s = {});

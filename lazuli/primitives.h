@@ -1,7 +1,9 @@
 // The primitives: the small set of graph-node kinds that every op is built from. Each class
 // owns its meaning (output shapes, parameters, equivalence); backends only run it.
 #pragma once
+#include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,18 @@ class Primitive {
   // Same kind and parameters: compile merges equivalent nodes on equal inputs.
   virtual bool is_equivalent(const Primitive& other) const { return false; }
   virtual void print(std::ostream& os) const;
+
+  // Transform rules, written with ops so that they can be transformed again.
+  // Reverse mode: cotangents of the inputs in argnums, given one cotangent per output.
+  virtual std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums, const std::vector<array>& outputs);
+  // Forward mode: one tangent per output, given tangents of the inputs in argnums.
+  virtual std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums);
+  // Batching: inputs carry a batch axis at axes[i] (-1: none); returns the outputs and
+  // their batch axes.
+  virtual std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes);
 
  private:
   Stream stream_;
@@ -62,6 +76,24 @@ class ElementwisePrimitive : public Primitive {
   X(LogicalXor, logical_xor) X(BitwiseAnd, bitwise_and) X(BitwiseOr, bitwise_or)              \
   X(BitwiseXor, bitwise_xor) X(LeftShift, left_shift) X(RightShift, right_shift)
 
+namespace detail {
+bool register_primitive(const char* name);
+}  // namespace detail
+
+// Declares a primitive's three transform rules and enters the class in the registry that
+// the transform-coverage test walks.
+#define LAZULI_TRANSFORMS(Name)                                                                  \
+ private:                                                                                        \
+  static inline const bool registered_ = detail::register_primitive(#Name);                     \
+                                                                                                 \
+ public:                                                                                         \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents, \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override; \
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,   \
+                         const std::vector<int>& argnums) override;                                \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,          \
+                                                       const std::vector<int>& axes) override;
+
 #define LAZULI_ENUM_ENTRY(Name, op) Name,
 enum class UnaryOp { LAZULI_UNARY_OPS(LAZULI_ENUM_ENTRY) };
 enum class BinaryOp { LAZULI_BINARY_OPS(LAZULI_ENUM_ENTRY) };
@@ -76,6 +108,7 @@ class Unary : public ElementwisePrimitive {
   std::string name() const override { return op_name(op_); }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Unary)
 
  private:
   UnaryOp op_;
@@ -88,6 +121,7 @@ class Binary : public ElementwisePrimitive {
   std::string name() const override { return op_name(op_); }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Binary)
 
  private:
   BinaryOp op_;
@@ -101,6 +135,7 @@ class DivMod : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(DivMod)
 };
 
 // where(condition, x, y)
@@ -110,6 +145,7 @@ class Select : public ElementwisePrimitive {
   std::string name() const override { return "Select"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Select)
 };
 
 // Value conversion to the output's dtype.
@@ -119,6 +155,7 @@ class AsType : public ElementwisePrimitive {
   std::string name() const override { return "AsType"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(AsType)
 
  private:
   Dtype dtype_;
@@ -131,6 +168,7 @@ class Copy : public ElementwisePrimitive {
   std::string name() const override { return "Copy"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Copy)
 };
 
 // Reinterprets the bytes of the last axis as another dtype.
@@ -141,6 +179,7 @@ class View : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(View)
 
  private:
   Dtype dtype_;
@@ -153,6 +192,7 @@ class Broadcast : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Broadcast)
 
  private:
   Shape shape_;
@@ -165,6 +205,7 @@ class Reshape : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Reshape)
   // Strides that view `in` as `shape` without a copy, or empty when none exist.
   static Strides view_strides(const array& in, const Shape& shape);
 
@@ -179,6 +220,7 @@ class Transpose : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Transpose)
 
  private:
   std::vector<int> axes_;
@@ -193,6 +235,7 @@ class Slice : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Slice)
   // Length of the slice start:stop:step of an axis (start and stop already normalised).
   static int32_t slice_length(int32_t start, int32_t stop, int32_t step);
 
@@ -209,6 +252,7 @@ class SliceUpdate : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(SliceUpdate)
 
  private:
   Shape start_, stop_, strides_;
@@ -222,6 +266,7 @@ class AsStrided : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(AsStrided)
 
  private:
   Shape shape_;
@@ -236,6 +281,7 @@ class Concatenate : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Concatenate)
 
  private:
   int axis_;
@@ -249,6 +295,7 @@ class Arange : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Arange)
   static int32_t length(double start, double stop, double step);
 
  private:
@@ -265,6 +312,7 @@ class Reduce : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Reduce)
   ReduceOp op() const { return op_; }
 
  private:
@@ -282,6 +330,7 @@ class ArgReduce : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(ArgReduce)
 
  private:
   ArgReduceOp op_;
@@ -296,6 +345,49 @@ class Matmul : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Matmul)
 };
+
+// Identity whose derivative is zero (stop_gradient).
+class StopGradient : public ElementwisePrimitive {
+ public:
+  using ElementwisePrimitive::ElementwisePrimitive;
+  std::string name() const override { return "StopGradient"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(StopGradient)
+};
+
+// A function with user-supplied transform rules (custom_function, checkpoint). Its inputs
+// are the function's arguments followed by its already-built outputs, which it passes on.
+class CustomTransforms : public Primitive {
+ public:
+  using Fn = std::function<std::vector<array>(const std::vector<array>&)>;
+  using VjpRule = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
+                                                   const std::vector<array>&)>;
+  using JvpRule = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
+                                                   const std::vector<int>&)>;
+  using VmapRule = std::function<std::pair<std::vector<array>, std::vector<int>>(const std::vector<array>&,
+                                                                                  const std::vector<int>&)>;
+  CustomTransforms(Stream s, Fn fun, int num_args, std::optional<VjpRule> vjp, std::optional<JvpRule> jvp,
+                   std::optional<VmapRule> vmap)
+      : Primitive(s), fun_(std::move(fun)), num_args_(num_args), vjp_(std::move(vjp)), jvp_(std::move(jvp)),
+        vmap_(std::move(vmap)) {}
+  std::string name() const override { return "CustomTransforms"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(CustomTransforms)
+
+ private:
+  Fn fun_;
+  int num_args_;
+  std::optional<VjpRule> vjp_;
+  std::optional<JvpRule> jvp_;
+  std::optional<VmapRule> vmap_;
+};
+
+// Names of every registered primitive, with the enum-parameterised ones (Unary, Binary,
+// Reduce, ArgReduce) listed op by op: what the transform-coverage test walks.
+std::vector<std::string> primitive_names();
 
 }  // namespace lazuli

@@ -46,20 +46,20 @@ struct Printer {
       return;
     }
     int64_t n = a.shape()[dim];
+    auto separator = [&] {
+      if (dim + 1 < a.ndim()) os << "," << std::string(a.ndim() - dim - 1, '\n') << std::string(indent + 1, ' ');
+      else os << ", ";
+    };
     os << "[";
     for (int64_t i = 0; i < n; ++i) {
       if (summarise && n > 2 * edge && i == edge) {
         os << "...";
         i = n - edge - 1;
-        if (dim + 1 < a.ndim()) os << ",\n" << std::string(indent + 1, ' ');
-        else os << ", ";
+        if (i + 1 < n) separator();  // the same separator as between elements
         continue;
       }
       print_axis(base, dim + 1, offset + i * a.strides()[dim], indent + 1);
-      if (i + 1 < n) {
-        if (dim + 1 < a.ndim()) os << "," << std::string(a.ndim() - dim - 1, '\n') << std::string(indent + 1, ' ');
-        else os << ", ";
-      }
+      if (i + 1 < n) separator();
     }
     os << "]";
   }

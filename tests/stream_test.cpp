@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lazuli/lazuli.h"
+#include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
 #include "test_util.h"
 
@@ -203,6 +204,7 @@ TEST(Stream, ErrorCrossesStreams) {
   Stream s1 = new_stream(Device::cpu);
   Stream s2 = new_stream(Device::cpu);
   synchronize();
+  clear_cache();  // a cached block of the right size would be reused without a new allocation
   array big = arange(0.0, double(1 << 24), 1.0, float32, s1);  // 64 MiB
   array y = add(big, array(1.0f), s2);
   size_t old = set_memory_limit(get_active_memory() + (1 << 20));
@@ -232,7 +234,7 @@ TEST(Stream, Synchronize) {
   EXPECT_TRUE(b.is_available());
   EXPECT_TRUE(c.is_available());
 
-  array d = sqrt(arange(0.0, 16.0, 1.0, float32, s2));
+  array d = sqrt(arange(0.0, 16.0, 1.0, float32, s2), s2);
   async_eval({d});
   synchronize(s2);  // just that one
   EXPECT_TRUE(d.is_available());

@@ -24,10 +24,11 @@ array arange(int stop, S s) { return arange(0, stop, 1, s); }
 array linspace(double start, double stop, int num, Dtype dtype, S s) {
   if (num < 0) fail("linspace", "num must be non-negative, got " + std::to_string(num) + ".");
   if (num == 1) return astype(array({start}), dtype, s);
-  double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
-  // start + i * step, computed in float64-free float32 arithmetic as MLX does.
-  array i = arange(0.0, double(num), 1.0, float32, s);
-  array out = add(multiply(i, array(float(step)), s), array(float(start)), s);
+  // (1 - t) * start + t * stop with t = i / (num - 1) in float32, as MLX does: t is exactly
+  // 0 and 1 at the ends, so the first element is start and the last is stop.
+  array t = divide(arange(0.0, double(num), 1.0, float32, s), array(float(num - 1)), s);
+  array out = add(multiply(subtract(array(1.0f), t, s), array(float(start)), s),
+                  multiply(t, array(float(stop)), s), s);
   return astype(out, dtype, s);
 }
 

@@ -162,6 +162,7 @@ array round(const array& a, int decimals, S s) {
   array scale(std::pow(10.0, decimals), a.dtype());
   return divide(unary(UnaryOp::Round, multiply(a, scale, s), a.dtype(), s), scale, s);
 }
+array round(const array& a, S s) { return round(a, 0, s); }
 array degrees(const array& a, S s) {
   no_complex(a, "degrees");
   array x = to_inexact(a, s);
@@ -310,7 +311,9 @@ array isclose(const array& a, const array& b, double rtol, double atol, bool equ
   // |a - b| <= atol + rtol * |b|, with equal infinities close and NaNs close if asked.
   array diff = abs(subtract(x, y, s), s);
   array tol = add(array(atol, float32), multiply(array(rtol, float32), abs(y, s), s), s);
-  array out = less_equal(diff, tol, s);
+  // An infinity is close only to itself: inf <= atol + rtol * inf must not count.
+  array finite = logical_not(logical_or(isinf(x, s), isinf(y, s), s), s);
+  array out = logical_and(less_equal(diff, tol, s), finite, s);
   out = logical_or(out, equal(x, y, s), s);
   if (equal_nan) out = logical_or(out, logical_and(isnan(x, s), isnan(y, s), s), s);
   return out;

@@ -86,6 +86,7 @@ array var(const array& a, int axis, bool keepdims, int ddof, S s) {
 }
 array var(const array& a, bool keepdims, int ddof, S s) { return var(a, all_axes(a), keepdims, ddof, s); }
 array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, S s) {
+  normalize_axes(axes, static_cast<int>(a.ndim()), "std");  // errors name std, not var
   return sqrt(var(a, axes, keepdims, ddof, s), s);
 }
 array std(const array& a, int axis, bool keepdims, int ddof, S s) {
@@ -94,7 +95,7 @@ array std(const array& a, int axis, bool keepdims, int ddof, S s) {
 array std(const array& a, bool keepdims, int ddof, S s) { return std(a, all_axes(a), keepdims, ddof, s); }
 
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
-  if (a.size() == 0 && reduced_count(a, axes, "logsumexp") == 0)
+  if (reduced_count(a, axes, "logsumexp") == 0 && a.size() == 0)
     return log(sum(exp(a, s), axes, keepdims, s), s);
   array x = is_integral(a.dtype()) ? astype(a, float32, s) : a;
   array m = max(x, axes, true, s);
@@ -108,6 +109,7 @@ array logsumexp(const array& a, int axis, bool keepdims, S s) {
 array logsumexp(const array& a, bool keepdims, S s) { return logsumexp(a, all_axes(a), keepdims, s); }
 
 array count_nonzero(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
+  normalize_axes(axes, static_cast<int>(a.ndim()), "count_nonzero");  // errors name count_nonzero
   return sum(not_equal(a, zeros({}, a.dtype(), s), s), axes, keepdims, s);
 }
 array count_nonzero(const array& a, int axis, bool keepdims, S s) {

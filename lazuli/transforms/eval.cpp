@@ -50,7 +50,7 @@ void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Eve
       else node.primitive().eval_gpu(node.inputs(), outputs);
       for (auto& o : outputs) {
         o.set_status(array::Status::available);
-        o.detach();
+        if (!o.is_tracer()) o.detach();
       }
     } catch (...) {
       error = std::current_exception();

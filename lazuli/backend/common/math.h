@@ -238,6 +238,7 @@ struct Remainder {
     } else {
       T r = std::fmod(a, b);
       if (r != 0 && ((r < 0) != (b < 0))) r += b;
+      else if (r == 0) r = std::copysign(T(0), b);  // a zero takes the divisor's sign too
       return r;  // sign of the divisor, as Python and NumPy
     }
   }
@@ -286,7 +287,7 @@ struct LogAddExp {
   template <typename T> LAZULI_HD T operator()(T a, T b) const {
     if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
     T hi = a > b ? a : b, lo = a > b ? b : a;
-    if (hi == -std::numeric_limits<T>::infinity()) return hi;
+    if (std::isinf(hi)) return hi;  // also keeps inf - inf out of exp below
     return hi + std::log1p(std::exp(lo - hi));
   }
 };

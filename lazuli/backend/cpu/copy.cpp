@@ -125,15 +125,15 @@ void Copy::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
 void AsType::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& in = inputs[0];
   auto& out = outputs[0];
+  const void* src = const_cast<array&>(in).raw_data();  // before out may take in's buffer
   if (allocate_like(in, out)) {
-    // Both dense with the same layout: convert the flat span.
-    array flat_in = in, flat_out = out;
+    // Both dense with the same layout: convert the flat span (in place when donated).
     dispatch_dtype(out.dtype(), [&](auto o) {
       dispatch_dtype(in.dtype(), [&](auto i) {
         using O = decltype(o);
         using I = decltype(i);
-        const I* s = static_cast<const I*>(flat_in.raw_data());
-        O* d = static_cast<O*>(flat_out.raw_data());
+        const I* s = static_cast<const I*>(src);
+        O* d = static_cast<O*>(out.raw_data());
         parallel_for(in.data_size(), kGrain, [&](int64_t b, int64_t e) {
           for (int64_t k = b; k < e; ++k) d[k] = cast_value<O>(s[k]);
         });

@@ -1,0 +1,31 @@
+// Internal: the pieces vjp, jvp and vmap share.
+#pragma once
+#include <atomic>
+#include <vector>
+
+#include "lazuli/array.h"
+
+namespace lazuli::detail {
+
+std::atomic<int>& tracing_depth();
+
+// While a transform traces a function, graphs derived from its inputs are kept through
+// evaluation: the rules read them afterwards.
+struct Tracing {
+  Tracing() { tracing_depth().fetch_add(1); }
+  ~Tracing() { tracing_depth().fetch_sub(1); }
+};
+
+// The nodes that depend on `sources`, inputs before the nodes that read them. The search
+// stops at the sources.
+std::vector<array> tape_between(const std::vector<array>& sources, const std::vector<array>& outputs);
+
+}  // namespace lazuli::detail
+
+namespace lazuli::detail {
+// `a`, no longer marked as traced: graphs built from it are released by eval as usual.
+inline array untraced(array a) {
+  a.set_tracer(false);
+  return a;
+}
+}  // namespace lazuli::detail
