@@ -2,6 +2,7 @@
 // {"case": ..., "ms": median milliseconds}. benchmarks/run_cpu.sh runs this beside the
 // same cases in NumPy and MLX and writes the table.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -23,6 +24,12 @@ static double median_ms(const std::function<void()>& f, int reps) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Row i is one-hot at i % classes.
+static array one_hot_labels(int n, int classes) {
+  array rows = remainder(reshape(arange(0, n), {n, 1}), array(classes));
+  return astype(equal(rows, reshape(arange(0, classes), {1, classes})), float32);
 }
 
 static void report(const std::string& name, double ms) {
@@ -60,6 +67,33 @@ int main(int argc, char** argv) {
     b = contiguous(b);
     eval(a, b);
     report("sgemm 2048", median_ms([&] { eval(matmul(a, b)); }, 9));
+  }
+  if (want("mlp")) {
+    // One MLP training step's loss (784-512-512-10, tanh, softmax cross-entropy, batch 256),
+    // and the same with value_and_grad: the cost of the backward pass over the forward.
+    auto init = [](int rows, int cols, int seed) {
+      array w = sin(multiply(astype(reshape(arange(0, rows * cols), {rows, cols}), float32), array(0.37f * seed)));
+      return multiply(w, array(1.f / std::sqrt(float(rows))));
+    };
+    std::vector<array> params{init(784, 512, 1), zeros({512}), init(512, 512, 2), zeros({512}), init(512, 10, 3), zeros({10})};
+    array x = cos(reshape(astype(arange(0, 256 * 784), float32), {256, 784}));
+    array labels = one_hot_labels(256, 10);
+    eval(params);
+    eval(x, labels);
+    auto loss = [&](const std::vector<array>& p) {
+      array h = tanh(add(matmul(x, p[0]), p[1]));
+      h = tanh(add(matmul(h, p[2]), p[3]));
+      array logits = add(matmul(h, p[4]), p[5]);
+      array logp = subtract(logits, logsumexp(logits, 1, true));
+      return std::vector<array>{negative(mean(sum(multiply(logp, labels), 1)))};
+    };
+    auto step = value_and_grad(loss, {0, 1, 2, 3, 4, 5});
+    report("mlp forward (loss)", median_ms([&] { eval(loss(params)); }, 21));
+    report("mlp value_and_grad", median_ms([&] {
+      auto [v, g] = step(params);
+      g.push_back(v[0]);
+      eval(g);
+    }, 21));
   }
   if (want("graph")) {
     // Cost of recording an op: build a long chain of adds without evaluating it.

@@ -82,6 +82,9 @@ struct StreamRegistry {
   }
   Stream add(Device d) {
     std::lock_guard<std::mutex> lock(mutex);
+    return add_locked(d);
+  }
+  Stream add_locked(Device d) {  // the caller holds the lock
     streams.emplace_back(static_cast<int>(streams.size()), d);
     workers.push_back(std::make_unique<StreamWorker>());
     return streams.back();
@@ -132,7 +135,9 @@ Stream default_stream(Device d) {
   check_device(d, "default_stream");
   auto& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  return r.streams[r.default_stream_of[static_cast<int>(d.type)]];
+  int& index = r.default_stream_of[static_cast<int>(d.type)];
+  if (index < 0) index = r.add_locked(d).index;  // the GPU's default stream, made on first use
+  return r.streams[index];
 }
 void set_default_stream(Stream s) {
   auto& r = registry();

@@ -567,3 +567,34 @@ TEST(ShapeAtLeast, Dims) {
   expect_values(atleast_3d(transpose(reshape(arange(6), {2, 3}))), {0, 3, 1, 4, 2, 5});
   expect_values(atleast_2d(array(7)), {7});
 }
+
+TEST(ShapeReshape, ViewsWithGaps) {
+  // Column blocks and row steps: the rows are contiguous but there are gaps between them.
+  array m = reshape(arange(24), {4, 6});
+  array cols = slice(m, {0, 0}, {4, 3});  // strides (6, 1)
+  expect_values(reshape(cols, {2, 2, 3}), {0, 1, 2, 6, 7, 8, 12, 13, 14, 18, 19, 20});
+  expect_values(reshape(cols, {12}), {0, 1, 2, 6, 7, 8, 12, 13, 14, 18, 19, 20});
+  expect_values(reshape(cols, {4, 3, 1}), {0, 1, 2, 6, 7, 8, 12, 13, 14, 18, 19, 20});
+  expect_values(reshape(cols, {3, 4}), {0, 1, 2, 6, 7, 8, 12, 13, 14, 18, 19, 20});
+  array rows = slice(m, {0, 0}, {4, 6}, {2, 1});  // rows 0 and 2
+  expect_values(reshape(rows, {3, 4}), {0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17});
+  expect_values(reshape(rows, {2, 2, 3}), {0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17});
+  // Transposed with added unit axes, and a split of the contiguous axis.
+  array t = transpose(m);  // (6, 4), strides (1, 6)
+  expect_values(reshape(t, {6, 1, 4}), permuted({4, 6}, {1, 0}));
+  expect_values(reshape(t, {3, 2, 4}), permuted({4, 6}, {1, 0}));
+  expect_values(reshape(t, {3, 2, 2, 2}), permuted({4, 6}, {1, 0}));
+  // Reshape of a reshape of a transposed slice.
+  array ts = transpose(slice(m, {1, 1}, {4, 5}));  // (4, 3)
+  expect_values(reshape(reshape(ts, {2, 6}), {12}), {7, 13, 19, 8, 14, 20, 9, 15, 21, 10, 16, 22});
+}
+
+TEST(ShapeSliceUpdate, OnAViewOfATemporary) {
+  // The source is a slice of a temporary: its buffer may be reused, but only its own window
+  // is the result.
+  array s = slice(add(arange(20), array(0)), {5}, {15});
+  array u = slice_update(s, array(-1), {2}, {4});
+  expect_values(u, {5, 6, -1, -1, 9, 10, 11, 12, 13, 14});
+  array m = slice(multiply(reshape(arange(12), {3, 4}), array(1)), {1, 0}, {3, 4});
+  expect_values(slice_update(m, array({9, 9}), {0, 1}, {2, 2}), {4, 9, 6, 7, 8, 9, 10, 11});
+}

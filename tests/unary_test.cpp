@@ -732,3 +732,31 @@ TEST(UnaryDegreesRadians, Values) {
   EXPECT_EQ(radians(array({1, 2})).dtype(), float32);
   expect_values(degrees(array({kInf, kNan})), {kInf, kNan});
 }
+
+TEST(UnaryInPlace, DonatedInputsWithSpecialValues) {
+  // Each op's input below is a temporary that nothing else holds, so its buffer may be
+  // reused for the output; vectors holding out-of-range lanes must still see their inputs.
+  const int n = 1003;
+  std::vector<float> v(n);
+  for (int i = 0; i < n; ++i)
+    v[i] = i % 7 == 3 ? -1.f : i % 11 == 5 ? 0.f : i % 13 == 0 ? INFINITY : 0.5f + 0.25f * float(i);
+  array a(v.begin(), Shape{n});
+  auto lg = to_vector<float>(log(negative(negative(a))));
+  auto ex = to_vector<float>(exp(negative(negative(a))));
+  auto sg = to_vector<float>(sigmoid(negative(a)));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(close_ulp<float>(lg[i], float(std::log(double(v[i]))), 4)) << "log(" << v[i] << ")";
+    ASSERT_TRUE(close_ulp<float>(ex[i], float(std::exp(double(v[i]))), 3)) << "exp(" << v[i] << ")";
+    ASSERT_TRUE(close_ulp<float>(sg[i], float(ref_sigmoid(-double(v[i]))), 3)) << "sigmoid(" << -v[i] << ")";
+  }
+  // The same in float64, through a transposed temporary (dense, not row-major).
+  std::vector<double> w(30 * 40);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = i % 9 == 4 ? -2.0 : i % 17 == 1 ? kInf : 1.0 + double(i);
+  array b(w.begin(), Shape{30, 40});
+  auto l2 = to_vector<double>(log1p(transpose(negative(negative(b)))));
+  for (int i = 0; i < 40; ++i)
+    for (int j = 0; j < 30; ++j) {
+      double x = w[j * 40 + i];
+      ASSERT_TRUE(close_ulp<double>(l2[i * 30 + j], std::log1p(x), 3)) << "log1p(" << x << ")";
+    }
+}

@@ -1,8 +1,6 @@
 // Internal to the CPU backend: threading, strided iteration and layout helpers that every
 // kernel family shares.
 #pragma once
-#include <omp.h>
-
 #include <array>
 #include <cstdint>
 #include <type_traits>
@@ -10,19 +8,20 @@
 #include "lazuli/array.h"
 #include "lazuli/backend/common/cast.h"
 #include "lazuli/backend/common/math.h"
+#include "lazuli/backend/cpu/thread_pool.h"
 
 namespace lazuli::cpu {
 
-// Runs f(begin, end) over [0, n), split across cores once each part has `grain` items.
+// Runs f(begin, end) over [0, n), in chunks of at least `grain` items spread over the
+// cores (a few chunks per thread, so a late thread only delays its own chunk).
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
-  int64_t parts = std::min<int64_t>(omp_get_max_threads(), grain > 0 ? n / grain : n);
-  if (parts <= 1) {
+  int64_t chunks = std::min<int64_t>(4 * thread_count(), grain > 0 ? n / grain : n);
+  if (chunks <= 1 || thread_count() == 1) {
     if (n > 0) f(int64_t{0}, n);
     return;
   }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-  for (int64_t p = 0; p < parts; ++p) f(n * p / parts, n * (p + 1) / parts);
+  run_chunks(chunks, [&](int64_t c) { f(n * c / chunks, n * (c + 1) / chunks); });
 }
 inline constexpr int64_t kGrain = 1 << 16;  // elements per thread before splitting pays
 

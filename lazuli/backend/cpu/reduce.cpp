@@ -103,7 +103,7 @@ void reduce_blocks(const T* x, Out* out, int64_t outer, int64_t red, int64_t inn
   if (inner == 1) {
     if (outer == 1) {
       // One long row: every core takes a part, then the parts combine.
-      int nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), red / kGrain));
+      int nt = std::max<int64_t>(1, std::min<int64_t>(thread_count(), red / kGrain));
       std::unique_ptr<A[]> parts(new A[nt]);  // not std::vector: vector<bool> packs bits
       std::fill(parts.get(), parts.get() + nt, Op::template init<A>());
       parallel_for(nt, 1, [&](int64_t b, int64_t e) {
@@ -144,7 +144,7 @@ void reduce_blocks(const T* x, Out* out, int64_t outer, int64_t red, int64_t inn
     }
     for (int64_t c = c0; c < c1; ++c) out[o * inner + c] = cast_value<Out>(acc[c - c0]);
   };
-  if (outer >= omp_get_max_threads() || inner < 1024) {
+  if (outer >= thread_count() || inner < 1024) {
     parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(red * inner, 1)), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) columns(o, 0, inner);
     });
