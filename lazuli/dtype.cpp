@@ -80,7 +80,32 @@ Dtype promote_types(const Dtype& a, const Dtype& b) {
   }
 }
 
-bool can_cast(const Dtype& from, const Dtype& to) { return promote_types(from, to) == to; }
+bool can_cast(const Dtype& from, const Dtype& to) {
+  // NumPy's "safe" casting: every value of `from` is exactly representable in `to`.
+  if (from == to || from == bool_) return true;
+  if (to == bool_) return false;
+  auto kf = kindof(from), kt = kindof(to);
+  auto mantissa = [](const Dtype& t) {  // significand bits, sign excluded
+    switch (t.val) {
+      case Dtype::Val::float16: return 11;
+      case Dtype::Val::bfloat16: return 8;
+      case Dtype::Val::float32: case Dtype::Val::complex64: return 24;
+      default: return 53;
+    }
+  };
+  if (kf == Dtype::Kind::u || kf == Dtype::Kind::i) {
+    int bits = 8 * from.size - (kf == Dtype::Kind::i ? 1 : 0);
+    if (kt == Dtype::Kind::u) return kf == Dtype::Kind::u && to.size >= from.size;
+    if (kt == Dtype::Kind::i) return to.size > from.size || (kf == Dtype::Kind::i && to.size == from.size);
+    return mantissa(to) >= bits;
+  }
+  if (kt == Dtype::Kind::u || kt == Dtype::Kind::i) return false;  // float to int
+  if (from == complex64) return false;                             // only complex64 holds it
+  if (to == complex64) return from != float64;
+  if (from == bfloat16) return to == float32 || to == float64;      // float16 lacks its range
+  if (from == float16) return to == float32 || to == float64;       // bfloat16 lacks its precision
+  return to.size > from.size;
+}
 
 static DtypeCategory category_of(const Dtype& t) {
   switch (kindof(t)) {

@@ -183,8 +183,18 @@ TEST(Dtype, CanCast) {
     Dtype t = dtype_from_index(i);
     EXPECT_TRUE(can_cast(t, t)) << t;
     EXPECT_TRUE(can_cast(bool_, t)) << t;
-    EXPECT_TRUE(can_cast(t, complex64)) << t;
   }
+  // Safe casting: every value survives exactly.
+  EXPECT_TRUE(can_cast(float32, complex64));
+  EXPECT_TRUE(can_cast(int16, complex64));
+  EXPECT_FALSE(can_cast(int32, complex64));
+  EXPECT_FALSE(can_cast(float64, complex64));
+  EXPECT_FALSE(can_cast(int32, float32));
+  EXPECT_FALSE(can_cast(int64, float16));
+  EXPECT_FALSE(can_cast(uint64, float32));
+  EXPECT_TRUE(can_cast(uint8, float16));
+  EXPECT_FALSE(can_cast(int16, float16));
+  EXPECT_FALSE(can_cast(bfloat16, float16));
   EXPECT_TRUE(can_cast(int8, int16));
   EXPECT_TRUE(can_cast(uint8, int16));
   EXPECT_TRUE(can_cast(uint16, uint64));

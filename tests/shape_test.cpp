@@ -596,5 +596,5 @@ TEST(ShapeSliceUpdate, OnAViewOfATemporary) {
   array u = slice_update(s, array(-1), {2}, {4});
   expect_values(u, {5, 6, -1, -1, 9, 10, 11, 12, 13, 14});
   array m = slice(multiply(reshape(arange(12), {3, 4}), array(1)), {1, 0}, {3, 4});
-  expect_values(slice_update(m, array({9, 9}), {0, 1}, {2, 2}), {4, 9, 6, 7, 8, 9, 10, 11});
+  expect_values(slice_update(m, reshape(array({9, -9}), {2, 1}), {0, 1}, {2, 2}), {4, 9, 6, 7, 8, -9, 10, 11});
 }
