@@ -768,3 +768,44 @@ TEST(BinaryLayouts, LargeParallelAndDonation) {
   auto twice = to_vector<float>(add(a, a));
   for (int i = 0; i < n; i += 11) ASSERT_EQ(twice[i], 2 * av[i]);
 }
+
+TEST(BinaryLayouts, LargeBroadcastAndStridedParallel) {
+  // Big enough that the strided loops are split across threads.
+  const int R = 513, C = 1031;
+  auto cv = pseudo_random(R, -3.f, 3.f, 31), rv = pseudo_random(C, -3.f, 3.f, 32);
+  array col(cv.begin(), Shape{R, 1}), row(rv.begin(), Shape{1, C});
+  auto s = to_vector<float>(subtract(col, row));
+  ASSERT_EQ(s.size(), size_t(R) * C);
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) ASSERT_EQ(s[size_t(i) * C + j], cv[i] - rv[j]);
+  // A transposed big matrix against a row-major one.
+  auto mv = pseudo_random(size_t(R) * C, -1.f, 1.f, 33);
+  array m(mv.begin(), Shape{R, C});
+  array mt = transpose(m);  // (C, R)
+  auto p = to_vector<float>(multiply(mt, contiguous(mt)));
+  for (int j = 0; j < C; j += 5)
+    for (int i = 0; i < R; ++i) ASSERT_EQ(p[size_t(j) * R + i], mv[size_t(i) * C + j] * mv[size_t(i) * C + j]);
+  auto g = to_vector<bool>(greater(mt, broadcast_to(reshape(col, {1, R}), {C, R})));
+  for (int j = 0; j < C; j += 7)
+    for (int i = 0; i < R; ++i) ASSERT_EQ(g[size_t(j) * R + i], mv[size_t(i) * C + j] > cv[i]);
+}
+
+TEST(BinaryHalf, StridedSixteenBitFloats) {
+  for (Dtype dt : {float16, bfloat16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    auto av = pseudo_random(600, -4.f, 4.f, 41), bv = pseudo_random(600, -4.f, 4.f, 42);
+    array a = reshape(array(av.begin(), Shape{600}, dt), {20, 30});
+    array b = reshape(array(bv.begin(), Shape{600}, dt), {30, 20});
+    auto A = to_vector<float>(a), B = to_vector<float>(b);
+    array r = add(slice(a, {0, 0}, {20, 30}, {1, 3}), transpose(slice(b, {0, 0}, {30, 20}, {3, 1})));
+    EXPECT_EQ(r.dtype(), dt);
+    auto got = to_vector<float>(r);
+    ASSERT_EQ(r.shape(), (Shape{20, 10}));
+    for (int i = 0; i < 20; ++i)
+      for (int j = 0; j < 10; ++j) {
+        float want = dt == float16 ? float(float16_t(A[i * 30 + 3 * j] + B[3 * j * 20 + i]))
+                                   : float(bfloat16_t(A[i * 30 + 3 * j] + B[3 * j * 20 + i]));
+        ASSERT_EQ(got[i * 10 + j], want) << i << "," << j;
+      }
+  }
+}
