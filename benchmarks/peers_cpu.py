@@ -42,7 +42,16 @@ def cases(lib, xp, ev):
     report("sgemm 2048", lib, median_ms(lambda: ev(ga @ gb), 9))
 
 
+def bandwidth():
+    """The machine's memory bandwidth as one NumPy core sees it: copying 128 MB."""
+    src = np.ones(1 << 25, dtype=np.float32)
+    dst = np.empty_like(src)
+    ms = median_ms(lambda: np.copyto(dst, src), 15)
+    print(json.dumps({"case": "copy 128MB", "lib": "numpy", "ms": round(ms, 4)}), flush=True)
+
+
 def main():
+    bandwidth()
     cases("numpy", np, lambda r: r)
     try:
         import mlx.core as mx

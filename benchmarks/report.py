@@ -28,6 +28,8 @@ def main():
     peers = load(sys.argv[2])
     peer_ms = {(r["case"], r["lib"]): r["ms"] for r in peers}
     libs = [lib for lib in ("numpy", "mlx") if any(k[1] == lib for k in peer_ms)]
+    mlp = [r for r in ours if r["case"].startswith("mlp")]
+    ours = [r for r in ours if not r["case"].startswith("mlp")]
     cpu = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -57,9 +59,23 @@ def main():
         else:
             row += " |"
         print(row)
-    if graph:
-        print(f"\nGraph building (C++, `add` on a small array, record + free): {graph['us']:.3f} µs per op.")
     print("\n`Lazuli vs X` is X's time over Lazuli's: above 1 means Lazuli is faster.")
+    if graph:
+        print(f"\nGraph building (C++, `add` on a small array, record + free): **{graph['us']:.3f} µs per op**.")
+    copy = peer_ms.get(("copy 128MB", "numpy"))
+    if copy:
+        print(f"\nMemory bandwidth seen by one core (NumPy copying 128 MB, read + write): "
+              f"{2 * 4 * N / copy / 1e6:.1f} GB/s.")
+    if mlp:
+        ms = {r["case"]: r["ms"] for r in mlp}
+        fwd, step = ms["mlp forward (loss)"], ms["mlp value_and_grad"]
+        tf, ts = peer_ms.get(("mlp forward (loss)", "torch")), peer_ms.get(("mlp value_and_grad", "torch"))
+        print("\nMLP training step (784-512-512-10, tanh, softmax cross-entropy, batch 256, float32):\n")
+        print("| | forward ms | forward + backward ms | backward / forward |")
+        print("|---|---|---|---|")
+        print(f"| Lazuli (`value_and_grad`) | {fwd:.2f} | {step:.2f} | {(step - fwd) / fwd:.2f} |")
+        if tf and ts:
+            print(f"| PyTorch CPU (`backward()`) | {tf:.2f} | {ts:.2f} | {(ts - tf) / tf:.2f} |")
 
 
 if __name__ == "__main__":

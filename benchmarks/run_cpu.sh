@@ -7,4 +7,5 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ./build/benchmarks/bench_cpu > "$out/lazuli.jsonl"
 .venv/bin/python benchmarks/peers_cpu.py > "$out/peers.jsonl"
+/usr/bin/python3 benchmarks/peers_torch.py >> "$out/peers.jsonl"
 .venv/bin/python benchmarks/report.py "$out/lazuli.jsonl" "$out/peers.jsonl"

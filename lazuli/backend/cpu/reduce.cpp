@@ -120,38 +120,55 @@ void reduce_blocks(const T* x, Out* out, int64_t outer, int64_t red, int64_t inn
     });
     return;
   }
-  // Column reduction: accumulate whole rows of `inner` values; split the columns (or the
-  // outer blocks) across cores.
-  auto columns = [&](int64_t o, int64_t c0, int64_t c1) {
-    std::unique_ptr<A[]> acc(new A[c1 - c0]);
-    std::fill(acc.get(), acc.get() + (c1 - c0), Op::template init<A>());
-    const T* base = x + o * red * inner;
-    A* a = acc.get();
-    int64_t w = c1 - c0, r = 0;
+  // Column reduction: rows of `inner` values are accumulated into a vector. Rows stream
+  // through memory in order; the cores split the outer blocks or, when there are too few,
+  // the rows, each into a partial vector that is combined at the end.
+  auto accumulate = [&](const T* base, int64_t rows, A* a) {
+    int64_t r = 0;
     if constexpr (std::is_same_v<Op, SumOp> && std::is_arithmetic_v<A>) {
-      // Four rows per pass: a quarter of the accumulator loads and stores.
-      for (; r + 4 <= red; r += 4) {
-        const T* r0 = base + r * inner + c0;
+      for (; r + 4 <= rows; r += 4) {  // four rows per pass: fewer accumulator loads/stores
+        const T* r0 = base + r * inner;
         const T *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
 #pragma omp simd
-        for (int64_t c = 0; c < w; ++c)
+        for (int64_t c = 0; c < inner; ++c)
           a[c] += (static_cast<A>(r0[c]) + static_cast<A>(r1[c])) + (static_cast<A>(r2[c]) + static_cast<A>(r3[c]));
       }
     }
-    for (; r < red; ++r) {
-      const T* row = base + r * inner + c0;
-      for (int64_t c = 0; c < w; ++c) a[c] = Op::combine(a[c], cast_value<A>(row[c]));
+    for (; r < rows; ++r) {
+      const T* row = base + r * inner;
+      for (int64_t c = 0; c < inner; ++c) a[c] = Op::combine(a[c], cast_value<A>(row[c]));
     }
-    for (int64_t c = c0; c < c1; ++c) out[o * inner + c] = cast_value<Out>(acc[c - c0]);
   };
-  if (outer >= thread_count() || inner < 1024) {
+  auto fresh = [&] {
+    std::unique_ptr<A[]> acc(new A[inner]);
+    std::fill(acc.get(), acc.get() + inner, Op::template init<A>());
+    return acc;
+  };
+  int64_t parts = std::min<int64_t>(thread_count(), red * inner / kGrain);
+  if (outer >= thread_count() || parts <= 1) {
     parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(red * inner, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) columns(o, 0, inner);
+      for (int64_t o = b; o < e; ++o) {
+        auto acc = fresh();
+        accumulate(x + o * red * inner, red, acc.get());
+        for (int64_t c = 0; c < inner; ++c) out[o * inner + c] = cast_value<Out>(acc[c]);
+      }
     });
-  } else {
-    for (int64_t o = 0; o < outer; ++o)
-      parallel_for(inner, std::max<int64_t>(256, kGrain / std::max<int64_t>(red, 1)),
-                   [&](int64_t b, int64_t e) { columns(o, b, e); });
+    return;
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    std::vector<std::unique_ptr<A[]>> partial(parts);
+    parallel_for(parts, 1, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        int64_t r0 = red * p / parts, r1 = red * (p + 1) / parts;
+        partial[p] = fresh();
+        accumulate(x + (o * red + r0) * inner, r1 - r0, partial[p].get());
+      }
+    });
+    for (int64_t c = 0; c < inner; ++c) {
+      A v = partial[0][c];
+      for (int64_t p = 1; p < parts; ++p) v = Op::combine(v, partial[p][c]);
+      out[o * inner + c] = cast_value<Out>(v);
+    }
   }
 }
 
