@@ -13,7 +13,8 @@ deps:
 	@bash scripts/install-deps
 
 $(BUILD)/CMakeCache.txt:
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DPython_EXECUTABLE=$(CURDIR)/.venv/bin/python $(CMAKE_FLAGS) >/dev/null
 
 configure: deps $(BUILD)/CMakeCache.txt
 
@@ -25,6 +26,7 @@ demo: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python -m pytest -q python/tests
 
 bench: build
 	@bash benchmarks/run_cpu.sh

@@ -251,6 +251,23 @@ array atleast_1d(const array& a, S s = {});
 array atleast_2d(const array& a, S s = {});
 array atleast_3d(const array& a, S s = {});
 
+// ---- indexing ----
+// Elements at `indices` (any integer dtype; negative counts from the end) along `axis`, or
+// of the flattened array. Out-of-range indices raise std::out_of_range on evaluation.
+array take(const array& a, const array& indices, int axis, S s = {});
+array take(const array& a, const array& indices, S s = {});
+// out[..., i, ...] = a[..., indices[..., i, ...], ...]: indices broadcast against a
+// except on `axis`.
+array take_along_axis(const array& a, const array& indices, int axis, S s = {});
+array put_along_axis(const array& a, const array& indices, const array& values, int axis, S s = {});
+// a with updates written (or added, multiplied, maxed, minned) at indices along axis;
+// updates broadcast to take(a, indices, axis).shape.
+array scatter(const array& a, const array& indices, const array& updates, int axis, S s = {});
+array scatter_add(const array& a, const array& indices, const array& updates, int axis, S s = {});
+array scatter_prod(const array& a, const array& indices, const array& updates, int axis, S s = {});
+array scatter_max(const array& a, const array& indices, const array& updates, int axis, S s = {});
+array scatter_min(const array& a, const array& indices, const array& updates, int axis, S s = {});
+
 // ---- linear algebra ----
 array matmul(const array& a, const array& b, S s = {});
 array addmm(const array& c, const array& a, const array& b, float alpha = 1.f, float beta = 1.f, S s = {});

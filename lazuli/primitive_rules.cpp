@@ -643,6 +643,126 @@ std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(const std::vector<a
   return {{matmul(a, b, stream())}, {0}};
 }
 
+// ---- gather and scatter ----------------------------------------------------------------
+
+namespace {
+// vmap by running the op on each sample and stacking: for batched indices, where no
+// single gather or scatter does the job.
+std::pair<std::vector<array>, std::vector<int>> vmap_by_loop(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::function<array(const std::vector<array>&)>& op) {
+  int batch = 0;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (axes[i] >= 0) batch = inputs[i].shape()[axes[i]];
+  std::vector<array> results;
+  for (int b = 0; b < batch; ++b) {
+    std::vector<array> sample;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (axes[i] < 0) {
+        sample.push_back(inputs[i]);
+        continue;
+      }
+      Shape start(inputs[i].ndim(), 0), stop = inputs[i].shape();
+      start[axes[i]] = b, stop[axes[i]] = b + 1;
+      sample.push_back(squeeze(slice(inputs[i], start, stop), axes[i]));
+    }
+    results.push_back(op(sample));
+  }
+  return {{stack(results, 0)}, {0}};
+}
+}  // namespace
+
+std::vector<array> Take::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
+                             const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0)
+      out.push_back(scatter_add(zeros_like(primals[0], stream()), primals[1], cts[0], axis_, stream()));
+    else
+      out.push_back(zeros_like(primals[1], stream()));
+  }
+  return out;
+}
+std::vector<array> Take::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                             const std::vector<int>& argnums) {
+  return {take(tangent_of(0, primals, tangents, argnums), primals[1], axis_, stream())};
+}
+std::pair<std::vector<array>, std::vector<int>> Take::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes) {
+  if (axes[1] < 0) return {{take(to_front(inputs[0], axes[0]), inputs[1], axis_ + 1, stream())}, {0}};
+  int axis = axis_;
+  return vmap_by_loop(inputs, axes, [axis](const std::vector<array>& x) { return take(x[0], x[1], axis); });
+}
+
+namespace {
+array apply_scatter(ScatterOp op, const array& a, const array& i, const array& u, int axis, StreamOrDevice s) {
+  switch (op) {
+    case ScatterOp::Set: return scatter(a, i, u, axis, s);
+    case ScatterOp::Add: return scatter_add(a, i, u, axis, s);
+    case ScatterOp::Prod: return scatter_prod(a, i, u, axis, s);
+    case ScatterOp::Max: return scatter_max(a, i, u, axis, s);
+    case ScatterOp::Min: return scatter_min(a, i, u, axis, s);
+  }
+  return a;
+}
+}  // namespace
+
+namespace {
+// d out / d a and d out / d updates of the combining scatters (Prod, Max, Min), as arrays
+// shaped like a and like updates. Max/Min send the derivative to whichever value won (both
+// on a tie); Prod divides the product by the factor, so it needs nonzero inputs.
+std::pair<array, array> scatter_partials(ScatterOp op, const array& a, const array& idx, const array& u,
+                                         const array& out, int axis, StreamOrDevice s) {
+  array out_at_u = take(out, idx, axis, s);
+  if (op == ScatterOp::Prod) return {divide(out, a, s), divide(out_at_u, u, s)};
+  return {astype(equal(out, a, s), a.dtype(), s), astype(equal(out_at_u, u, s), u.dtype(), s)};
+}
+}  // namespace
+
+std::vector<array> Scatter::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
+                                const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const array& g = cts[0];
+  const array &a = primals[0], &idx = primals[1], &u = primals[2];
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 1) {
+      out.push_back(zeros_like(idx, stream()));
+    } else if (op_ == ScatterOp::Set) {  // written-over positions get nothing from a
+      out.push_back(arg == 0 ? scatter(g, idx, zeros_like(u, stream()), axis_, stream()) : take(g, idx, axis_, stream()));
+    } else if (op_ == ScatterOp::Add) {
+      out.push_back(arg == 0 ? g : take(g, idx, axis_, stream()));
+    } else {
+      auto [pa, pu] = scatter_partials(op_, a, idx, u, outputs[0], axis_, stream());
+      out.push_back(arg == 0 ? multiply(g, pa, stream()) : multiply(take(g, idx, axis_, stream()), pu, stream()));
+    }
+  }
+  return out;
+}
+std::vector<array> Scatter::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                const std::vector<int>& argnums) {
+  const array &a = primals[0], &idx = primals[1], &u = primals[2];
+  array ta = tangent_of(0, primals, tangents, argnums), tu = tangent_of(2, primals, tangents, argnums);
+  if (op_ == ScatterOp::Set || op_ == ScatterOp::Add) return {apply_scatter(op_, ta, idx, tu, axis_, stream())};
+  array out = apply_scatter(op_, a, idx, u, axis_, stream());
+  auto [pa, pu] = scatter_partials(op_, a, idx, u, out, axis_, stream());
+  return {add(multiply(ta, pa, stream()), scatter_add(zeros_like(a, stream()), idx, multiply(tu, pu, stream()), axis_, stream()),
+              stream())};
+}
+std::pair<std::vector<array>, std::vector<int>> Scatter::vmap(const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes) {
+  ScatterOp op = op_;
+  int axis = axis_;
+  if (axes[1] < 0) {
+    int batch = axes[0] >= 0 ? inputs[0].shape()[axes[0]] : inputs[2].shape()[axes[2]];
+    array a = axes[0] >= 0 ? to_front(inputs[0], axes[0]) : add_batch(inputs[0], batch);
+    array u = axes[2] >= 0 ? to_front(inputs[2], axes[2]) : add_batch(inputs[2], batch);
+    return {{apply_scatter(op, a, inputs[1], u, axis + 1, stream())}, {0}};
+  }
+  return vmap_by_loop(inputs, axes, [op, axis](const std::vector<array>& x) {
+    return apply_scatter(op, x[0], x[1], x[2], axis, {});
+  });
+}
+
 // ---- user rules ------------------------------------------------------------------------
 
 void StopGradient::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -720,6 +840,8 @@ std::vector<std::string> primitive_names() {
       for (auto n : {"Sum", "Prod", "Max", "Min", "All", "Any"}) names.push_back(n);
     } else if (cls == "ArgReduce") {
       for (auto n : {"ArgMin", "ArgMax"}) names.push_back(n);
+    } else if (cls == "Scatter") {
+      for (auto n : {"Scatter", "ScatterAdd", "ScatterProd", "ScatterMax", "ScatterMin"}) names.push_back(n);
     } else {
       names.push_back(cls);
     }

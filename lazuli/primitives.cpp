@@ -97,6 +97,31 @@ bool ArgReduce::is_equivalent(const Primitive& o) const {
   return same(*this, o, [&](const ArgReduce& p) { return p.op_ == op_ && p.axis_ == axis_; });
 }
 
+bool Take::is_equivalent(const Primitive& o) const {
+  return same(*this, o, [&](const Take& p) { return p.axis_ == axis_; });
+}
+bool Scatter::is_equivalent(const Primitive& o) const {
+  return same(*this, o, [&](const Scatter& p) { return p.op_ == op_ && p.axis_ == axis_; });
+}
+std::string Scatter::name() const {
+  switch (op_) {
+    case ScatterOp::Set: return "Scatter";
+    case ScatterOp::Add: return "ScatterAdd";
+    case ScatterOp::Prod: return "ScatterProd";
+    case ScatterOp::Max: return "ScatterMax";
+    case ScatterOp::Min: return "ScatterMin";
+  }
+  return "Scatter";
+}
+std::vector<Shape> Take::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& a = inputs[0].shape();
+  Shape s(a.begin(), a.begin() + axis_);
+  s.insert(s.end(), inputs[1].shape().begin(), inputs[1].shape().end());
+  s.insert(s.end(), a.begin() + axis_ + 1, a.end());
+  return {s};
+}
+std::vector<Shape> Scatter::output_shapes(const std::vector<array>& inputs) const { return {inputs[0].shape()}; }
+
 std::string Reduce::name() const {
   switch (op_) {
     case ReduceOp::Sum: return "Sum";

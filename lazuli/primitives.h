@@ -337,6 +337,40 @@ class ArgReduce : public Primitive {
   int axis_;
 };
 
+// (a, indices): a's elements at `indices` along `axis`, shaped
+// a.shape[:axis] + indices.shape + a.shape[axis+1:]. Negative indices count from the end;
+// an index out of range raises std::out_of_range when evaluated (never a stray read).
+class Take : public Primitive {
+ public:
+  Take(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  std::string name() const override { return "Take"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Take)
+
+ private:
+  int axis_;
+};
+
+enum class ScatterOp { Set, Add, Prod, Max, Min };
+
+// (a, indices, updates): a with `updates` (shaped like Take's output) combined in at
+// `indices` along `axis`. Repeated indices combine in order; for Set the last one wins.
+class Scatter : public Primitive {
+ public:
+  Scatter(Stream s, ScatterOp op, int axis) : Primitive(s), op_(op), axis_(axis) {}
+  std::string name() const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Scatter)
+
+ private:
+  ScatterOp op_;
+  int axis_;
+};
+
 // Batched a @ b; batch axes are already broadcast by the op.
 class Matmul : public Primitive {
  public:

@@ -188,6 +188,25 @@ std::multimap<std::string, Case> cases() {
                            false, {0, -1}}});
   c.insert({"Matmul", Case{{{3, 4}, {4}}, -2, 2, binary_fn([](auto& a, auto& b) { return matmul(a, b); }), true, true,
                            {1, 0}}});
+  array idx = array({2, 0, -1, 2}), rows = array({1, 0});
+  c.insert({"Take", Case{{{3, 4}}, -2, 2, unary_fn([idx](auto& x) { return take(x, idx, 1); })}});
+  c.insert({"Take", Case{{{4, 3}}, -2, 2, unary_fn([rows](auto& x) { return sin(take(x, rows, 0)); }), true, true}});
+  c.insert({"Take", Case{{{3, 4}}, -2, 2, unary_fn([](auto& x) {
+                      return take_along_axis(x, array({0, 3, 1, 2, 2, 1}, Shape{3, 2}), 1); })}});
+  auto scat = [&](const char* name, std::function<array(const array&, const array&, const array&, int)> f,
+                  double lo, double hi) {
+    // Distinct positions in [0, 3): ties would make max/min non-differentiable.
+    array at = array({2, 0});
+    c.insert({name, Case{{{3, 4}, {3, 2}}, lo, hi,
+                         binary_fn([f, at](auto& a, auto& u) { return f(a, at, u, 1); }), true, false, {0, -1}}});
+    c.insert({name, Case{{{3, 4}, {2, 4}}, lo, hi,
+                         binary_fn([f, at](auto& a, auto& u) { return f(a, at, u, 0); }), true, false, {1, 0}}});
+  };
+  scat("Scatter", [](auto& a, auto& i, auto& u, int ax) { return scatter(a, i, u, ax); }, -2, 2);
+  scat("ScatterAdd", [](auto& a, auto& i, auto& u, int ax) { return scatter_add(a, i, u, ax); }, -2, 2);
+  scat("ScatterProd", [](auto& a, auto& i, auto& u, int ax) { return scatter_prod(a, i, u, ax); }, 0.5, 2);
+  scat("ScatterMax", [](auto& a, auto& i, auto& u, int ax) { return scatter_max(a, i, u, ax); }, -2, 2);
+  scat("ScatterMin", [](auto& a, auto& i, auto& u, int ax) { return scatter_min(a, i, u, ax); }, -2, 2);
   auto custom = custom_function(
       [](const std::vector<array>& x) { return std::vector<array>{multiply(sin(x[0]), x[1])}; },
       [](const std::vector<array>& x, const std::vector<array>& ct, const std::vector<array>&) {

@@ -1,0 +1,453 @@
+// The array class: construction, properties, named methods, operators (with reflected and
+// in-place forms and weak Python scalars), NumPy-style basic indexing, the buffer
+// protocol, pickling and copying.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <sstream>
+
+#include "convert.h"
+
+using namespace lazuli;
+using namespace lazuli::py;
+
+namespace {
+
+// ---- indexing ------------------------------------------------------------------------------
+
+// A basic index (ints, slices, Ellipsis, None) resolved against a shape.
+struct BasicIndex {
+  Shape start, stop, step;  // per input axis, in slice()'s conventions
+  Shape region;             // the sliced region, int-indexed axes kept with size 1
+  Shape result;             // the result's shape: int axes dropped, None axes added
+};
+
+[[noreturn]] void index_error(const std::string& msg) { throw nb::index_error(msg.c_str()); }
+
+BasicIndex resolve_index(const array& a, nb::handle index) {
+  std::vector<nb::handle> items;
+  if (PyTuple_Check(index.ptr())) {
+    for (nb::handle h : index) items.push_back(h);
+  } else {
+    items.push_back(index);
+  }
+  int consumed = 0;
+  bool ellipsis = false;
+  for (auto h : items) {
+    if (h.ptr() == Py_Ellipsis) {
+      if (ellipsis) index_error("[getitem] An index can only have a single ellipsis ('...').");
+      ellipsis = true;
+    } else if (!h.is_none()) {
+      ++consumed;
+    }
+  }
+  int nd = static_cast<int>(a.ndim());
+  if (consumed > nd)
+    index_error("[getitem] Too many indices for an array of " + std::to_string(nd) + " dimensions.");
+  BasicIndex r;
+  int axis = 0;
+  auto full_axis = [&] {
+    int32_t d = a.shape()[axis++];
+    r.start.push_back(0), r.stop.push_back(d), r.step.push_back(1);
+    r.region.push_back(d), r.result.push_back(d);
+  };
+  for (auto h : items) {
+    if (h.ptr() == Py_Ellipsis) {
+      for (int k = 0; k < nd - consumed; ++k) full_axis();
+    } else if (h.is_none()) {
+      r.result.push_back(1);
+    } else if (PyLong_Check(h.ptr()) || PyIndex_Check(h.ptr())) {
+      int64_t i = nb::cast<int64_t>(h);
+      int32_t d = a.shape()[axis];
+      if (i < -d || i >= d)
+        index_error("[getitem] Index " + std::to_string(i) + " is out of bounds for axis " + std::to_string(axis) +
+                    " with size " + std::to_string(d) + ".");
+      if (i < 0) i += d;
+      r.start.push_back(int32_t(i)), r.stop.push_back(int32_t(i + 1)), r.step.push_back(1);
+      r.region.push_back(1);
+      ++axis;
+    } else if (PySlice_Check(h.ptr())) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(h.ptr(), &start, &stop, &step) < 0) throw nb::python_error();
+      int32_t d = a.shape()[axis++];
+      Py_ssize_t len = PySlice_AdjustIndices(d, &start, &stop, step);
+      if (len == 0) start = stop = 0, step = 1;
+      // slice() reads a negative stop as counting from the end: "before the first" is -d-1.
+      if (stop < 0) stop = -d - 1;
+      r.start.push_back(int32_t(start)), r.stop.push_back(int32_t(stop)), r.step.push_back(int32_t(step));
+      r.region.push_back(int32_t(len)), r.result.push_back(int32_t(len));
+    } else if (nb::isinstance<array>(h) || PyList_Check(h.ptr()) || nb::hasattr(h, "__array_interface__")) {
+      index_error("[getitem] Integer-array and boolean-mask reads need the gather primitive, which is not in "
+                  "Lazuli yet; use basic indices (ints, slices, ..., None).");
+    } else {
+      throw nb::type_error(("[getitem] Cannot index with an object of type " +
+                            std::string(nb::type_name(h.type()).c_str()) + ".").c_str());
+    }
+  }
+  while (axis < nd) full_axis();
+  return r;
+}
+
+array get_item(const array& a, nb::handle index) {
+  if (a.ndim() == 0 && !(index.is_none() || index.ptr() == Py_Ellipsis || PyTuple_Check(index.ptr())))
+    index_error("[getitem] A 0-d array cannot be indexed by an int or slice.");
+  BasicIndex r = resolve_index(a, index);
+  array out = a.ndim() ? slice(a, r.start, r.stop, r.step) : a;
+  return reshape(out, r.result);
+}
+
+bool is_bool_mask(nb::handle index) {
+  return nb::isinstance<array>(index) && nb::cast<array>(index).dtype() == bool_;
+}
+
+array set_item(const array& a, nb::handle index, nb::handle value) {
+  if (is_bool_mask(index)) {
+    // a[mask] = v with v broadcasting against a: a select.
+    return where(nb::cast<array>(index), to_array_like(value, a), a);
+  }
+  BasicIndex r = resolve_index(a, index);
+  array v = astype(to_array_like(value, a), a.dtype());
+  // The value broadcasts against the indexed result, then fills the region.
+  Shape b;
+  try {
+    b = broadcast_shapes(v.shape(), r.result);
+  } catch (const std::invalid_argument&) {
+  }
+  if (b != r.result)
+    throw nb::value_error("[setitem] Cannot assign a value of this shape to the indexed region.");
+  v = reshape(broadcast_to(v, r.result), r.region);
+  if (a.ndim() == 0) return reshape(v, {});
+  return slice_update(a, v, r.start, r.stop, r.step);
+}
+
+// a.at[index].add(v) and friends: out-of-place updates of the indexed region.
+struct ArrayAt {
+  array a;
+  nb::object index;
+  template <typename F>
+  array apply(nb::handle value, F&& op) const {
+    array current = get_item(a, index);
+    array updated = op(current, to_array_like(value, current));
+    return set_item(a, index, nb::cast(updated));
+  }
+};
+
+// ---- the buffer protocol ------------------------------------------------------------------
+
+struct BufferHold {
+  array a;  // a row-major, evaluated copy (or the array itself when it already is one)
+  std::vector<Py_ssize_t> shape, strides;
+  std::string format;
+};
+
+std::string buffer_format(Dtype t) {
+  switch (t.val) {
+    case Dtype::Val::bool_: return "?";
+    case Dtype::Val::uint8: return "B";
+    case Dtype::Val::uint16: return "H";
+    case Dtype::Val::uint32: return "I";
+    case Dtype::Val::uint64: return "Q";
+    case Dtype::Val::int8: return "b";
+    case Dtype::Val::int16: return "h";
+    case Dtype::Val::int32: return "i";
+    case Dtype::Val::int64: return "q";
+    case Dtype::Val::float16: return "e";
+    case Dtype::Val::float32: return "f";
+    case Dtype::Val::float64: return "d";
+    case Dtype::Val::complex64: return "Zf";
+    default: return "";
+  }
+}
+
+int getbuffer(PyObject* self, Py_buffer* view, int) {
+  try {
+    array a = nb::cast<array>(nb::handle(self));
+    std::string format = buffer_format(a.dtype());
+    if (format.empty())
+      throw nb::type_error("[buffer] bfloat16 has no buffer format; use a.view(lazuli.core.uint16) or astype.");
+    auto* hold = new BufferHold{contiguous(a), {}, {}, format};
+    {
+      nb::gil_scoped_release release;
+      hold->a.eval();
+    }
+    for (size_t i = 0; i < a.ndim(); ++i) {
+      hold->shape.push_back(a.shape()[i]);
+      hold->strides.push_back(static_cast<Py_ssize_t>(hold->a.strides()[i] * a.itemsize()));
+    }
+    view->buf = hold->a.raw_data();
+    view->obj = self;
+    Py_INCREF(self);
+    view->len = static_cast<Py_ssize_t>(a.nbytes());
+    view->readonly = 0;
+    view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
+    view->format = const_cast<char*>(hold->format.c_str());
+    view->ndim = static_cast<int>(a.ndim());
+    view->shape = hold->shape.data();
+    view->strides = hold->strides.data();
+    view->suboffsets = nullptr;
+    view->internal = hold;
+    return 0;
+  } catch (nb::python_error& e) {
+    e.restore();
+  } catch (nb::builtin_exception& e) {
+    PyErr_SetString(e.type() == nb::exception_type::type_error ? PyExc_TypeError : PyExc_ValueError, e.what());
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  }
+  view->obj = nullptr;
+  return -1;
+}
+
+void releasebuffer(PyObject*, Py_buffer* view) { delete static_cast<BufferHold*>(view->internal); }
+
+PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(getbuffer)},
+                             {Py_bf_releasebuffer, reinterpret_cast<void*>(releasebuffer)},
+                             {0, nullptr}};
+
+nb::object to_numpy(const array& a, nb::handle dtype) {
+  nb::module_ np = nb::module_::import_("numpy");
+  nb::object view = a.dtype() == bfloat16 ? nb::cast(astype(a, float32)) : nb::cast(a);
+  nb::object out = np.attr("asarray")(nb::steal(PyMemoryView_FromObject(view.ptr())));
+  return dtype.is_none() ? out : out.attr("astype")(dtype);
+}
+
+// ---- operators ---------------------------------------------------------------------------
+
+using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
+
+template <BinaryFn F>
+array binary(nb::handle a, nb::handle b) {
+  auto [x, y] = to_arrays(a, b);
+  return F(x, y, {});
+}
+
+// Replaces the array inside a Python object (in-place operators and __setitem__ rebind
+// the graph node, as MLX does).
+void rebind(nb::handle self, array value) { *nb::inst_ptr<array>(self) = std::move(value); }
+
+std::optional<std::vector<int>> axes_arg(nb::handle axis) { return to_axes(axis); }
+
+template <typename F>
+array reduce(const array& a, nb::handle axis, bool keepdims, F f) {
+  auto axes = to_axes(axis);
+  if (!axes) {
+    std::vector<int> all(a.ndim());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+    return f(a, all, keepdims);
+  }
+  return f(a, *axes, keepdims);
+}
+
+std::string repr(array a) {
+  {
+    nb::gil_scoped_release release;
+    a.eval();
+  }
+  std::string s = to_string(a);
+  // Python spells booleans True/False.
+  for (auto [from, to] : {std::pair<std::string, std::string>{"true", "True"}, {"false", "False"}}) {
+    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  }
+  return s;
+}
+
+}  // namespace
+
+void init_array(nb::module_& m) {
+  nb::class_<ArrayAt>(m, "ArrayAt", "a.at[index]: out-of-place updates of the indexed region.")
+      .def("add", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return add(x, y); }); })
+      .def("subtract", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return subtract(x, y); }); })
+      .def("multiply", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return multiply(x, y); }); })
+      .def("divide", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return divide(x, y); }); })
+      .def("maximum", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return maximum(x, y); }); })
+      .def("minimum", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return minimum(x, y); }); });
+  struct AtIndexer {
+    array a;
+  };
+  nb::class_<AtIndexer>(m, "_ArrayAtIndexer")
+      .def("__getitem__", [](const AtIndexer& i, nb::object index) { return ArrayAt{i.a, index}; });
+
+  auto cls = nb::class_<array>(m, "array", nb::type_slots(array_slots), nb::is_weak_referenceable(),
+                               "A lazy N-dimensional array.");
+  cls.def("__init__",
+          [](array* self, nb::handle val, std::optional<Dtype> dtype) { new (self) array(to_array(val, dtype)); },
+          "val"_a, "dtype"_a = nb::none())
+      .def_prop_ro("shape", [](const array& a) {
+        nb::list l;
+        for (auto d : a.shape()) l.append(d);
+        return nb::tuple(l);
+      })
+      .def_prop_ro("dtype", &array::dtype)
+      .def_prop_ro("ndim", &array::ndim)
+      .def_prop_ro("size", &array::size)
+      .def_prop_ro("itemsize", &array::itemsize)
+      .def_prop_ro("nbytes", &array::nbytes)
+      .def_prop_ro("T", [](const array& a) { return transpose(a); })
+      .def_prop_ro("real", [](const array& a) { return real(a); })
+      .def_prop_ro("imag", [](const array& a) { return imag(a); })
+      .def_prop_ro("at", [](const array& a) { return AtIndexer{a}; })
+      .def("item", [](const array& a) { return to_scalar(a); })
+      .def("tolist", [](const array& a) { return to_list(a); })
+      .def("astype", [](const array& a, Dtype t, nb::handle s) { return astype(a, t, to_stream_or_device(s)); },
+           "dtype"_a, "stream"_a = nb::none())
+      .def("view", [](const array& a, Dtype t, nb::handle s) { return view(a, t, to_stream_or_device(s)); },
+           "dtype"_a, "stream"_a = nb::none())
+      .def("__repr__", &repr)
+      .def("__str__", &repr)
+      .def("__len__", [](const array& a) {
+        if (a.ndim() == 0) throw nb::type_error("len() of unsized (0-d) array");
+        return a.shape()[0];
+      })
+      .def("__iter__", [](const array& a) {
+        if (a.ndim() == 0) throw nb::type_error("iteration over a 0-d array");
+        nb::list parts;
+        for (int32_t i = 0; i < a.shape()[0]; ++i) parts.append(get_item(a, nb::int_(i)));
+        return nb::iter(parts);
+      })
+      .def("__getitem__", [](const array& a, nb::handle index) { return get_item(a, index); })
+      .def("__setitem__", [](nb::handle self, nb::handle index, nb::handle value) {
+        rebind(self, set_item(nb::cast<array>(self), index, value));
+      })
+      .def("__bool__", [](const array& a) { return nb::cast<bool>(to_scalar(astype(a, bool_))); })
+      .def("__int__", [](const array& a) { return nb::int_(to_scalar(a)); })
+      .def("__float__", [](const array& a) { return nb::float_(to_scalar(a)); })
+      .def("__complex__", [](const array& a) { return to_scalar(astype(a, complex64)); })
+      .def("__index__", [](const array& a) {
+        if (!is_integral(a.dtype())) throw nb::type_error("only integer arrays can be used as an index");
+        return nb::int_(to_scalar(a));
+      })
+      .def("__format__", [](const array& a, nb::handle spec) -> nb::object {
+        // 0-d arrays format like their Python scalar (f"{loss:.3f}").
+        if (a.ndim() == 0) return nb::module_::import_("builtins").attr("format")(to_scalar(a), spec);
+        return nb::str(repr(a).c_str());
+      })
+      .def("__array__", [](const array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
+           "dtype"_a = nb::none(), "copy"_a = nb::none())
+      .def("__array_namespace__", [](const array&) { return nb::module_::import_("lazuli.core"); })
+      .def("__copy__", [](const array& a) { return copy(a); })
+      .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)
+      .def("__getstate__", [](const array& a) {
+        // NumPy holds the bytes; bfloat16 travels as its uint16 bit pattern.
+        array bits = a.dtype() == bfloat16 ? view(a, uint16) : a;
+        return nb::make_tuple(to_numpy(bits, nb::none()), dtype_name(a.dtype()));
+      })
+      .def("__setstate__", [](array& self, nb::tuple state) {
+        std::string name = nb::cast<std::string>(state[1]);
+        array a = to_array(state[0]);
+        if (name == "bfloat16") a = view(a, bfloat16);
+        new (&self) array(a);
+      });
+
+  // Operators. Python scalars are weakly typed against the array operand.
+#define LAZULI_BINOP(name, rname, iname, fn)                                                      \
+  cls.def(name, [](nb::handle a, nb::handle b) { return binary<fn>(a, b); }, nb::is_operator());  \
+  cls.def(rname, [](nb::handle a, nb::handle b) { return binary<fn>(b, a); }, nb::is_operator()); \
+  cls.def(iname, [](nb::handle a, nb::handle b) {                                                 \
+    rebind(a, binary<fn>(a, b));                                                                  \
+    return nb::borrow(a);                                                                         \
+  }, nb::is_operator());
+  LAZULI_BINOP("__add__", "__radd__", "__iadd__", add)
+  LAZULI_BINOP("__sub__", "__rsub__", "__isub__", subtract)
+  LAZULI_BINOP("__mul__", "__rmul__", "__imul__", multiply)
+  LAZULI_BINOP("__truediv__", "__rtruediv__", "__itruediv__", divide)
+  LAZULI_BINOP("__floordiv__", "__rfloordiv__", "__ifloordiv__", floor_divide)
+  LAZULI_BINOP("__mod__", "__rmod__", "__imod__", remainder)
+  LAZULI_BINOP("__pow__", "__rpow__", "__ipow__", power)
+  LAZULI_BINOP("__and__", "__rand__", "__iand__", bitwise_and)
+  LAZULI_BINOP("__or__", "__ror__", "__ior__", bitwise_or)
+  LAZULI_BINOP("__xor__", "__rxor__", "__ixor__", bitwise_xor)
+  LAZULI_BINOP("__lshift__", "__rlshift__", "__ilshift__", left_shift)
+  LAZULI_BINOP("__rshift__", "__rrshift__", "__irshift__", right_shift)
+#undef LAZULI_BINOP
+  cls.def("__matmul__", [](nb::handle a, nb::handle b) { return binary<matmul>(a, b); }, nb::is_operator());
+  cls.def("__imatmul__", [](nb::handle a, nb::handle b) {
+    rebind(a, binary<matmul>(a, b));
+    return nb::borrow(a);
+  }, nb::is_operator());
+  cls.def("__div__", [](nb::handle a, nb::handle b) { return binary<divide>(a, b); }, nb::is_operator());
+  cls.def("__rdiv__", [](nb::handle a, nb::handle b) { return binary<divide>(b, a); }, nb::is_operator());
+  cls.def("__eq__", [](nb::handle a, nb::handle b) { return binary<equal>(a, b); }, nb::is_operator());
+  cls.def("__ne__", [](nb::handle a, nb::handle b) { return binary<not_equal>(a, b); }, nb::is_operator());
+  cls.def("__lt__", [](nb::handle a, nb::handle b) { return binary<less>(a, b); }, nb::is_operator());
+  cls.def("__le__", [](nb::handle a, nb::handle b) { return binary<less_equal>(a, b); }, nb::is_operator());
+  cls.def("__gt__", [](nb::handle a, nb::handle b) { return binary<greater>(a, b); }, nb::is_operator());
+  cls.def("__ge__", [](nb::handle a, nb::handle b) { return binary<greater_equal>(a, b); }, nb::is_operator());
+  cls.def("__neg__", [](const array& a) { return negative(a); });
+  cls.def("__abs__", [](const array& a) { return abs(a); });
+  cls.def("__invert__", [](const array& a) { return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a); });
+  cls.def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); });
+
+  // Named methods: the same ops as the module functions, with the array first.
+  auto S = [](nb::handle s) { return to_stream_or_device(s); };
+#define LAZULI_UNARY_METHOD(name, fn) \
+  cls.def(name, [S](const array& a, nb::handle s) { return fn(a, S(s)); }, nb::kw_only(), "stream"_a = nb::none());
+  LAZULI_UNARY_METHOD("abs", abs)
+  LAZULI_UNARY_METHOD("square", square)
+  LAZULI_UNARY_METHOD("sqrt", sqrt)
+  LAZULI_UNARY_METHOD("rsqrt", rsqrt)
+  LAZULI_UNARY_METHOD("reciprocal", reciprocal)
+  LAZULI_UNARY_METHOD("exp", exp)
+  LAZULI_UNARY_METHOD("log", log)
+  LAZULI_UNARY_METHOD("log2", log2)
+  LAZULI_UNARY_METHOD("log10", log10)
+  LAZULI_UNARY_METHOD("log1p", log1p)
+  LAZULI_UNARY_METHOD("sin", sin)
+  LAZULI_UNARY_METHOD("cos", cos)
+  LAZULI_UNARY_METHOD("conj", conjugate)
+#undef LAZULI_UNARY_METHOD
+  cls.def("round", [S](const array& a, int decimals, nb::handle s) { return round(a, decimals, S(s)); },
+          "decimals"_a = 0, nb::kw_only(), "stream"_a = nb::none());
+#define LAZULI_REDUCE_METHOD(name, fn)                                                                   \
+  cls.def(name, [S](const array& a, nb::handle axis, bool keepdims, nb::handle s) {                      \
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return fn(x, ax, k, S(s)); }); \
+  }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
+  LAZULI_REDUCE_METHOD("all", all)
+  LAZULI_REDUCE_METHOD("any", any)
+  LAZULI_REDUCE_METHOD("sum", sum)
+  LAZULI_REDUCE_METHOD("prod", prod)
+  LAZULI_REDUCE_METHOD("min", min)
+  LAZULI_REDUCE_METHOD("max", max)
+  LAZULI_REDUCE_METHOD("mean", mean)
+  LAZULI_REDUCE_METHOD("logsumexp", logsumexp)
+#undef LAZULI_REDUCE_METHOD
+  cls.def("var", [S](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return var(x, ax, k, ddof, S(s)); });
+  }, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("std", [S](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return lazuli::std(x, ax, k, ddof, S(s)); });
+  }, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("argmax", [S](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+    return axis ? argmax(a, *axis, keepdims, S(s)) : argmax(a, keepdims, S(s));
+  }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("argmin", [S](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+    return axis ? argmin(a, *axis, keepdims, S(s)) : argmin(a, keepdims, S(s));
+  }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("reshape", [S](const array& a, nb::args shape, nb::kwargs kw) {
+    nb::handle s = kw.contains("stream") ? nb::handle(kw["stream"]) : nb::none();
+    Shape sh = (shape.size() == 1 && !PyLong_Check(shape[0].ptr())) ? to_shape(shape[0]) : to_shape(shape);
+    return reshape(a, sh, S(s));
+  });
+  cls.def("transpose", [S](const array& a, nb::args axes, nb::kwargs kw) {
+    nb::handle s = kw.contains("stream") ? nb::handle(kw["stream"]) : nb::none();
+    if (axes.size() == 0) return transpose(a, S(s));
+    auto ax = (axes.size() == 1 && !PyLong_Check(axes[0].ptr())) ? *to_axes(axes[0]) : *to_axes(axes);
+    return transpose(a, ax, S(s));
+  });
+  cls.def("flatten", [S](const array& a, int start_axis, int end_axis, nb::handle s) {
+    return flatten(a, start_axis, end_axis, S(s));
+  }, "start_axis"_a = 0, "end_axis"_a = -1, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("squeeze", [S](const array& a, nb::handle axis, nb::handle s) {
+    auto ax = to_axes(axis);
+    return ax ? squeeze(a, *ax, S(s)) : squeeze(a, S(s));
+  }, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
+  cls.def("moveaxis", [S](const array& a, int src, int dst, nb::handle s) { return moveaxis(a, src, dst, S(s)); },
+          "source"_a, "destination"_a, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("swapaxes", [S](const array& a, int a1, int a2, nb::handle s) { return swapaxes(a, a1, a2, S(s)); },
+          "axis1"_a, "axis2"_a, nb::kw_only(), "stream"_a = nb::none());
+  cls.def("split", [S](const array& a, nb::handle parts, int axis, nb::handle s) {
+    std::vector<array> out = PyLong_Check(parts.ptr()) ? split(a, nb::cast<int>(parts), axis, S(s))
+                                                        : split(a, to_shape(parts), axis, S(s));
+    return out;
+  }, "indices_or_sections"_a, "axis"_a = 0, nb::kw_only(), "stream"_a = nb::none());
+}

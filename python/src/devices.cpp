@@ -1,0 +1,111 @@
+// Devices, streams, memory and printing options.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include "convert.h"
+
+using namespace lazuli;
+
+namespace {
+std::string device_repr(const Device& d) {
+  return std::string("Device(") + (d.type == Device::cpu ? "cpu" : "gpu") + ", " + std::to_string(d.index) + ")";
+}
+
+// `with lazuli.core.stream(s):` makes s (or a device's default stream) the default.
+struct StreamContext {
+  StreamOrDevice target;
+  std::optional<Device> old_device;
+  std::optional<Stream> old_stream;
+  void enter() {
+    old_device = default_device();
+    old_stream = default_stream(*old_device);
+    Stream s = to_stream(target);
+    set_default_device(s.device);
+    set_default_stream(s);
+  }
+  void exit() {
+    if (old_stream) set_default_stream(*old_stream);
+    if (old_device) set_default_device(*old_device);
+  }
+};
+}  // namespace
+
+void init_devices(nb::module_& m) {
+  nb::enum_<Device::DeviceType>(m, "DeviceType").value("cpu", Device::cpu).value("gpu", Device::gpu);
+  m.attr("cpu") = Device::cpu;
+  m.attr("gpu") = Device::gpu;
+  nb::class_<Device>(m, "Device")
+      .def(nb::init<Device::DeviceType, int>(), "type"_a, "index"_a = 0)
+      .def_ro("type", &Device::type)
+      .def_ro("index", &Device::index)
+      .def("__repr__", &device_repr)
+      .def("__eq__", [](const Device& a, nb::handle b) {
+        if (nb::isinstance<Device::DeviceType>(b)) return a == Device(nb::cast<Device::DeviceType>(b));
+        return nb::isinstance<Device>(b) && a == nb::cast<Device>(b);
+      });
+  nb::implicitly_convertible<Device::DeviceType, Device>();
+  nb::class_<Stream>(m, "Stream")
+      .def_ro("device", &Stream::device)
+      .def_ro("index", &Stream::index)
+      .def("__repr__", [](const Stream& s) { return "Stream(" + device_repr(s.device) + ", " + std::to_string(s.index) + ")"; })
+      .def("__eq__", [](const Stream& a, nb::handle b) { return nb::isinstance<Stream>(b) && a == nb::cast<Stream>(b); });
+
+  m.def("default_device", &default_device);
+  m.def("set_default_device", [](const Device& d) { set_default_device(d); }, "device"_a);
+  m.def("is_available", [](const Device& d) { return is_available(d); }, "device"_a);
+  m.def("device_count", [](Device::DeviceType t) { return device_count(t); }, "device_type"_a = Device::gpu);
+  m.def("device_info", [](std::optional<Device> d) {
+    nb::dict info;
+    Device dev = d.value_or(default_device());
+    info["device_name"] = dev.type == Device::cpu ? "cpu" : "gpu";
+    info["memory_size"] = get_memory_limit();
+    return info;
+  }, "device"_a = nb::none());
+  m.def("default_stream", [](const Device& d) { return default_stream(d); }, "device"_a);
+  m.def("set_default_stream", [](const Stream& s) { set_default_stream(s); }, "stream"_a);
+  m.def("new_stream", [](const Device& d) { return new_stream(d); }, "device"_a);
+  m.def(
+      "synchronize",
+      [](std::optional<Stream> s) {
+        nb::gil_scoped_release release;
+        if (s) synchronize(*s);
+        else synchronize();
+      },
+      "stream"_a = nb::none());
+  nb::class_<StreamContext>(m, "StreamContext")
+      .def("__enter__", [](StreamContext& c) { c.enter(); return &c; }, nb::rv_policy::reference)
+      .def("__exit__", [](StreamContext& c, nb::args) { c.exit(); });
+  m.def("stream", [](nb::handle s) { return StreamContext{py::to_stream_or_device(s)}; }, "s"_a,
+        "A context manager that makes a stream (or a device's default stream) the default.");
+
+  m.def("get_active_memory", &get_active_memory);
+  m.def("get_peak_memory", &get_peak_memory);
+  m.def("reset_peak_memory", &reset_peak_memory);
+  m.def("get_cache_memory", &get_cache_memory);
+  m.def("set_memory_limit", [](size_t limit) { return set_memory_limit(limit); }, "limit"_a);
+  m.def("set_cache_limit", [](size_t limit) { return set_cache_limit(limit); }, "limit"_a);
+  m.def("set_wired_limit", [](size_t) { return size_t{0}; }, "limit"_a, "No wired memory on this platform: a no-op.");
+  m.def("clear_cache", &clear_cache);
+
+  m.def(
+      "set_printoptions",
+      [](std::optional<int> precision, std::optional<int> threshold, std::optional<int> edgeitems) {
+        PrintOptions o = get_printoptions();
+        if (precision) o.precision = *precision;
+        if (threshold) o.threshold = *threshold;
+        if (edgeitems) o.edgeitems = *edgeitems;
+        set_printoptions(o);
+      },
+      "precision"_a = nb::none(), "threshold"_a = nb::none(), "edgeitems"_a = nb::none());
+  m.def("get_printoptions", [] {
+    PrintOptions o = get_printoptions();
+    nb::dict d;
+    d["precision"] = o.precision;
+    d["threshold"] = o.threshold;
+    d["edgeitems"] = o.edgeitems;
+    return d;
+  });
+
+  auto cuda = m.def_submodule("cuda", "CUDA backend queries.");
+  cuda.def("is_available", [] { return is_available(Device(Device::gpu)); });
+}

@@ -1,0 +1,12 @@
+// lazuli.core: MLX's Python API over Lazuli.
+#include "convert.h"
+
+NB_MODULE(core, m) {
+  m.doc() = "Lazuli: lazy NumPy-like arrays with MLX's Python API.";
+  m.attr("__version__") = "0.1.0";
+  init_dtypes(m);
+  init_devices(m);
+  init_array(m);
+  init_ops(m);
+  init_transforms(m);
+}

@@ -1,0 +1,289 @@
+"""The array class: construction, properties, conversion, operators, indexing, interop."""
+import copy
+import itertools
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+import lazuli.core as mx
+
+
+def npy(a):
+    return np.array(a)
+
+
+# ---- construction and dtype inference --------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value, dtype",
+    [
+        (True, mx.bool_),
+        (3, mx.int32),
+        (2**40, mx.int64),
+        (1.5, mx.float32),
+        (1 + 2j, mx.complex64),
+        ([1, 2, 3], mx.int32),
+        ([1, 2.5], mx.float32),
+        ([True, False], mx.bool_),
+        ([[1, 2], [3, 4]], mx.int32),
+        ((1, 2), mx.int32),
+        ([], mx.float32),
+    ],
+)
+def test_inference(value, dtype):
+    a = mx.array(value)
+    assert a.dtype == dtype
+    assert a.tolist() == np.array(value).tolist() or a.dtype == mx.complex64
+
+
+@pytest.mark.parametrize(
+    "np_dtype, mx_dtype",
+    [
+        (np.bool_, mx.bool_), (np.uint8, mx.uint8), (np.uint16, mx.uint16), (np.uint32, mx.uint32),
+        (np.uint64, mx.uint64), (np.int8, mx.int8), (np.int16, mx.int16), (np.int32, mx.int32),
+        (np.int64, mx.int64), (np.float16, mx.float16), (np.float32, mx.float32),
+        (np.float64, mx.float32), (np.complex64, mx.complex64),
+    ],
+)
+def test_from_numpy(np_dtype, mx_dtype):
+    x = (np.arange(12).reshape(3, 4) % 5).astype(np_dtype)
+    a = mx.array(x)
+    assert a.dtype == mx_dtype
+    assert a.shape == (3, 4)
+    np.testing.assert_array_equal(npy(a), x.astype(npy(a).dtype))
+    # Non-contiguous NumPy inputs keep their logical order.
+    np.testing.assert_array_equal(npy(mx.array(x.T)), x.T.astype(npy(a).dtype))
+    np.testing.assert_array_equal(npy(mx.array(x[:, ::-2])), x[:, ::-2].astype(npy(a).dtype))
+
+
+def test_explicit_dtype_and_copy_semantics():
+    x = np.arange(4, dtype=np.float64)
+    a = mx.array(x, dtype=mx.float64)
+    assert a.dtype == mx.float64
+    x[0] = 100  # the array copied the data
+    assert a.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert mx.array(a).tolist() == a.tolist()
+    assert mx.array([1, 2], mx.float16).dtype == mx.float16
+
+
+def test_ragged_and_bad_types():
+    with pytest.raises(ValueError):
+        mx.array([[1, 2], [3]])
+    with pytest.raises(TypeError):
+        mx.array([1, "a"])
+    with pytest.raises(TypeError):
+        mx.array(object())
+
+
+def test_properties_and_conversions():
+    a = mx.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert a.shape == (2, 3) and a.ndim == 2 and a.size == 6
+    assert a.itemsize == 4 and a.nbytes == 24
+    assert a.T.shape == (3, 2)
+    assert len(a) == 2
+    assert [r.tolist() for r in a] == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    s = mx.array(2.5)
+    assert s.item() == 2.5 and float(s) == 2.5 and int(s) == 2 and bool(s)
+    assert complex(s) == 2.5 + 0j
+    assert isinstance(mx.array(3).item(), int)
+    assert isinstance(mx.array(True).item(), bool)
+    assert f"{mx.array(0.123456):.2f}" == "0.12"
+    with pytest.raises(ValueError):
+        a.item()
+    with pytest.raises(TypeError):
+        len(s)
+
+
+def test_repr():
+    assert repr(mx.array([[1, 2], [3, 4]])) == "array([[1, 2],\n       [3, 4]], dtype=int32)"
+    assert repr(mx.array(1.5)) == "array(1.5, dtype=float32)"
+    assert repr(mx.array([True, False])) == "array([True, False], dtype=bool)"
+    assert str(mx.float32) == "lazuli.core.float32"
+
+
+# ---- operators -------------------------------------------------------------------------------
+
+BINARY = ["__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__mod__", "__pow__",
+          "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"]
+
+
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_operators_match_numpy(op):
+    x = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]], dtype=np.float32)
+    y = np.array([2.0, 3.0, -1.5], dtype=np.float32)
+    a, b = mx.array(x), mx.array(y)
+    got = getattr(a, op)(b)
+    want = getattr(x, op)(y)
+    np.testing.assert_allclose(npy(got), want, rtol=1e-6)
+    # Reflected forms with Python scalars.
+    rop = "__r" + op[2:]
+    if hasattr(a, rop) and op not in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
+        np.testing.assert_allclose(npy(getattr(a, rop)(2.0)), getattr(x, rop)(np.float32(2.0)), rtol=1e-6)
+
+
+def test_weak_scalars():
+    h = mx.array([1, 2, 3], dtype=mx.float16)
+    assert (h * 2.5).dtype == mx.float16
+    assert (2.5 * h).dtype == mx.float16
+    assert (h + 1).dtype == mx.float16
+    i = mx.array([1, 2, 3])
+    assert (i + 1).dtype == mx.int32
+    assert (i + 1.5).dtype == mx.float32
+    assert (mx.array([1, 2], dtype=mx.uint8) + 1).dtype == mx.uint8
+    assert (mx.array([True]) + 1).dtype == mx.int32
+
+
+def test_inplace_rebinds_and_bitwise():
+    a = mx.array([1, 2, 3])
+    b = a
+    a += 1
+    assert a is b and a.tolist() == [2, 3, 4]
+    a *= 2
+    assert b.tolist() == [4, 6, 8]
+    assert (mx.array([6]) & 3).tolist() == [2]
+    assert (mx.array([6]) | 1).tolist() == [7]
+    assert (mx.array([6]) ^ 2).tolist() == [4]
+    assert (mx.array([1]) << 3).tolist() == [8]
+    assert (~mx.array([0], dtype=mx.uint8)).tolist() == [255]
+    assert (~mx.array([True, False])).tolist() == [False, True]
+    assert (-mx.array([1.5])).tolist() == [-1.5]
+    assert abs(mx.array([-2])).tolist() == [2]
+    m = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(npy(m @ m), npy(m) @ npy(m))
+
+
+# ---- indexing --------------------------------------------------------------------------------
+
+def random_basic_index(rng, shape):
+    """A random NumPy basic index for `shape`: ints, slices, Ellipsis and None."""
+    parts = []
+    dims = list(shape)
+    used_ellipsis = False
+    i = 0
+    while i < len(dims):
+        r = rng.random()
+        if r < 0.25:
+            parts.append(rng.randint(-dims[i], dims[i] - 1) if dims[i] else slice(None))
+            i += 1
+        elif r < 0.75:
+            lo = rng.choice([None, rng.randint(-dims[i] - 2, dims[i] + 2)])
+            hi = rng.choice([None, rng.randint(-dims[i] - 2, dims[i] + 2)])
+            step = rng.choice([None, 1, 2, 3, -1, -2])
+            parts.append(slice(lo, hi, step))
+            i += 1
+        elif r < 0.85:
+            parts.append(None)
+        elif not used_ellipsis:
+            parts.append(Ellipsis)
+            used_ellipsis = True
+            i = len(dims)  # the ellipsis covers the rest
+        else:
+            break
+    if len(parts) == 1 and rng.random() < 0.5:
+        return parts[0]
+    return tuple(parts)
+
+
+def test_randomised_basic_indexing_matches_numpy():
+    rng = random.Random(0)
+    shapes = [(5,), (4, 6), (3, 4, 5), (2, 3, 1, 4), (0, 3)]
+    checked = 0
+    for shape in shapes:
+        x = np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape)
+        a = mx.array(x)
+        for _ in range(80):
+            idx = random_basic_index(rng, shape)
+            want = x[idx]
+            got = a[idx]
+            assert got.shape == want.shape, idx
+            np.testing.assert_array_equal(npy(got), want, err_msg=repr(idx))
+            # The same index for assignment.
+            y = x.copy()
+            b = mx.array(x)
+            value = np.arange(want.size, dtype=np.int32).reshape(want.shape) + 1000
+            y[idx] = value
+            b[idx] = mx.array(value)
+            np.testing.assert_array_equal(npy(b), y, err_msg=repr(idx))
+            checked += 1
+    assert checked == 400
+
+
+def test_indexing_errors_and_scalars():
+    a = mx.arange(6).reshape(2, 3)
+    with pytest.raises(IndexError):
+        a[2]
+    with pytest.raises(IndexError):
+        a[0, 0, 0]
+    with pytest.raises(IndexError):
+        a[..., ...]
+    with pytest.raises(TypeError):
+        a["x"]
+    assert a[1, -1].item() == 5
+    assert a[None].shape == (1, 2, 3)
+    s = mx.array(7)
+    assert s[...].item() == 7 and s[None].shape == (1,)
+
+
+def test_setitem_broadcast_mask_and_at():
+    a = mx.zeros((3, 4))
+    a[:, 1] = mx.array([1.0, 2.0, 3.0])
+    a[0] = 5
+    x = np.zeros((3, 4), dtype=np.float32)
+    x[:, 1] = [1, 2, 3]
+    x[0] = 5
+    np.testing.assert_array_equal(npy(a), x)
+    m = a > 2
+    a[m] = -1
+    x[x > 2] = -1
+    np.testing.assert_array_equal(npy(a), x)
+    b = mx.array([1.0, 2.0, 3.0])
+    assert b.at[1:].add(1).tolist() == [1.0, 3.0, 4.0]
+    assert b.at[0].multiply(5).tolist() == [5.0, 2.0, 3.0]
+    assert b.at[::2].maximum(2.5).tolist() == [2.5, 2.0, 3.0]
+    assert b.tolist() == [1.0, 2.0, 3.0]  # .at is out of place
+
+
+# ---- interop ---------------------------------------------------------------------------------
+
+def test_numpy_and_memoryview_zero_copy():
+    a = mx.arange(6, dtype=mx.float32).reshape(2, 3)
+    view = memoryview(a)
+    assert view.format == "f" and view.shape == (2, 3)
+    x = np.array(a, copy=False)
+    y = np.asarray(a)
+    assert x.dtype == np.float32 and y.shape == (2, 3)
+    np.testing.assert_array_equal(x, np.arange(6, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(np.array(a.T), np.arange(6).reshape(2, 3).T)
+    assert np.array(mx.array([1, 2]), dtype=np.float64).dtype == np.float64
+
+
+def test_pickle_copy_and_bfloat16():
+    for a in [mx.array([[1, 2], [3, 4]]), mx.array([1.5, -2.25], dtype=mx.bfloat16), mx.array(True)]:
+        b = pickle.loads(pickle.dumps(a))
+        assert b.dtype == a.dtype and b.shape == a.shape
+        assert b.tolist() == a.tolist()
+        c, d = copy.copy(a), copy.deepcopy(a)
+        assert c.tolist() == a.tolist() and d.tolist() == a.tolist()
+    with pytest.raises(TypeError):
+        memoryview(mx.array([1.0], dtype=mx.bfloat16))
+
+
+def test_methods_match_numpy():
+    x = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]], dtype=np.float32)
+    a = mx.array(x)
+    np.testing.assert_allclose(npy(a.sum(axis=1)), x.sum(axis=1))
+    np.testing.assert_allclose(npy(a.mean()), x.mean())
+    np.testing.assert_allclose(npy(a.var(axis=0, ddof=1)), x.var(axis=0, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(npy(a.std()), x.std(), rtol=1e-6)
+    assert a.argmax().item() == x.argmax()
+    assert a.argmin(axis=1).tolist() == x.argmin(axis=1).tolist()
+    assert a.reshape(3, 2).shape == (3, 2) and a.reshape((6,)).shape == (6,)
+    assert a.transpose().shape == (3, 2) and a.transpose(1, 0).shape == (3, 2)
+    assert a.flatten().shape == (6,)
+    assert [p.shape for p in a.split(3, axis=1)] == [(2, 1)] * 3
+    assert a.astype(mx.int32).dtype == mx.int32
+    np.testing.assert_allclose(npy(a.abs().sqrt()), np.sqrt(np.abs(x)), rtol=1e-6)
+    assert a.max(keepdims=True).shape == (1, 1)
+    assert mx.array([1.26, 2.5]).round(1).tolist() == pytest.approx([1.3, 2.5])
