@@ -289,12 +289,12 @@ std::vector<array> split(const array& a, const Shape& indices, int axis, S s) {
     int32_t stop = i < indices.size() ? indices[i] : dim;
     if (stop < 0) stop += dim;
     stop = std::clamp(stop, 0, dim);
-    int32_t start = std::min(prev, stop);
+    // Piece i is a[indices[i-1]:indices[i]], empty when the indices decrease (NumPy).
     Shape st(a.ndim(), 0), sp = a.shape(), step(a.ndim(), 1);
-    st[axis] = start;
-    sp[axis] = stop;
+    st[axis] = prev;
+    sp[axis] = std::max(prev, stop);
     out.push_back(raw_slice(a, st, sp, step, s));
-    prev = std::max(prev, stop);
+    prev = stop;
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "convert.h"
+#include "lazuli/primitives.h"
 
 using namespace lazuli;
 using namespace lazuli::py;
@@ -89,7 +90,153 @@ BasicIndex resolve_index(const array& a, nb::handle index) {
   return r;
 }
 
+bool is_array_index(nb::handle h) {
+  return nb::isinstance<array>(h) || PyList_Check(h.ptr()) || nb::hasattr(h, "__array_interface__");
+}
+
+bool has_array_index(nb::handle index) {
+  if (!PyTuple_Check(index.ptr())) return is_array_index(index);
+  for (nb::handle h : index)
+    if (is_array_index(h)) return true;
+  return false;
+}
+
+// NumPy advanced indexing (integer arrays and ints, mixed with slices) as one gather on a
+// view with the indexed axes in front, flattened into one.
+struct AdvancedIndex {
+  Shape start, stop, step;   // the slices of the basic axes (indexed axes kept whole)
+  Shape region;              // the sliced region's shape, axis by axis
+  std::vector<int> perm;     // indexed axes first, then the sliced ones
+  Shape front;               // the view: (product of indexed dims, sliced dims...)
+  array positions{0};        // flat positions into the indexed dims, shaped like the indices
+  int insert_at = 0;         // where NumPy puts the index dims in the result
+};
+
+AdvancedIndex resolve_advanced(const array& a, nb::handle index) {
+  std::vector<nb::handle> items;
+  if (PyTuple_Check(index.ptr())) for (nb::handle h : index) items.push_back(h);
+  else items.push_back(index);
+  int nd = static_cast<int>(a.ndim());
+  int given = 0;
+  for (auto h : items) {
+    if (h.is_none()) index_error("[getitem] None cannot be mixed with integer-array indices.");
+    if (h.ptr() != Py_Ellipsis) ++given;
+  }
+  if (given > nd) index_error("[getitem] Too many indices for an array of " + std::to_string(nd) + " dimensions.");
+  std::vector<nb::handle> per_axis;
+  for (auto h : items) {
+    if (h.ptr() == Py_Ellipsis) {
+      for (int k = 0; k < nd - given; ++k) per_axis.push_back(nb::none());
+    } else {
+      per_axis.push_back(h);
+    }
+  }
+  while (static_cast<int>(per_axis.size()) < nd) per_axis.push_back(nb::none());
+  AdvancedIndex r;
+  std::vector<int> indexed, sliced;
+  std::vector<array> idx;
+  for (int ax = 0; ax < nd; ++ax) {
+    nb::handle h = per_axis[ax];
+    int32_t d = a.shape()[ax];
+    if (h.is_none() || PySlice_Check(h.ptr())) {
+      Py_ssize_t start = 0, stop = d, step = 1, len = d;
+      if (!h.is_none()) {
+        PySlice_Unpack(h.ptr(), &start, &stop, &step);
+        len = PySlice_AdjustIndices(d, &start, &stop, step);
+        if (len == 0) start = stop = 0, step = 1;
+        if (stop < 0) stop = -d - 1;
+      }
+      r.start.push_back(int32_t(start)), r.stop.push_back(int32_t(stop)), r.step.push_back(int32_t(step));
+      r.region.push_back(int32_t(len));
+      sliced.push_back(ax);
+      continue;
+    }
+    array i = to_array(h);
+    if (i.dtype() == bool_) throw nb::value_error("[getitem] Boolean-mask reads are not supported (MLX raises too); use where.");
+    if (!is_integral(i.dtype())) throw nb::type_error("[getitem] Index arrays must hold integers.");
+    // Wrap negatives per axis; send out-of-range ones past the end so the gather raises.
+    i = astype(i, int64);
+    i = where(less(i, array(int64_t{0})), add(i, array(int64_t{d})), i);
+    i = where(logical_or(less(i, array(int64_t{0})), greater_equal(i, array(int64_t{d}))), array(int64_t{-1} - int64_t(a.size())), i);
+    r.start.push_back(0), r.stop.push_back(d), r.step.push_back(1);
+    r.region.push_back(d);
+    indexed.push_back(ax);
+    idx.push_back(i);
+  }
+  // Flat positions over the indexed dims (row-major), broadcast together.
+  array pos = zeros({}, int64);
+  int64_t stride = 1;
+  for (int k = static_cast<int>(indexed.size()) - 1; k >= 0; --k) {
+    pos = add(pos, multiply(idx[k], array(stride)));
+    stride *= a.shape()[indexed[k]];
+  }
+  Shape bshape;
+  for (auto& i : idx) bshape = broadcast_shapes(bshape, i.shape());
+  r.positions = broadcast_to(pos, bshape);
+  r.perm = indexed;
+  r.perm.insert(r.perm.end(), sliced.begin(), sliced.end());
+  r.front = {static_cast<int32_t>(stride)};
+  for (int ax : sliced) r.front.push_back(r.region[ax]);
+  // Indexed axes next to each other keep their place; apart, they go first (NumPy's rule).
+  bool adjacent = true;
+  for (size_t k = 1; k < indexed.size(); ++k) adjacent &= indexed[k] == indexed[k - 1] + 1;
+  r.insert_at = 0;
+  if (adjacent)
+    for (int ax : sliced) r.insert_at += ax < indexed[0];
+  return r;
+}
+
+// The sliced view with the indexed axes flattened in front.
+array advanced_view(const array& a, const AdvancedIndex& r) {
+  return reshape(transpose(slice(a, r.start, r.stop, r.step), r.perm), r.front);
+}
+
+// Moves the index dims (first `k` axes of x) to position `at`, or back with inverse=true.
+array place_index_dims(const array& x, int k, int at, bool inverse) {
+  if (at == 0) return x;
+  int nd = static_cast<int>(x.ndim());
+  std::vector<int> perm;
+  for (int i = k; i < k + at; ++i) perm.push_back(i);
+  for (int i = 0; i < k; ++i) perm.push_back(i);
+  for (int i = k + at; i < nd; ++i) perm.push_back(i);
+  if (!inverse) return transpose(x, perm);
+  std::vector<int> inv(nd);
+  for (int i = 0; i < nd; ++i) inv[perm[i]] = i;
+  return transpose(x, inv);
+}
+
+array get_advanced(const array& a, nb::handle index) {
+  AdvancedIndex r = resolve_advanced(a, index);
+  array out = take(advanced_view(a, r), r.positions, 0);
+  return place_index_dims(out, static_cast<int>(r.positions.ndim()), r.insert_at, false);
+}
+
+// a with the indexed elements combined with `value` by `op` (Set for assignment).
+array update_advanced(const array& a, nb::handle index, nb::handle value, ScatterOp op) {
+  AdvancedIndex r = resolve_advanced(a, index);
+  array view = advanced_view(a, r);
+  array result_like = place_index_dims(take(view, r.positions, 0), static_cast<int>(r.positions.ndim()), r.insert_at, false);
+  array v = broadcast_to(astype(to_array_like(value, a), a.dtype()), result_like.shape());
+  v = place_index_dims(v, static_cast<int>(r.positions.ndim()), r.insert_at, true);
+  array updated = view;
+  switch (op) {
+    case ScatterOp::Set: updated = scatter(view, r.positions, v, 0); break;
+    case ScatterOp::Add: updated = scatter_add(view, r.positions, v, 0); break;
+    case ScatterOp::Prod: updated = scatter_prod(view, r.positions, v, 0); break;
+    case ScatterOp::Max: updated = scatter_max(view, r.positions, v, 0); break;
+    case ScatterOp::Min: updated = scatter_min(view, r.positions, v, 0); break;
+  }
+  // Undo the flattening and the transpose, then put the region back.
+  Shape tshape;
+  for (int ax : r.perm) tshape.push_back(r.region[ax]);
+  std::vector<int> inv(r.perm.size());
+  for (size_t i = 0; i < r.perm.size(); ++i) inv[r.perm[i]] = static_cast<int>(i);
+  array region = transpose(reshape(updated, tshape), inv);
+  return slice_update(a, region, r.start, r.stop, r.step);
+}
+
 array get_item(const array& a, nb::handle index) {
+  if (has_array_index(index)) return get_advanced(a, index);
   if (a.ndim() == 0 && !(index.is_none() || index.ptr() == Py_Ellipsis || PyTuple_Check(index.ptr())))
     index_error("[getitem] A 0-d array cannot be indexed by an int or slice.");
   BasicIndex r = resolve_index(a, index);
@@ -106,6 +253,7 @@ array set_item(const array& a, nb::handle index, nb::handle value) {
     // a[mask] = v with v broadcasting against a: a select.
     return where(nb::cast<array>(index), to_array_like(value, a), a);
   }
+  if (has_array_index(index)) return update_advanced(a, index, value, ScatterOp::Set);
   BasicIndex r = resolve_index(a, index);
   array v = astype(to_array_like(value, a), a.dtype());
   // The value broadcasts against the indexed result, then fills the region.
@@ -121,15 +269,16 @@ array set_item(const array& a, nb::handle index, nb::handle value) {
   return slice_update(a, v, r.start, r.stop, r.step);
 }
 
-// a.at[index].add(v) and friends: out-of-place updates of the indexed region.
+// a.at[index].add(v) and friends: out-of-place updates of the indexed elements; with
+// integer-array indices, repeated indices all apply (a scatter, not a read-modify-write).
 struct ArrayAt {
   array a;
   nb::object index;
   template <typename F>
-  array apply(nb::handle value, F&& op) const {
+  array apply(nb::handle value, ScatterOp op, F&& elementwise) const {
+    if (has_array_index(index)) return update_advanced(a, index, value, op);
     array current = get_item(a, index);
-    array updated = op(current, to_array_like(value, current));
-    return set_item(a, index, nb::cast(updated));
+    return set_item(a, index, nb::cast(elementwise(current, to_array_like(value, current))));
   }
 };
 
@@ -256,17 +405,31 @@ std::string repr(array a) {
 
 void init_array(nb::module_& m) {
   nb::class_<ArrayAt>(m, "ArrayAt", "a.at[index]: out-of-place updates of the indexed region.")
-      .def("add", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return add(x, y); }); })
-      .def("subtract", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return subtract(x, y); }); })
-      .def("multiply", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return multiply(x, y); }); })
-      .def("divide", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return divide(x, y); }); })
-      .def("maximum", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return maximum(x, y); }); })
-      .def("minimum", [](const ArrayAt& at, nb::handle v) { return at.apply(v, [](const auto& x, const auto& y) { return minimum(x, y); }); });
+      .def("add", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(v, ScatterOp::Add, [](const auto& x, const auto& y) { return add(x, y); });
+      })
+      .def("subtract", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(nb::cast(negative(to_array_like(v, at.a))), ScatterOp::Add,
+                        [](const auto& x, const auto& y) { return add(x, y); });
+      })
+      .def("multiply", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(v, ScatterOp::Prod, [](const auto& x, const auto& y) { return multiply(x, y); });
+      })
+      .def("divide", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(nb::cast(reciprocal(astype(to_array_like(v, at.a), at.a.dtype()))), ScatterOp::Prod,
+                        [](const auto& x, const auto& y) { return multiply(x, y); });
+      })
+      .def("maximum", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(v, ScatterOp::Max, [](const auto& x, const auto& y) { return maximum(x, y); });
+      })
+      .def("minimum", [](const ArrayAt& at, nb::handle v) {
+        return at.apply(v, ScatterOp::Min, [](const auto& x, const auto& y) { return minimum(x, y); });
+      });
   struct AtIndexer {
     array a;
   };
   nb::class_<AtIndexer>(m, "_ArrayAtIndexer")
-      .def("__getitem__", [](const AtIndexer& i, nb::object index) { return ArrayAt{i.a, index}; });
+      .def("__getitem__", [](const AtIndexer& i, nb::object index) { return ArrayAt{i.a, index}; }, "index"_a.none());
 
   auto cls = nb::class_<array>(m, "array", nb::type_slots(array_slots), nb::is_weak_referenceable(),
                                "A lazy N-dimensional array.");
@@ -305,10 +468,10 @@ void init_array(nb::module_& m) {
         for (int32_t i = 0; i < a.shape()[0]; ++i) parts.append(get_item(a, nb::int_(i)));
         return nb::iter(parts);
       })
-      .def("__getitem__", [](const array& a, nb::handle index) { return get_item(a, index); })
+      .def("__getitem__", [](const array& a, nb::handle index) { return get_item(a, index); }, "index"_a.none())
       .def("__setitem__", [](nb::handle self, nb::handle index, nb::handle value) {
         rebind(self, set_item(nb::cast<array>(self), index, value));
-      })
+      }, "index"_a.none(), "value"_a)
       .def("__bool__", [](const array& a) { return nb::cast<bool>(to_scalar(astype(a, bool_))); })
       .def("__int__", [](const array& a) { return nb::int_(to_scalar(a)); })
       .def("__float__", [](const array& a) { return nb::float_(to_scalar(a)); })

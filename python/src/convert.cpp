@@ -186,20 +186,31 @@ StreamOrDevice to_stream_or_device(nb::handle obj) {
   throw nb::type_error("stream must be a Stream, a Device or None.");
 }
 
+namespace {
+// An int from a Python object, or TypeError naming what it was.
+int32_t int_arg(nb::handle h, const char* what) {
+  if (!PyLong_Check(h.ptr()) && !PyIndex_Check(h.ptr()))
+    throw nb::type_error((std::string(what) + " must hold ints, got " + nb::type_name(h.type()).c_str() + ".").c_str());
+  return nb::cast<int32_t>(h);
+}
+template <typename T>
+std::vector<T> int_list(nb::handle obj, const char* what) {
+  if (PyLong_Check(obj.ptr()) || PyIndex_Check(obj.ptr())) return {static_cast<T>(int_arg(obj, what))};
+  if (PyUnicode_Check(obj.ptr()) || !nb::hasattr(obj, "__iter__"))
+    throw nb::type_error((std::string(what) + " must be an int or a sequence of ints, got " +
+                          nb::type_name(obj.type()).c_str() + ".").c_str());
+  std::vector<T> out;
+  for (nb::handle h : obj) out.push_back(static_cast<T>(int_arg(h, what)));
+  return out;
+}
+}  // namespace
+
 std::optional<std::vector<int>> to_axes(nb::handle obj) {
   if (obj.is_none()) return std::nullopt;
-  if (PyLong_Check(obj.ptr())) return std::vector<int>{nb::cast<int>(obj)};
-  std::vector<int> axes;
-  for (nb::handle a : obj) axes.push_back(nb::cast<int>(a));
-  return axes;
+  return int_list<int>(obj, "axis");
 }
 
-Shape to_shape(nb::handle obj) {
-  if (PyLong_Check(obj.ptr())) return Shape{nb::cast<int32_t>(obj)};
-  Shape s;
-  for (nb::handle d : obj) s.push_back(nb::cast<int32_t>(d));
-  return s;
-}
+Shape to_shape(nb::handle obj) { return int_list<int32_t>(obj, "shape"); }
 
 namespace {
 template <typename T>

@@ -717,4 +717,35 @@ void init_ops(nb::module_& m) {
       },
       "a"_a, "b"_a, "axes"_a = 2, nb::kw_only(), "stream"_a = nb::none(),
       "Sum of products over the last `axes` axes of a and the first of b, or over the given axis lists.");
+
+  // ---------------------------------------------------------------- indexing
+  m.def(
+      "take",
+      [](nb::handle a, nb::handle indices, std::optional<int> axis, nb::handle s) {
+        array x = py::to_array(a), i = py::to_array(indices);
+        return axis ? lz::take(x, i, *axis, stream_of(s)) : lz::take(x, i, stream_of(s));
+      },
+      "a"_a, "indices"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none(),
+      "Elements at `indices` along `axis` (of the flattened array when axis is None).");
+  m.def(
+      "take_along_axis",
+      [](nb::handle a, nb::handle indices, std::optional<int> axis, nb::handle s) {
+        array x = py::to_array(a), i = py::to_array(indices);
+        if (!axis) return lz::take_along_axis(lz::reshape(x, {-1}), lz::reshape(i, {-1}), 0, stream_of(s));
+        return lz::take_along_axis(x, i, *axis, stream_of(s));
+      },
+      "a"_a, "indices"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none(),
+      "out[..., i, ...] = a[..., indices[..., i, ...], ...] along `axis`.");
+  m.def(
+      "put_along_axis",
+      [](nb::handle a, nb::handle indices, nb::handle values, std::optional<int> axis, nb::handle s) {
+        array x = py::to_array(a), i = py::to_array(indices), v = py::to_array_like(values, x);
+        if (!axis)
+          return lz::reshape(lz::put_along_axis(lz::reshape(x, {-1}), lz::reshape(i, {-1}), lz::reshape(v, {-1}), 0,
+                                                stream_of(s)),
+                             x.shape());
+        return lz::put_along_axis(x, i, v, *axis, stream_of(s));
+      },
+      "a"_a, "indices"_a, "values"_a, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none(),
+      "a with `values` written at `indices` along `axis`.");
 }

@@ -287,3 +287,76 @@ def test_methods_match_numpy():
     np.testing.assert_allclose(npy(a.abs().sqrt()), np.sqrt(np.abs(x)), rtol=1e-6)
     assert a.max(keepdims=True).shape == (1, 1)
     assert mx.array([1.26, 2.5]).round(1).tolist() == pytest.approx([1.3, 2.5])
+
+
+def random_advanced_index(rng, shape):
+    """A random NumPy index mixing integer arrays/lists, ints and slices (no None)."""
+    parts = []
+    for d in shape:
+        r = rng.random()
+        if r < 0.4 and d:
+            n = rng.randint(1, 4)
+            parts.append(np.array([rng.randint(-d, d - 1) for _ in range(n)]) if rng.random() < 0.5
+                         else [rng.randint(-d, d - 1) for _ in range(n)])
+        elif r < 0.55 and d:
+            parts.append(rng.randint(-d, d - 1))
+        else:
+            parts.append(slice(rng.choice([None, 0, 1]), rng.choice([None, -1, d]), rng.choice([None, 1, 2, -1])))
+    # Array indices must broadcast together: make them the same length.
+    lengths = {len(p) for p in parts if isinstance(p, (list, np.ndarray))}
+    if len(lengths) > 1:
+        n = min(lengths)
+        parts = [p[:n] if isinstance(p, (list, np.ndarray)) else p for p in parts]
+    if not any(isinstance(p, (list, np.ndarray)) for p in parts):
+        parts[0] = [0] if shape[0] else parts[0]
+    return tuple(parts)
+
+
+def test_randomised_advanced_indexing_matches_numpy():
+    rng = random.Random(1)
+    checked = 0
+    for shape in [(6,), (4, 5), (3, 4, 5), (2, 3, 4, 2)]:
+        x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        a = mx.array(x)
+        for _ in range(60):
+            idx = random_advanced_index(rng, shape)
+            want = x[idx]
+            got = a[tuple(mx.array(p) if isinstance(p, np.ndarray) else p for p in idx)]
+            assert got.shape == want.shape, idx
+            np.testing.assert_array_equal(npy(got), want, err_msg=repr(idx))
+            y = x.copy()
+            b = mx.array(x)
+            value = np.arange(want.size, dtype=np.float32).reshape(want.shape) + 1000
+            y[idx] = value
+            b[idx] = value
+            # With repeated indices NumPy keeps the last write, as scatter does.
+            np.testing.assert_array_equal(npy(b), y, err_msg=repr(idx))
+            checked += 1
+    assert checked == 240
+
+
+def test_at_accumulates_repeated_indices():
+    a = mx.arange(5)
+    assert a.at[mx.array([0, 0, 1])].add(1).tolist() == [2, 2, 2, 3, 4]
+    b = mx.ones((2, 3))
+    assert b.at[[1, 1], [0, 2]].add(mx.array([5.0, 7.0])).tolist() == [[1, 1, 1], [6, 1, 8]]
+    assert mx.array([2.0, 3.0]).at[[0, 0]].multiply(3.0).tolist() == [18.0, 3.0]
+    assert mx.array([2.0, 3.0]).at[[1, 1]].subtract(1.0).tolist() == [2.0, 1.0]
+    assert mx.array([2.0, 3.0]).at[[0]].maximum(5.0).tolist() == [5.0, 3.0]
+    assert mx.array([2.0, 3.0]).at[[1]].minimum(-1.0).tolist() == [2.0, -1.0]
+    with pytest.raises(IndexError):
+        mx.arange(3)[mx.array([3])].tolist()
+    with pytest.raises(ValueError):
+        mx.arange(3)[mx.array([True, False, True])]
+
+
+def test_take_and_along_axis_match_numpy():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    a = mx.array(x)
+    np.testing.assert_array_equal(npy(mx.take(a, mx.array([2, 0]), axis=1)), np.take(x, [2, 0], axis=1))
+    np.testing.assert_array_equal(npy(mx.take(a, mx.array([5, -1]))), np.take(x, [5, -1]))
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    np.testing.assert_array_equal(npy(mx.take_along_axis(a, mx.array(idx), axis=1)), np.take_along_axis(x, idx, 1))
+    y = x.copy()
+    np.put_along_axis(y, idx, -1.0, axis=1)
+    np.testing.assert_array_equal(npy(mx.put_along_axis(a, mx.array(idx), mx.array(-1.0), axis=1)), y)

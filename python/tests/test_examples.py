@@ -13,9 +13,7 @@ EXAMPLES = sorted((pathlib.Path(__file__).parents[2] / "examples" / "python").gl
 
 def run(source):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -23,8 +21,14 @@ def test_example_runs_and_matches_mlx(path):
     source = path.read_text()
     assert "import lazuli.core as mx" in source
     ours = run(source)
-    assert ours.strip()
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.strip()
     if importlib.util.find_spec("mlx") is None:
         pytest.skip("MLX is not installed here: ran the example without comparing")
     theirs = run(source.replace("import lazuli.core as mx", "import mlx.core as mx"))
-    assert ours == theirs
+    if theirs.returncode != 0:
+        # MLX's Linux CPU wheel fails some calls (e.g. mask assignment): compare what it printed.
+        printed = theirs.stdout.splitlines()
+        assert ours.stdout.splitlines()[: len(printed)] == printed
+        pytest.skip("MLX itself failed part way: " + theirs.stderr.strip().splitlines()[-1])
+    assert ours.stdout == theirs.stdout

@@ -768,8 +768,6 @@ def test_split():
     check(out[1], x[2:])
 
 
-@pytest.mark.xfail(strict=True, reason="C++ split starts each part at the largest index so far; "
-                   "NumPy and MLX start it at the previous index (x[2:] here)")
 def test_split_with_decreasing_indices():
     x = np.arange(24).reshape(4, 6)
     out = mx.split(mx.array(x), [4, 2], axis=1)
