@@ -30,6 +30,7 @@ test: build
 
 bench: build
 	@bash benchmarks/run_cpu.sh
+	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python benchmarks/bench_python.py
 
 clean:
 	rm -rf $(BUILD)
