@@ -150,6 +150,7 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
   }
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) return from_list(obj, dtype);
   if (nb::hasattr(obj, "__lazuli_array__")) return to_array(obj.attr("__lazuli_array__")(), dtype);
+  if (nb::hasattr(obj, "__mlx_array__")) return to_array(obj.attr("__mlx_array__")(), dtype);  // MLX's ArrayLike
   if (nb::hasattr(obj, "__array_interface__") || nb::hasattr(obj, "__array__")) return from_numpy(obj, dtype);
   throw nb::type_error(("[array] Cannot make an array from an object of type " +
                         std::string(nb::type_name(obj.type()).c_str()) + ".").c_str());

@@ -106,6 +106,17 @@ void init_devices(nb::module_& m) {
     return d;
   });
 
+  // mx.metal: no Metal here. Kept so MLX programs that query it run; the memory functions
+  // are MLX's deprecated copies of the top-level ones.
+  auto metal = m.def_submodule("metal", "Metal queries (never available on Lazuli).");
+  metal.def("is_available", [] { return false; });
+  metal.def("start_capture", [](nb::handle) { throw nb::value_error("[metal] There is no Metal device to capture."); });
+  metal.def("stop_capture", [] {});
+  metal.def("device_info", [] { return nb::dict(); });
+  for (auto name : {"get_active_memory", "get_peak_memory", "reset_peak_memory", "get_cache_memory",
+                    "set_memory_limit", "set_cache_limit", "set_wired_limit", "clear_cache"})
+    metal.attr(name) = m.attr(name);
+
   auto cuda = m.def_submodule("cuda", "CUDA backend queries.");
   cuda.def("is_available", [] { return is_available(Device(Device::gpu)); });
 }

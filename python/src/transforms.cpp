@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "convert.h"
+#include "lazuli/transforms/tape.h"
 
 using namespace nb::literals;
 using lazuli::array;
@@ -492,10 +493,15 @@ lazuli::Fn forward_of(std::shared_ptr<CustomCall> c) {
   };
 }
 
+// The rules below run while a transform walks its tape, which reads the graph of the traced
+// arrays (the rule's arguments are references into it). Each marks a trace in progress, so an
+// evaluation inside the rule (say, .item()) keeps that graph instead of releasing it.
+
 // vjp(primals, cotangents, outputs, **kwargs) -> cotangents of the positional arrays.
 lazuli::VjpRule vjp_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& primals, const std::vector<array>& cotangents, const std::vector<array>& outputs) {
     nb::gil_scoped_acquire gil;
+    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(primals);
     nb::object result = call(c->vjp, nb::make_tuple(CustomCall::primals(args), with_arrays(c->outputs, cotangents),
                                                     with_arrays(c->outputs, outputs)),
@@ -514,6 +520,7 @@ lazuli::VjpRule vjp_of(std::shared_ptr<CustomCall> c) {
 lazuli::JvpRule jvp_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& primals, const std::vector<array>& tangents, const std::vector<int>& argnums) {
     nb::gil_scoped_acquire gil;
+    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(primals);
     CustomCall::positional_only(kwargs, "jvp");
     std::vector<nb::object> slots(primals.size(), nb::none());
@@ -534,6 +541,7 @@ lazuli::JvpRule jvp_of(std::shared_ptr<CustomCall> c) {
 lazuli::VmapRule vmap_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& inputs, const std::vector<int>& axes) {
     nb::gil_scoped_acquire gil;
+    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(inputs);
     CustomCall::positional_only(kwargs, "vmap");
     size_t next = 0;
@@ -702,7 +710,11 @@ Each argument is an array or a tree (lists, tuples, dicts) of them; other leaves
       [](const nb::args& args) {
         std::vector<array> arrays = tree_arrays(args);
         nb::gil_scoped_release release;
-        lazuli::async_eval(std::move(arrays));
+        // Inside a transform, traced arrays keep their graph only while the trace runs, and
+        // the transform reads it right after: an evaluation still running then could release
+        // it under the transform. There, evaluation finishes before returning.
+        if (lazuli::detail::tracing_depth().load() > 0) lazuli::eval(std::move(arrays));
+        else lazuli::async_eval(std::move(arrays));
       },
       nb::sig("def async_eval(*args) -> None"),
       R"(Starts evaluating arrays and trees of arrays, and returns without waiting.

@@ -360,3 +360,20 @@ def test_take_and_along_axis_match_numpy():
     y = x.copy()
     np.put_along_axis(y, idx, -1.0, axis=1)
     np.testing.assert_array_equal(npy(mx.put_along_axis(a, mx.array(idx), mx.array(-1.0), axis=1)), y)
+
+
+def test_dlpack_and_array_like():
+    a = mx.arange(6, dtype=mx.float32).reshape(2, 3)
+    assert a.__dlpack_device__() == (1, 0)
+    x = np.from_dlpack(a)
+    np.testing.assert_array_equal(x, np.arange(6, dtype=np.float32).reshape(2, 3))
+    b = mx.from_dlpack(np.arange(4, dtype=np.int16))
+    assert b.dtype == mx.int16 and b.tolist() == [0, 1, 2, 3]
+
+    class Wrapped:
+        def __mlx_array__(self):
+            return mx.array([1, 2])
+
+    assert (mx.array(Wrapped()) + 1).tolist() == [2, 3]
+    assert mx.metal.is_available() is False
+    assert mx.metal.get_active_memory() == mx.get_active_memory()
