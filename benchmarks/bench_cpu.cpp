@@ -61,6 +61,14 @@ int main(int argc, char** argv) {
     report("sum axis=1 f32 4096x4096", median_ms([&] { eval(sum(m, 1)); }, 21));
     report("sum all f32 4096x4096", median_ms([&] { eval(sum(m)); }, 21));
   }
+  if (want("sort")) {
+    // 1M pseudo-random float32 values: sin of a stretched ramp.
+    array x = astype(multiply(sin(multiply(astype(arange(0.0, double(1 << 20), 1.0), float64), array(1.618))),
+                              array(1000.0)), float32);
+    eval(x);
+    report("sort f32 1M", median_ms([&] { eval(sort(x)); }, 11));
+    report("argsort f32 1M", median_ms([&] { eval(argsort(x)); }, 11));
+  }
   if (want("gemm")) {
     array a = divide(reshape(astype(arange(0.0, 2048.0 * 2048.0, 1.0), float32), {2048, 2048}), array(4e6f));
     array b = transpose(a);

@@ -98,6 +98,7 @@ class array {
   // Traced arrays (made from a transform's inputs while it traces) keep their graph
   // through evaluation, because the transform's rules read it afterwards.
   bool is_tracer() const;
+  bool traced() const { return desc_->tracer; }  // marked, whether or not a trace is running
   void set_tracer(bool tracer) { desc_->tracer = tracer; }
 
   // For the scheduler and backends.

@@ -6,4 +6,5 @@
 #include "lazuli/memory.h"
 #include "lazuli/ops.h"
 #include "lazuli/print.h"
+#include "lazuli/random.h"
 #include "lazuli/transforms.h"

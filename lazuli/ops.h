@@ -283,4 +283,70 @@ void async_eval(std::vector<array> outputs);
 template <typename... Arrays>
 void eval(Arrays&&... outputs) { eval(std::vector<array>{std::forward<Arrays>(outputs)...}); }
 
+// ---- sorting and searching ----
+// Sorting along `axis` (or of the flattened array). NaNs order last, as in NumPy; argsort is
+// stable and, like argpartition, returns uint32 indices.
+array sort(const array& a, int axis, S s = {});
+array sort(const array& a, S s = {});
+array argsort(const array& a, int axis, S s = {});
+array argsort(const array& a, S s = {});
+// The kth element (negative counts from the end) where sorting would put it, smaller ones
+// before it and larger ones after, each side in no particular order.
+array partition(const array& a, int kth, int axis, S s = {});
+array partition(const array& a, int kth, S s = {});
+array argpartition(const array& a, int kth, int axis, S s = {});
+array argpartition(const array& a, int kth, S s = {});
+// The k largest elements along `axis`, in no particular order (as MLX).
+array topk(const array& a, int k, int axis, S s = {});
+array topk(const array& a, int k, S s = {});
+// Indices (uint32) where the values of v would be inserted into the sorted 1-D array a to
+// keep it sorted: before equal elements (side "left") or after them ("right").
+array searchsorted(const array& a, const array& v, const std::string& side = "left", S s = {});
+// Median over the given axes (all by default); integers give float32, NaN makes NaN.
+array median(const array& a, bool keepdims = false, S s = {});
+array median(const array& a, int axis, bool keepdims = false, S s = {});
+array median(const array& a, const std::vector<int>& axes, bool keepdims = false, S s = {});
+
+// ---- scans and misc ----
+// Cumulative sum, product, max, min and log-sum-exp along `axis`, or over the flattened
+// array. `reverse` scans from the end; an exclusive scan (inclusive = false) starts with
+// the identity. bool sums count in int32; float16/bfloat16 accumulate in float32; cummax
+// and cummin propagate NaN as NumPy does.
+array cumsum(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array cumsum(const array& a, bool reverse = false, bool inclusive = true, S s = {});
+array cumprod(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array cumprod(const array& a, bool reverse = false, bool inclusive = true, S s = {});
+array cummax(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array cummax(const array& a, bool reverse = false, bool inclusive = true, S s = {});
+array cummin(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array cummin(const array& a, bool reverse = false, bool inclusive = true, S s = {});
+array logcumsumexp(const array& a, int axis, bool reverse = false, bool inclusive = true, S s = {});
+array logcumsumexp(const array& a, bool reverse = false, bool inclusive = true, S s = {});
+// The n-th discrete difference along axis (bool inputs use not_equal, as NumPy).
+array diff(const array& a, int n = 1, int axis = -1, S s = {});
+// exp(a - max) / sum over the axes (all of them when none are given); `precise` computes
+// float16/bfloat16 in float32.
+array softmax(const array& a, const std::vector<int>& axes, bool precise = false, S s = {});
+array softmax(const array& a, int axis, bool precise = false, S s = {});
+array softmax(const array& a, bool precise = false, S s = {});
+// NaN and infinities replaced (infinities by the dtype's extremes unless given).
+array nan_to_num(const array& a, double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                 std::optional<double> neginf = std::nullopt, S s = {});
+// Elements shifted along the axes (of the flattened array when there are none), wrapping.
+array roll(const array& a, const Shape& shift, const std::vector<int>& axes, S s = {});
+array roll(const array& a, int shift, S s = {});
+array roll(const array& a, int shift, int axis, S s = {});
+// The diagonal at `offset` of the planes (axis1, axis2), as the last axis.
+array diagonal(const array& a, int offset = 0, int axis1 = 0, int axis2 = 1, S s = {});
+// 1-d input: a square matrix with `a` on diagonal k; 2-d: its k-th diagonal.
+array diag(const array& a, int k = 0, S s = {});
+array trace(const array& a, int offset = 0, int axis1 = 0, int axis2 = 1, std::optional<Dtype> dtype = std::nullopt,
+            S s = {});
+// Coordinate grids from 1-d arrays (any array is flattened); indexing "xy" or "ij".
+std::vector<array> meshgrid(const std::vector<array>& arrays, bool sparse = false, const std::string& indexing = "xy",
+                            S s = {});
+array kron(const array& a, const array& b, S s = {});
+// sum(conj(a) * b) along axis, with broadcasting.
+array vecdot(const array& a, const array& b, int axis = -1, S s = {});
+
 }  // namespace lazuli

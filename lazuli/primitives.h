@@ -371,6 +371,96 @@ class Scatter : public Primitive {
   int axis_;
 };
 
+enum class ScanOp { Sum, Prod, Max, Min, LogAddExp };
+
+// Cumulative op along one axis (cumsum, cumprod, cummax, cummin, logcumsumexp); `reverse`
+// scans from the end, and an exclusive scan (inclusive = false) shifts by one.
+class Scan : public Primitive {
+ public:
+  Scan(Stream s, ScanOp op, int axis, bool reverse, bool inclusive)
+      : Primitive(s), op_(op), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
+  std::string name() const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Scan)
+
+ private:
+  ScanOp op_;
+  int axis_;
+  bool reverse_, inclusive_;
+};
+
+// Sorting along one axis. Sort gives the values, ArgSort the (stable) permutation as
+// uint32; Partition and ArgPartition place the kth element where sorting would and the
+// smaller ones before it.
+class Sort : public Primitive {
+ public:
+  Sort(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  std::string name() const override { return "Sort"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Sort)
+
+ private:
+  int axis_;
+};
+
+class ArgSort : public Primitive {
+ public:
+  ArgSort(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  std::string name() const override { return "ArgSort"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(ArgSort)
+
+ private:
+  int axis_;
+};
+
+class Partition : public Primitive {
+ public:
+  Partition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
+  std::string name() const override { return "Partition"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(Partition)
+
+ private:
+  int kth_, axis_;
+};
+
+class ArgPartition : public Primitive {
+ public:
+  ArgPartition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
+  std::string name() const override { return "ArgPartition"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(ArgPartition)
+
+ private:
+  int kth_, axis_;
+};
+
+// (key) -> `shape` uint32 random bits from a counter-based generator (Threefry-2x32-20):
+// the same key gives the same bits on any device and thread count.
+class RandomBits : public Primitive {
+ public:
+  RandomBits(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  std::string name() const override { return "RandomBits"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(RandomBits)
+
+ private:
+  Shape shape_;
+};
+
 // Batched a @ b; batch axes are already broadcast by the op.
 class Matmul : public Primitive {
  public:

@@ -5,46 +5,13 @@
 #include <map>
 #include <set>
 
+#include "checker.h"
 #include "lazuli/primitives.h"
-#include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-// Deterministic pseudo-random values in [lo, hi).
-array filled(const Shape& shape, double lo, double hi, int seed) {
-  size_t n = shape_size(shape);
-  std::vector<double> v(n);
-  uint64_t s = 0x9E3779B97F4A7C15ull * (seed + 1);
-  for (auto& x : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    x = lo + (hi - lo) * double(s % 1000003) / 1000003.0;
-  }
-  return array(v.begin(), shape, float64);
-}
-
-double dot(const array& a, const array& b) {
-  return sum(multiply(astype(a, float64), astype(b, float64))).item<double>();
-}
-
-struct Case {
-  std::vector<Shape> shapes;
-  double lo = -2, hi = 2;       // input range (the op's domain)
-  Fn fun;
-  bool differentiable = true;
-  bool transposed = false;      // feed the first input as a transposed (non-contiguous) view
-  std::vector<int> in_axes = {};  // for the vmap check; default maps every input on axis 0
-  bool single_precision = false;  // goes through float32/complex64: coarser finite differences
-};
-
-Fn unary_fn(std::function<array(const array&)> f) {
-  return [f](const std::vector<array>& x) { return std::vector<array>{f(x[0])}; };
-}
-Fn binary_fn(std::function<array(const array&, const array&)> f) {
-  return [f](const std::vector<array>& x) { return std::vector<array>{f(x[0], x[1])}; };
-}
 
 // One or more checker cases for every registered primitive name.
 std::multimap<std::string, Case> cases() {
@@ -214,6 +181,7 @@ std::multimap<std::string, Case> cases() {
       });
   c.insert({"CustomTransforms", Case{{{3, 4}, {3, 4}}, -2, 2, custom}});
   c.insert({"CustomTransforms", Case{{{3, 4}, {3, 4}}, -2, 2, checkpoint(custom)}});
+  for (auto& [name, k] : extra_cases()) c.insert({name, k});
   return c;
 }
 

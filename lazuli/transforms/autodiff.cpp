@@ -58,6 +58,9 @@ std::vector<array> tape_between(const std::vector<array>& sources, const std::ve
       depends.insert(a.id());
       return;
     }
+    // Only traced nodes can depend on the sources; untraced ones (constants, and the
+    // untraced inner graph of a custom function) are leaves.
+    if (!a.traced()) return;
     for (auto& s : a.siblings()) visited.insert(s.id());
     stack.push_back({a, 0});
   };
@@ -91,11 +94,10 @@ std::pair<std::vector<array>, std::vector<array>> vjp_seeded(
     const std::function<std::vector<array>(const std::vector<array>&)>& seed, const char* op) {
   for (auto& p : primals) check_differentiable(p, op);
   std::vector<array> inputs = trace_inputs(primals);
-  std::vector<array> outputs;
-  {
-    Tracing tracing;
-    outputs = fun(inputs);
-  }
+  // The trace stays marked through the tape walk too: a rule that evaluates (a custom vjp
+  // calling .item()) must not release graph the walk has yet to read.
+  Tracing tracing;
+  std::vector<array> outputs = fun(inputs);
   std::vector<array> cotangents = seed(outputs);
   if (cotangents.size() != outputs.size())
     fail(op, "Got " + std::to_string(cotangents.size()) + " cotangents for " + std::to_string(outputs.size()) +
@@ -167,11 +169,8 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const Fn& fun, const std::
                       " but the primal has shape " + shape_str(primals[i].shape()) + ".");
   }
   std::vector<array> inputs = trace_inputs(primals);
-  std::vector<array> outputs;
-  {
-    Tracing tracing;
-    outputs = fun(inputs);
-  }
+  Tracing tracing;  // through the tape walk, as in vjp
+  std::vector<array> outputs = fun(inputs);
   std::unordered_map<uintptr_t, array> tan;
   for (size_t i = 0; i < inputs.size(); ++i) tan.emplace(inputs[i].id(), astype(tangents[i], primals[i].dtype()));
   for (auto& node : tape_between(inputs, outputs)) {

@@ -39,7 +39,9 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
   return tape;
 }
 
-void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Event& done) {
+// keep_graph: decided when the node was scheduled (inside a trace, the graph is kept even
+// if the trace has ended by the time the node runs).
+void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Event& done, bool keep_graph) {
   std::exception_ptr error;
   for (auto& w : waits)
     if (auto e = w->wait_error()) error = e;
@@ -50,7 +52,7 @@ void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Eve
       else node.primitive().eval_gpu(node.inputs(), outputs);
       for (auto& o : outputs) {
         o.set_status(array::Status::available);
-        if (!o.is_tracer()) o.detach();
+        if (!keep_graph) o.detach();
       }
     } catch (...) {
       error = std::current_exception();
@@ -75,8 +77,9 @@ void async_eval(std::vector<array> outputs) {
       o.set_status(array::Status::scheduled);
     }
     Stream stream = node.primitive().stream();
-    scheduler::enqueue(stream, [node = std::move(node), waits = std::move(waits), done]() mutable {
-      run_node(node, waits, *done);
+    bool keep_graph = node.is_tracer();
+    scheduler::enqueue(stream, [node = std::move(node), waits = std::move(waits), done, keep_graph]() mutable {
+      run_node(node, waits, *done, keep_graph);
     });
   }
 }

@@ -36,11 +36,8 @@ Fn vmap(const Fn& fun, const std::vector<int>& in_axes, const std::vector<int>& 
       stand_ins.push_back(samples.back());
     }
     if (batch < 0) fail("vmap", "At least one input must be mapped (in_axes are all -1).");
-    std::vector<array> outputs;
-    {
-      detail::Tracing tracing;
-      outputs = fun(samples);
-    }
+    detail::Tracing tracing;  // through the rebuild too, as in vjp
+    std::vector<array> outputs = fun(samples);
     std::unordered_map<uintptr_t, std::pair<array, int>> batched;
     for (size_t i = 0, k = 0; i < inputs.size(); ++i)
       if (axes[i] != -1) batched.emplace(stand_ins[k++].id(), std::make_pair(inputs[i], axes[i]));

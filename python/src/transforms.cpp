@@ -111,18 +111,25 @@ nb::object with_arrays(nb::handle tree, const std::vector<array>& arrays) {
 // evaluation). Their Python state is therefore freed through `free_with_gil`: at once when this
 // thread holds the GIL, else later on the interpreter's main thread.
 
-std::mutex pending_mutex;
-std::vector<std::function<void()>> pending;
-bool pending_scheduled = false;
+// Frees waiting for the GIL. Never destroyed: evaluation threads may still use it at exit.
+struct Pending {
+  std::mutex mutex;
+  std::vector<std::function<void()>> frees;
+  bool scheduled = false;
+};
+Pending& pending() {
+  static Pending* p = new Pending;
+  return *p;
+}
 
 int run_pending(void*) {
-  std::vector<std::function<void()>> work;
+  std::vector<std::function<void()>> frees;
   {
-    std::lock_guard<std::mutex> lock(pending_mutex);
-    work.swap(pending);
-    pending_scheduled = false;
+    std::lock_guard<std::mutex> lock(pending().mutex);
+    frees.swap(pending().frees);
+    pending().scheduled = false;
   }
-  for (auto& f : work) f();
+  for (auto& f : frees) f();
   return 0;
 }
 
@@ -137,9 +144,10 @@ bool python_finalizing() {
 void free_with_gil(std::function<void()> free) {
   if (PyGILState_Check()) return free();
   if (!Py_IsInitialized() || python_finalizing()) return;  // at exit: leave it
-  std::lock_guard<std::mutex> lock(pending_mutex);
-  pending.push_back(std::move(free));
-  if (!pending_scheduled) pending_scheduled = Py_AddPendingCall(run_pending, nullptr) == 0;
+  Pending& p = pending();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.frees.push_back(std::move(free));
+  if (!p.scheduled) p.scheduled = Py_AddPendingCall(run_pending, nullptr) == 0;
 }
 
 template <typename T>
@@ -271,11 +279,6 @@ void undo_changes(std::vector<Undo>& undo) {
   undo.clear();
 }
 
-// The gradient of `arg`: its structure with each array replaced by its gradient.
-nb::object gradient_tree(nb::handle arg, const std::vector<array>& grads, size_t& next) {
-  return with_arrays(arg, grads, next);
-}
-
 nb::object value_and_grad_call(nb::handle fun, const GradOptions& o, const nb::args& args, const nb::kwargs& kwargs) {
   std::string tag = o.tag();
   if (!o.argnums.empty() && o.argnums.back() >= static_cast<int>(args.size()))
@@ -331,19 +334,20 @@ nb::object value_and_grad_call(nb::handle fun, const GradOptions& o, const nb::a
     grads = lazuli::value_and_grad(lazuli::Fn(traced), all)(primals).second;
   }
 
+  // Gradients come back with the structure of the arguments they belong to.
   size_t next = 0;
   nb::object positional = nb::none();
   if (o.argnums.size() == 1) {
-    positional = gradient_tree(args[o.argnums[0]], grads, next);
+    positional = with_arrays(args[o.argnums[0]], grads, next);
   } else if (o.argnums.size() > 1) {
     nb::list per_arg;
-    for (int i : o.argnums) per_arg.append(gradient_tree(args[i], grads, next));
+    for (int i : o.argnums) per_arg.append(with_arrays(args[i], grads, next));
     positional = nb::steal(PyList_AsTuple(per_arg.ptr()));
   }
   nb::object result = positional;
   if (!o.argnames.empty()) {
     nb::dict keyword;
-    for (auto& name : names) keyword[name] = gradient_tree(kwargs[name], grads, next);
+    for (auto& name : names) keyword[name] = with_arrays(kwargs[name], grads, next);
     result = nb::make_tuple(positional, keyword);
   }
   return o.with_value ? nb::object(nb::make_tuple(out, result)) : result;
@@ -493,15 +497,13 @@ lazuli::Fn forward_of(std::shared_ptr<CustomCall> c) {
   };
 }
 
-// The rules below run while a transform walks its tape, which reads the graph of the traced
-// arrays (the rule's arguments are references into it). Each marks a trace in progress, so an
-// evaluation inside the rule (say, .item()) keeps that graph instead of releasing it.
+// The rules below run while a transform walks its tape; the transform keeps the trace marked
+// meanwhile, so an evaluation inside a rule (say, .item()) keeps the graph it reads.
 
 // vjp(primals, cotangents, outputs, **kwargs) -> cotangents of the positional arrays.
 lazuli::VjpRule vjp_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& primals, const std::vector<array>& cotangents, const std::vector<array>& outputs) {
     nb::gil_scoped_acquire gil;
-    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(primals);
     nb::object result = call(c->vjp, nb::make_tuple(CustomCall::primals(args), with_arrays(c->outputs, cotangents),
                                                     with_arrays(c->outputs, outputs)),
@@ -520,7 +522,6 @@ lazuli::VjpRule vjp_of(std::shared_ptr<CustomCall> c) {
 lazuli::JvpRule jvp_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& primals, const std::vector<array>& tangents, const std::vector<int>& argnums) {
     nb::gil_scoped_acquire gil;
-    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(primals);
     CustomCall::positional_only(kwargs, "jvp");
     std::vector<nb::object> slots(primals.size(), nb::none());
@@ -541,7 +542,6 @@ lazuli::JvpRule jvp_of(std::shared_ptr<CustomCall> c) {
 lazuli::VmapRule vmap_of(std::shared_ptr<CustomCall> c) {
   return [c](const std::vector<array>& inputs, const std::vector<int>& axes) {
     nb::gil_scoped_acquire gil;
-    lazuli::detail::Tracing tracing;
     auto [args, kwargs] = c->arguments(inputs);
     CustomCall::positional_only(kwargs, "vmap");
     size_t next = 0;
@@ -710,11 +710,7 @@ Each argument is an array or a tree (lists, tuples, dicts) of them; other leaves
       [](const nb::args& args) {
         std::vector<array> arrays = tree_arrays(args);
         nb::gil_scoped_release release;
-        // Inside a transform, traced arrays keep their graph only while the trace runs, and
-        // the transform reads it right after: an evaluation still running then could release
-        // it under the transform. There, evaluation finishes before returning.
-        if (lazuli::detail::tracing_depth().load() > 0) lazuli::eval(std::move(arrays));
-        else lazuli::async_eval(std::move(arrays));
+        lazuli::async_eval(std::move(arrays));
       },
       nb::sig("def async_eval(*args) -> None"),
       R"(Starts evaluating arrays and trees of arrays, and returns without waiting.

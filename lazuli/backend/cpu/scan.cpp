@@ -1,0 +1,136 @@
+// CPU: scans. Each line along the axis runs sequentially; lines run in parallel. A line
+// that is contiguous (the axis is last) is scanned on its own; otherwise neighbouring
+// lines are contiguous in memory and are scanned together, one step of the axis at a time.
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/primitives.h"
+
+namespace lazuli {
+using namespace cpu;
+
+namespace {
+
+template <typename A>
+constexpr bool is_float_v = std::is_floating_point_v<A>;
+
+struct SumScan {
+  template <typename A> static A init() { return A(0); }
+  template <typename A> static A combine(A a, A v) {
+    if constexpr (std::is_same_v<A, bool>) return a || v;
+    else return a + v;
+  }
+};
+struct ProdScan {
+  template <typename A> static A init() { return A(1); }
+  template <typename A> static A combine(A a, A v) {
+    if constexpr (std::is_same_v<A, bool>) return a && v;
+    else return a * v;
+  }
+};
+// Max and min propagate NaN, as NumPy's maximum.accumulate does.
+struct MaxScan {
+  template <typename A> static A init() {
+    if constexpr (is_float_v<A>) return -std::numeric_limits<A>::infinity();
+    else return std::numeric_limits<A>::lowest();
+  }
+  template <typename A> static A combine(A a, A v) {
+    if constexpr (is_float_v<A>) return (v > a || v != v) ? v : a;
+    else return v > a ? v : a;
+  }
+};
+struct MinScan {
+  template <typename A> static A init() {
+    if constexpr (is_float_v<A>) return std::numeric_limits<A>::infinity();
+    else return std::numeric_limits<A>::max();
+  }
+  template <typename A> static A combine(A a, A v) {
+    if constexpr (is_float_v<A>) return (v < a || v != v) ? v : a;
+    else return v < a ? v : a;
+  }
+};
+struct LogAddExpScan {
+  template <typename A> static A init() { return -std::numeric_limits<A>::infinity(); }
+  template <typename A> static A combine(A a, A v) {
+    if (a != a || v != v) return std::numeric_limits<A>::quiet_NaN();
+    A hi = a > v ? a : v, lo = a > v ? v : a;
+    if (std::isinf(hi)) return hi;  // +inf, or both -inf
+    return hi + std::log1p(std::exp(lo - hi));
+  }
+};
+
+template <typename Op, typename T>
+void scan_lines(const array& in, array& out, int axis, bool reverse, bool inclusive) {
+  using A = compute_t<T>;
+  Shape line_shape = in.shape();
+  line_shape[axis] = 1;
+  const int64_t len = in.shape()[axis];
+  const int64_t in_step = in.strides()[axis], out_step = out.strides()[axis];
+  const T* px = static_cast<const T*>(const_cast<array&>(in).raw_data());
+  T* po = static_cast<T*>(out.raw_data());
+  // Position i of the scan order is element idx(i) of the line.
+  auto idx = [&](int64_t i) { return reverse ? len - 1 - i : i; };
+  for_each_run<2>(line_shape, {&out.strides(), &in.strides()}, [&](auto off, auto st, int64_t n) {
+    if (n == 1 || (in_step == 1 && out_step == 1)) {
+      for (int64_t k = 0; k < n; ++k) {
+        const T* x = px + off[1] + k * st[1];
+        T* o = po + off[0] + k * st[0];
+        A acc = Op::template init<A>();
+        for (int64_t i = 0; i < len; ++i) {
+          int64_t j = idx(i);
+          A v = cast_value<A>(x[j * in_step]);
+          if (inclusive) acc = Op::combine(acc, v), o[j * out_step] = cast_value<T>(acc);
+          else o[j * out_step] = cast_value<T>(acc), acc = Op::combine(acc, v);
+        }
+      }
+      return;
+    }
+    std::unique_ptr<A[]> acc(new A[n]);
+    std::fill(acc.get(), acc.get() + n, Op::template init<A>());
+    for (int64_t i = 0; i < len; ++i) {
+      int64_t j = idx(i);
+      const T* x = px + off[1] + j * in_step;
+      T* o = po + off[0] + j * out_step;
+      for (int64_t k = 0; k < n; ++k) {
+        A v = cast_value<A>(x[k * st[1]]);
+        if (inclusive) acc[k] = Op::combine(acc[k], v), o[k * st[0]] = cast_value<T>(acc[k]);
+        else o[k * st[0]] = cast_value<T>(acc[k]), acc[k] = Op::combine(acc[k], v);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  allocate(out);
+  if (in.size() == 0) return;
+  dispatch_dtype(in.dtype(), [&](auto t) {
+    using T = decltype(t);
+    using A = compute_t<T>;
+    auto run = [&](auto op) { scan_lines<decltype(op), T>(in, out, axis_, reverse_, inclusive_); };
+    switch (op_) {
+      case ScanOp::Sum: return run(SumScan{});
+      case ScanOp::Prod: return run(ProdScan{});
+      default: break;
+    }
+    if constexpr (is_complex_type<T>::value) {
+      throw std::invalid_argument("[" + name() + "] complex64 inputs cannot be ordered.");
+    } else {
+      switch (op_) {
+        case ScanOp::Max: return run(MaxScan{});
+        case ScanOp::Min: return run(MinScan{});
+        case ScanOp::LogAddExp:
+          if constexpr (is_float_v<A>) return run(LogAddExpScan{});
+          else throw std::invalid_argument("[" + name() + "] needs a floating-point input.");
+        default: break;
+      }
+    }
+  });
+}
+
+}  // namespace lazuli
