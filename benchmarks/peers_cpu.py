@@ -3,21 +3,12 @@
 Prints one JSON object per case and library: {"case", "lib", "ms"}.
 """
 import json
-import statistics
 import sys
-import time
 
 import numpy as np
 
+from timing import median_ms
 
-def median_ms(f, reps):
-    f()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def report(case, lib, ms):

@@ -4,20 +4,10 @@ Run with the Python that has torch (Debian's python3-torch). Prints JSON lines.
 """
 import json
 import math
-import statistics
-import time
 
 import torch
 
-
-def median_ms(f, reps):
-    f()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+from timing import median_ms
 
 
 def main():

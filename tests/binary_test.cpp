@@ -14,23 +14,9 @@
 #include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
-void expect_throws_naming(const std::function<array()>& f, const std::string& op) {
-  try {
-    array out = f();
-    out.eval();
-    ADD_FAILURE() << "expected std::invalid_argument naming [" << op << "]";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("[" + op + "]"), std::string::npos) << e.what();
-  }
-}
 
 // Python's floor division and modulo on integers.
 int64_t py_floordiv(int64_t a, int64_t b) {

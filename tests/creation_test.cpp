@@ -12,26 +12,9 @@
 #include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Row-major n x m reference of a predicate on (row, col).
 template <typename P>

@@ -14,20 +14,9 @@
 #include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-void expect_throws_naming(const std::function<array()>& f, const std::string& op) {
-  try {
-    array out = f();
-    out.eval();
-    ADD_FAILURE() << "expected std::invalid_argument naming [" << op << "]";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("[" + op + "]"), std::string::npos) << e.what();
-  }
-}
 
 std::vector<double> pseudo_random(size_t n, double lo, double hi, uint32_t seed, bool integers = false) {
   std::vector<double> v(n);

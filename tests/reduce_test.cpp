@@ -15,23 +15,9 @@
 #include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
-void expect_throws_naming(const std::function<array()>& f, const std::string& op) {
-  try {
-    array out = f();
-    out.eval();
-    ADD_FAILURE() << "expected std::invalid_argument naming [" << op << "]";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("[" + op + "]"), std::string::npos) << e.what();
-  }
-}
 
 std::vector<float> pseudo_random(size_t n, float lo, float hi, uint32_t seed) {
   std::vector<float> v(n);

@@ -15,8 +15,7 @@
 
 using namespace lazuli;
 using namespace std::chrono_literals;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
 
@@ -47,22 +46,6 @@ struct DefaultStreamGuard {
   explicit DefaultStreamGuard(Stream s) : old(default_stream(s.device)) { set_default_stream(s); }
   ~DefaultStreamGuard() { set_default_stream(old); }
 };
-
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -4,11 +4,17 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "lazuli/lazuli.h"
 
 namespace lazuli::test {
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+inline constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 // The elements of `a` in row-major order, converted to T (works for any layout).
 template <typename T>
@@ -32,6 +38,34 @@ inline void expect_values(const array& a, const std::vector<double>& expected, d
     } else {
       EXPECT_NEAR(got[i], expected[i], tol) << "at " << i;
     }
+  }
+}
+
+// Runs `f`, expects it to throw E, and returns what() (empty, with a failure, otherwise).
+template <typename E, typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "threw the wrong type: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "did not throw";
+  return {};
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Expects building and evaluating f() to throw std::invalid_argument naming [op].
+inline void expect_throws_naming(const std::function<array()>& f, const std::string& op) {
+  try {
+    array out = f();
+    out.eval();
+    ADD_FAILURE() << "expected std::invalid_argument naming [" << op << "]";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[" + op + "]"), std::string::npos) << e.what();
   }
 }
 

@@ -18,13 +18,9 @@
 #include "test_util.h"
 
 using namespace lazuli;
-using lazuli::test::expect_values;
-using lazuli::test::to_vector;
+using namespace lazuli::test;
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 using ArrFn = array (*)(const array&);
 using RefFn = double (*)(double);
@@ -614,18 +610,6 @@ TEST(UnaryComplex, SupportedOps) {
   EXPECT_FLOAT_EQ(abs(array(complex64_t(3.f, 4.f))).item<float>(), 5.f);
   EXPECT_EQ(abs(zeros({0}, complex64)).shape(), Shape{0});
 }
-
-namespace {
-void expect_throws_naming(const std::function<array()>& f, const std::string& op) {
-  try {
-    array out = f();
-    out.eval();
-    ADD_FAILURE() << "expected std::invalid_argument naming [" << op << "]";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("[" + op + "]"), std::string::npos) << e.what();
-  }
-}
-}  // namespace
 
 TEST(UnaryErrors, UnsupportedDtypesThrowNamingTheOp) {
   array f = array({1.0f, 2.0f});

@@ -41,26 +41,16 @@ std::atomic<int>& tracing_depth() {
   return depth;
 }
 
-// The nodes that depend on `sources`, inputs before the nodes that read them. The search
-// stops at the sources themselves.
-std::vector<array> tape_between(const std::vector<array>& sources, const std::vector<array>& outputs) {
-  std::unordered_set<uintptr_t> source_ids, depends, visited;
-  for (auto& s : sources) source_ids.insert(s.id());
-  std::vector<array> tape;
+void walk_graph(const std::vector<array>& outputs, const std::function<bool(const array&)>& enter,
+                const std::function<void(array)>& leave) {
+  std::unordered_set<uintptr_t> visited;
   struct Frame {
     array node;
     size_t next;
   };
   std::vector<Frame> stack;
   auto push = [&](const array& a) {
-    if (!visited.insert(a.id()).second) return;
-    if (source_ids.count(a.id())) {
-      depends.insert(a.id());
-      return;
-    }
-    // Only traced nodes can depend on the sources; untraced ones (constants, and the
-    // untraced inner graph of a custom function) are leaves.
-    if (!a.traced()) return;
+    if (!visited.insert(a.id()).second || !enter(a)) return;
     for (auto& s : a.siblings()) visited.insert(s.id());
     stack.push_back({a, 0});
   };
@@ -74,14 +64,32 @@ std::vector<array> tape_between(const std::vector<array>& sources, const std::ve
       }
       array node = std::move(top.node);
       stack.pop_back();
-      bool dep = false;
-      for (auto& in : node.inputs()) dep |= depends.count(in.id()) > 0;
-      if (dep) {
-        for (auto& o : node.outputs()) depends.insert(o.id());
-        tape.push_back(std::move(node));
-      }
+      leave(std::move(node));
     }
   }
+}
+
+std::vector<array> tape_between(const std::vector<array>& sources, const std::vector<array>& outputs) {
+  std::unordered_set<uintptr_t> source_ids, depends;
+  for (auto& s : sources) source_ids.insert(s.id());
+  std::vector<array> tape;
+  auto enter = [&](const array& a) {
+    if (source_ids.count(a.id())) {
+      depends.insert(a.id());
+      return false;
+    }
+    // Only traced nodes can depend on the sources; untraced ones (constants, and the
+    // untraced inner graph of a custom function) are leaves.
+    return a.traced();
+  };
+  auto leave = [&](array node) {
+    bool dep = false;
+    for (auto& in : node.inputs()) dep |= depends.count(in.id()) > 0;
+    if (!dep) return;
+    for (auto& o : node.outputs()) depends.insert(o.id());
+    tape.push_back(std::move(node));
+  };
+  walk_graph(outputs, enter, leave);
   return tape;
 }
 

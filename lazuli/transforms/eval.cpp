@@ -1,11 +1,10 @@
 // Evaluation: find the unevaluated part of the graph, then hand each node to its stream's
 // worker in dependency order. A node waits on inputs made by other streams through their
 // events; once run, it drops its inputs so the graph behind it can be freed.
-#include <unordered_set>
-
 #include "lazuli/ops.h"
 #include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
+#include "lazuli/transforms/tape.h"
 
 namespace lazuli {
 namespace {
@@ -13,29 +12,9 @@ namespace {
 // Unscheduled nodes reachable from `outputs`, inputs before the nodes that read them.
 std::vector<array> build_tape(const std::vector<array>& outputs) {
   std::vector<array> tape;
-  std::unordered_set<uintptr_t> visited;
-  struct Frame {
-    array node;
-    size_t next_input;
-  };
-  std::vector<Frame> stack;
-  auto push = [&](const array& a) {
-    if (a.status() != array::Status::unscheduled || !visited.insert(a.id()).second) return;
-    for (auto& s : a.siblings()) visited.insert(s.id());
-    stack.push_back({a, 0});
-  };
-  for (auto& out : outputs) {
-    push(out);
-    while (!stack.empty()) {
-      auto& top = stack.back();
-      if (top.next_input < top.node.inputs().size()) {
-        push(top.node.inputs()[top.next_input++]);
-      } else {
-        tape.push_back(std::move(top.node));
-        stack.pop_back();
-      }
-    }
-  }
+  detail::walk_graph(
+      outputs, [](const array& a) { return a.status() == array::Status::unscheduled; },
+      [&](array node) { tape.push_back(std::move(node)); });
   return tape;
 }
 

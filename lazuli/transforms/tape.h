@@ -1,6 +1,7 @@
 // Internal: the pieces vjp, jvp and vmap share.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "lazuli/array.h"
@@ -15,6 +16,12 @@ struct Tracing {
   Tracing() { tracing_depth().fetch_add(1); }
   ~Tracing() { tracing_depth().fetch_sub(1); }
 };
+
+// Walks the graph behind `outputs` depth first without recursion (graphs can be millions of
+// nodes deep): enter(a) says whether to walk into a's inputs (each node is offered once,
+// siblings counting as one); leave(a) gets the entered nodes, inputs before their readers.
+void walk_graph(const std::vector<array>& outputs, const std::function<bool(const array&)>& enter,
+                const std::function<void(array)>& leave);
 
 // The nodes that depend on `sources`, inputs before the nodes that read them. The search
 // stops at the sources.

@@ -1,6 +1,7 @@
 // CPU: scans. Each line along the axis runs sequentially; lines run in parallel. A line
-// that is contiguous (the axis is last) is scanned on its own; otherwise neighbouring
-// lines are contiguous in memory and are scanned together, one step of the axis at a time.
+// that is contiguous (the axis is last) is scanned on its own; otherwise blocks of
+// neighbouring lines are scanned together, one step of the axis at a time.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -72,33 +73,54 @@ void scan_lines(const array& in, array& out, int axis, bool reverse, bool inclus
   T* po = static_cast<T*>(out.raw_data());
   // Position i of the scan order is element idx(i) of the line.
   auto idx = [&](int64_t i) { return reverse ? len - 1 - i : i; };
-  for_each_run<2>(line_shape, {&out.strides(), &in.strides()}, [&](auto off, auto st, int64_t n) {
-    if (n == 1 || (in_step == 1 && out_step == 1)) {
-      for (int64_t k = 0; k < n; ++k) {
-        const T* x = px + off[1] + k * st[1];
-        T* o = po + off[0] + k * st[0];
+  // Lines [k0, k1) of a run whose first line starts at (x, o) and whose lines step by
+  // (xs, os).
+  auto lines = [&](const T* x, T* o, int64_t xs, int64_t os, int64_t k0, int64_t k1) {
+    if (in_step == 1 && out_step == 1) {  // contiguous lines: one at a time
+      for (int64_t k = k0; k < k1; ++k) {
+        const T* xl = x + k * xs;
+        T* ol = o + k * os;
         A acc = Op::template init<A>();
         for (int64_t i = 0; i < len; ++i) {
           int64_t j = idx(i);
-          A v = cast_value<A>(x[j * in_step]);
-          if (inclusive) acc = Op::combine(acc, v), o[j * out_step] = cast_value<T>(acc);
-          else o[j * out_step] = cast_value<T>(acc), acc = Op::combine(acc, v);
+          A v = cast_value<A>(xl[j]);
+          if (inclusive) acc = Op::combine(acc, v), ol[j] = cast_value<T>(acc);
+          else ol[j] = cast_value<T>(acc), acc = Op::combine(acc, v);
         }
       }
       return;
     }
-    std::unique_ptr<A[]> acc(new A[n]);
-    std::fill(acc.get(), acc.get() + n, Op::template init<A>());
-    for (int64_t i = 0; i < len; ++i) {
-      int64_t j = idx(i);
-      const T* x = px + off[1] + j * in_step;
-      T* o = po + off[0] + j * out_step;
-      for (int64_t k = 0; k < n; ++k) {
-        A v = cast_value<A>(x[k * st[1]]);
-        if (inclusive) acc[k] = Op::combine(acc[k], v), o[k * st[0]] = cast_value<T>(acc[k]);
-        else o[k * st[0]] = cast_value<T>(acc[k]), acc[k] = Op::combine(acc[k], v);
+    // Strided lines: a block of neighbouring lines advances together, one step of the
+    // axis at a time, so reads and writes stream through memory.
+    constexpr int64_t kBlock = 2048;
+    A acc[kBlock];
+    for (int64_t b = k0; b < k1; b += kBlock) {
+      int64_t m = std::min(kBlock, k1 - b);
+      std::fill(acc, acc + m, Op::template init<A>());
+      for (int64_t i = 0; i < len; ++i) {
+        int64_t j = idx(i);
+        const T* xr = x + j * in_step + b * xs;
+        T* orow = o + j * out_step + b * os;
+        for (int64_t k = 0; k < m; ++k) {
+          A v = cast_value<A>(xr[k * xs]);
+          if (inclusive) acc[k] = Op::combine(acc[k], v), orow[k * os] = cast_value<T>(acc[k]);
+          else orow[k * os] = cast_value<T>(acc[k]), acc[k] = Op::combine(acc[k], v);
+        }
       }
     }
+  };
+  const int64_t total_lines = static_cast<int64_t>(in.size()) / len;
+  const int64_t grain = std::max<int64_t>(1, kGrain / len);
+  for_each_run<2>(line_shape, {&out.strides(), &in.strides()}, [&](auto off, auto st, int64_t n) {
+    const T* x = px + off[1];
+    T* o = po + off[0];
+    // One run holding every line runs on the calling thread: split it across the cores,
+    // one long chunk each (long rows of neighbouring lines stream best).
+    if (n == total_lines && n > 1)
+      parallel_for(n, std::max<int64_t>(grain, (n + thread_count() - 1) / thread_count()),
+                   [&](int64_t b, int64_t e) { lines(x, o, st[1], st[0], b, e); });
+    else
+      lines(x, o, st[1], st[0], 0, n);
   });
 }
 
