@@ -218,6 +218,11 @@ TEST(Scan, LongAndWideInputsUseEveryPath) {
   auto yv = to_vector<double>(y);
   expect_values(cummax(y, 0, true), reference(yv, {300, 400}, 0, Op::Max, true, true));
   expect_values(cumsum(astype(y, float32), 0), reference(yv, {300, 400}, 0, Op::Sum, false, true), 1e-3);
+  // More neighbouring lines than one block of the strided path holds.
+  array z = test::filled({4, 5000}, -1, 1, 7);
+  expect_values(cumsum(z, 0, true, false), reference(to_vector<double>(z), {4, 5000}, 0, Op::Sum, true, false), 1e-12);
+  expect_values(logcumsumexp(transpose(z), 1), reference(to_vector<double>(transpose(z)), {5000, 4}, 1, Op::Lse, false, true),
+                1e-12);
 }
 
 TEST(Scan, GradientsOfProductsWithZeros) {
