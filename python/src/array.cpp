@@ -120,7 +120,6 @@ AdvancedIndex resolve_advanced(const array& a, nb::handle index) {
   int nd = static_cast<int>(a.ndim());
   int given = 0;
   for (auto h : items) {
-    if (h.is_none()) index_error("[getitem] None cannot be mixed with integer-array indices.");
     if (h.ptr() != Py_Ellipsis) ++given;
   }
   if (given > nd) index_error("[getitem] Too many indices for an array of " + std::to_string(nd) + " dimensions.");
@@ -206,14 +205,38 @@ array place_index_dims(const array& x, int k, int at, bool inverse) {
   return transpose(x, inv);
 }
 
-array get_advanced(const array& a, nb::handle index) {
+// None in an advanced index: the same as a unit axis inserted into `a` at that place and
+// indexed by a full slice (slices and None both separate index arrays in NumPy's rule).
+std::pair<array, nb::object> expand_none(const array& a, nb::handle index) {
+  if (!PyTuple_Check(index.ptr())) return {a, nb::borrow(index)};
+  int given = 0;
+  for (nb::handle h : index) given += !h.is_none() && h.ptr() != Py_Ellipsis;
+  std::vector<int> axes;
+  nb::list replaced;
+  int axis = 0;
+  for (nb::handle h : index) {
+    if (h.is_none()) {
+      axes.push_back(axis++);
+      replaced.append(nb::slice(nb::none(), nb::none(), nb::none()));
+      continue;
+    }
+    axis += h.ptr() == Py_Ellipsis ? static_cast<int>(a.ndim()) - given : 1;
+    replaced.append(h);
+  }
+  if (axes.empty()) return {a, nb::borrow(index)};
+  return {expand_dims(a, axes), nb::tuple(replaced)};
+}
+
+array get_advanced(const array& a_in, nb::handle index_in) {
+  auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
   array out = take(advanced_view(a, r), r.positions, 0);
   return place_index_dims(out, static_cast<int>(r.positions.ndim()), r.insert_at, false);
 }
 
 // a with the indexed elements combined with `value` by `op` (Set for assignment).
-array update_advanced(const array& a, nb::handle index, nb::handle value, ScatterOp op) {
+array update_advanced(const array& a_in, nb::handle index_in, nb::handle value, ScatterOp op) {
+  auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
   array view = advanced_view(a, r);
   array result_like = place_index_dims(take(view, r.positions, 0), static_cast<int>(r.positions.ndim()), r.insert_at, false);
@@ -233,7 +256,7 @@ array update_advanced(const array& a, nb::handle index, nb::handle value, Scatte
   std::vector<int> inv(r.perm.size());
   for (size_t i = 0; i < r.perm.size(); ++i) inv[r.perm[i]] = static_cast<int>(i);
   array region = transpose(reshape(updated, tshape), inv);
-  return slice_update(a, region, r.start, r.stop, r.step);
+  return reshape(slice_update(a, region, r.start, r.stop, r.step), a_in.shape());
 }
 
 array get_item(const array& a, nb::handle index) {
@@ -281,6 +304,12 @@ struct ArrayAt {
     array current = get_item(a, index);
     return set_item(a, index, nb::cast(elementwise(current, to_array_like(value, current))));
   }
+};
+
+// iter(a): the subarrays along axis 0, built lazily one at a time.
+struct ArrayIterator {
+  array a;
+  int32_t next;
 };
 
 // ---- the buffer protocol ------------------------------------------------------------------
@@ -457,6 +486,16 @@ void init_array(nb::module_& m) {
   nb::class_<AtIndexer>(m, "_ArrayAtIndexer")
       .def("__getitem__", [](const AtIndexer& i, nb::object index) { return ArrayAt{i.a, index}; }, "index"_a.none());
 
+  nb::class_<ArrayIterator>(m, "ArrayIterator", "Iterates over an array's first axis.")
+      .def("__iter__", [](nb::handle self) { return nb::borrow(self); })
+      .def("__next__", [](ArrayIterator& it) {
+        if (it.next >= it.a.shape()[0]) throw nb::stop_iteration();
+        return get_item(it.a, nb::int_(it.next++));
+      });
+  struct ArrayLike {};
+  nb::class_<ArrayLike>(m, "ArrayLike",
+                        "Any Python object with an __mlx_array__ (or __lazuli_array__) method returning an array.");
+
   auto cls = nb::class_<array>(m, "array", nb::type_slots(array_slots), nb::is_weak_referenceable(),
                                "A lazy N-dimensional array.");
   cls.def("__init__",
@@ -490,9 +529,7 @@ void init_array(nb::module_& m) {
       })
       .def("__iter__", [](const array& a) {
         if (a.ndim() == 0) throw nb::type_error("iteration over a 0-d array");
-        nb::list parts;
-        for (int32_t i = 0; i < a.shape()[0]; ++i) parts.append(get_item(a, nb::int_(i)));
-        return nb::iter(parts);
+        return ArrayIterator{a, 0};
       })
       .def("__getitem__", [](const array& a, nb::handle index) { return get_item(a, index); }, "index"_a.none())
       .def("__setitem__", [](nb::handle self, nb::handle index, nb::handle value) {

@@ -300,6 +300,9 @@ def random_advanced_index(rng, shape):
                          else [rng.randint(-d, d - 1) for _ in range(n)])
         elif r < 0.55 and d:
             parts.append(rng.randint(-d, d - 1))
+        elif r < 0.62:
+            parts.append(None)
+            parts.append(slice(None))
         else:
             parts.append(slice(rng.choice([None, 0, 1]), rng.choice([None, -1, d]), rng.choice([None, 1, 2, -1])))
     # Array indices must broadcast together: make them the same length.
@@ -308,7 +311,8 @@ def random_advanced_index(rng, shape):
         n = min(lengths)
         parts = [p[:n] if isinstance(p, (list, np.ndarray)) else p for p in parts]
     if not any(isinstance(p, (list, np.ndarray)) for p in parts):
-        parts[0] = [0] if shape[0] else parts[0]
+        first = next(i for i, p in enumerate(parts) if p is not None)
+        parts[first] = [0] if shape[0] else parts[first]
     return tuple(parts)
 
 
@@ -377,3 +381,12 @@ def test_dlpack_and_array_like():
     assert (mx.array(Wrapped()) + 1).tolist() == [2, 3]
     assert mx.metal.is_available() is False
     assert mx.metal.get_active_memory() == mx.get_active_memory()
+
+
+def test_iterator_and_array_like_classes():
+    it = iter(mx.array([[1, 2], [3, 4]]))
+    assert isinstance(it, mx.ArrayIterator)
+    assert next(it).tolist() == [1, 2] and next(it).tolist() == [3, 4]
+    with pytest.raises(StopIteration):
+        next(it)
+    assert isinstance(mx.ArrayLike, type)
