@@ -224,8 +224,16 @@ std::optional<std::pair<array, array>> binary_partials(BinaryOp op, const array&
 std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& g = cts[0];
-  auto p = inexact(outputs[0]) ? binary_partials(op_, primals[0], primals[1], outputs[0], stream()) : std::nullopt;
   std::vector<array> out;
+  if (inexact(outputs[0]) && (op_ == BinaryOp::Add || op_ == BinaryOp::Subtract)) {
+    // Linear with unit partials: pass the cotangent through (no multiply by ones).
+    for (int arg : argnums) {
+      array d = (arg == 1 && op_ == BinaryOp::Subtract) ? negative(g, stream()) : g;
+      out.push_back(unbroadcast(d, primals[arg].shape()));
+    }
+    return out;
+  }
+  auto p = inexact(outputs[0]) ? binary_partials(op_, primals[0], primals[1], outputs[0], stream()) : std::nullopt;
   for (int arg : argnums) {
     const array& x = primals[arg];
     if (!p) {
