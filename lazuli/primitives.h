@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lazuli/array.h"
+#include "lazuli/transforms.h"  // Fn and the rule types of CustomTransforms
 
 namespace lazuli {
 
@@ -486,13 +487,6 @@ class StopGradient : public ElementwisePrimitive {
 // are the function's arguments followed by its already-built outputs, which it passes on.
 class CustomTransforms : public Primitive {
  public:
-  using Fn = std::function<std::vector<array>(const std::vector<array>&)>;
-  using VjpRule = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
-                                                   const std::vector<array>&)>;
-  using JvpRule = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
-                                                   const std::vector<int>&)>;
-  using VmapRule = std::function<std::pair<std::vector<array>, std::vector<int>>(const std::vector<array>&,
-                                                                                  const std::vector<int>&)>;
   CustomTransforms(Stream s, Fn fun, int num_args, std::optional<VjpRule> vjp, std::optional<JvpRule> jvp,
                    std::optional<VmapRule> vmap)
       : Primitive(s), fun_(std::move(fun)), num_args_(num_args), vjp_(std::move(vjp)), jvp_(std::move(jvp)),
