@@ -64,6 +64,16 @@ void init_devices(nb::module_& m) {
   m.def("default_stream", [](const Device& d) { return default_stream(d); }, "device"_a);
   m.def("set_default_stream", [](const Stream& s) { set_default_stream(s); }, "stream"_a);
   m.def("new_stream", [](const Device& d) { return new_stream(d); }, "device"_a);
+  // Every Lazuli stream is safe to use from any thread, so the thread-local and
+  // thread-unsafe variants are plain new streams.
+  m.def("new_thread_local_stream", [](const Device& d) { return new_stream(d); }, "device"_a);
+  m.def("new_thread_unsafe_stream", [](const Device& d) { return new_stream(d); }, "device"_a);
+  m.def("clear_streams", [] {
+    // Waits for all work and makes the CPU's first stream its default again.
+    nb::gil_scoped_release release;
+    synchronize();
+    set_default_stream(Stream(0, Device(Device::cpu)));
+  });
   m.def(
       "synchronize",
       [](std::optional<Stream> s) {
@@ -97,6 +107,31 @@ void init_devices(nb::module_& m) {
         set_printoptions(o);
       },
       "precision"_a = nb::none(), "threshold"_a = nb::none(), "edgeitems"_a = nb::none());
+  nb::class_<PrintOptions>(m, "PrintOptions")
+      .def(nb::init<>())
+      .def_rw("precision", &PrintOptions::precision)
+      .def_rw("threshold", &PrintOptions::threshold)
+      .def_rw("edgeitems", &PrintOptions::edgeitems);
+  struct PrintOptionsContext {
+    PrintOptions wanted, saved;
+  };
+  nb::class_<PrintOptionsContext>(m, "_PrintOptionsContext")
+      .def("__enter__", [](PrintOptionsContext& c) {
+        c.saved = get_printoptions();
+        set_printoptions(c.wanted);
+      })
+      .def("__exit__", [](PrintOptionsContext& c, nb::args) { set_printoptions(c.saved); });
+  m.def(
+      "printoptions",
+      [](std::optional<int> precision, std::optional<int> threshold, std::optional<int> edgeitems) {
+        PrintOptions o = get_printoptions();
+        if (precision) o.precision = *precision;
+        if (threshold) o.threshold = *threshold;
+        if (edgeitems) o.edgeitems = *edgeitems;
+        return PrintOptionsContext{o, o};
+      },
+      "precision"_a = nb::none(), "threshold"_a = nb::none(), "edgeitems"_a = nb::none(),
+      "A context manager that sets print options and restores the old ones on exit.");
   m.def("get_printoptions", [] {
     PrintOptions o = get_printoptions();
     nb::dict d;

@@ -390,3 +390,16 @@ def test_iterator_and_array_like_classes():
     with pytest.raises(StopIteration):
         next(it)
     assert isinstance(mx.ArrayLike, type)
+
+
+def test_print_options_and_stream_helpers():
+    a = mx.arange(2000)
+    with mx.printoptions(threshold=10, edgeitems=2):
+        assert repr(a) == "array([0, 1, ..., 1998, 1999], dtype=int32)"
+    assert "..." in repr(a) and "2, 997" not in repr(a)
+    assert mx.get_printoptions()["threshold"] == 1000
+    assert isinstance(mx.PrintOptions().precision, int)
+    s = mx.new_thread_local_stream(mx.cpu)
+    assert (mx.add(mx.array(1), mx.array(2), stream=s)).item() == 3
+    mx.clear_streams()
+    assert mx.default_stream(mx.cpu) == mx.default_stream(mx.cpu)
