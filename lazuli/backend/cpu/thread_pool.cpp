@@ -2,12 +2,28 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace lazuli::cpu {
 namespace {
+
+// One parallel job. Each job has its own counters, so a worker that wakes late only ever
+// claims chunks of the job it saw (finding none left), never a later job's.
+struct Job {
+  const std::function<void(int64_t)>* chunk;
+  int64_t chunks;
+  std::atomic<int64_t> next{0}, done{0};
+  Job(const std::function<void(int64_t)>* f, int64_t n) : chunk(f), chunks(n) {}
+  void claim() {
+    for (int64_t c; (c = next.fetch_add(1)) < chunks;) {
+      (*chunk)(c);
+      done.fetch_add(1, std::memory_order_release);
+    }
+  }
+};
 
 class ThreadPool {
  public:
@@ -24,39 +40,31 @@ class ThreadPool {
       for (int64_t c = 0; c < chunks; ++c) chunk(c);
       return;
     }
+    auto job = std::make_shared<Job>(&chunk, chunks);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &chunk;
-      chunks_ = chunks;
-      next_.store(0);
-      done_.store(0);
+      job_ = job;
       ++generation_;
     }
     cv_.notify_all();
-    claim();
-    while (done_.load(std::memory_order_acquire) < chunks) std::this_thread::yield();
+    job->claim();
+    while (job->done.load(std::memory_order_acquire) < chunks) std::this_thread::yield();
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = nullptr;
+    job_.reset();  // `chunk` dies with this call: no worker may pick this job up after it
   }
 
  private:
-  // Claims and runs chunks until none are left.
-  void claim() {
-    const auto* job = job_;
-    for (int64_t c; (c = next_.fetch_add(1)) < chunks_;) {
-      (*job)(c);
-      done_.fetch_add(1, std::memory_order_release);
-    }
-  }
   void work() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return generation_ != seen && job_ != nullptr; });
         seen = generation_;
+        job = job_;
       }
-      claim();
+      job->claim();
     }
   }
 
@@ -64,10 +72,8 @@ class ThreadPool {
   std::mutex run_mutex_;  // one job at a time
   std::mutex mutex_;
   std::condition_variable cv_;
-  const std::function<void(int64_t)>* job_ = nullptr;
-  int64_t chunks_ = 0;
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
-  std::atomic<int64_t> next_{0}, done_{0};
 };
 
 // Never destroyed: workers sleep in it until the process ends.
