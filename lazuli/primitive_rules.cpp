@@ -481,18 +481,13 @@ std::pair<std::vector<array>, std::vector<int>> SliceUpdate::vmap(const std::vec
 
 std::vector<array> AsStrided::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                   const std::vector<int>&, const std::vector<array>&) {
-  // Each output element reads one input element: scatter-add the cotangent back through
-  // the index map, as a one-hot contraction (the scatter primitives are not here yet).
+  // Each output element reads one input element: add the cotangent back at the positions
+  // the view reads (a scatter-add, so elements read twice get both contributions).
   const array& x = primals[0];
-  size_t n = x.size(), m = cts[0].size();
-  if (n * m > (size_t{1} << 26))
-    fail("vjp", "The as_strided gradient of an array of " + std::to_string(n) + " elements into " +
-                    std::to_string(m) + " is too large for its one-hot form.");
-  array index = as_strided(reshape(arange(0, static_cast<int>(n), stream()), x.shape(), stream()), shape_, strides_,
-                           offset_, stream());
-  array hits = astype(equal(reshape(index, {-1, 1}, stream()), reshape(arange(0, static_cast<int>(n), stream()), {1, -1}, stream()), stream()),
-                      cts[0].dtype(), stream());
-  array g = matmul(reshape(cts[0], {1, -1}, stream()), hits, stream());
+  int n = static_cast<int>(x.size());
+  array positions = as_strided(reshape(arange(0, n, stream()), x.shape(), stream()), shape_, strides_, offset_, stream());
+  array g = scatter_add(zeros({n}, cts[0].dtype(), stream()), reshape(positions, {-1}, stream()),
+                        reshape(cts[0], {-1}, stream()), 0, stream());
   return {reshape(g, x.shape(), stream())};
 }
 std::vector<array> AsStrided::jvp(const std::vector<array>&, const std::vector<array>& tangents,

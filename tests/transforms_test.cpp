@@ -147,6 +147,8 @@ std::multimap<std::string, Case> cases() {
                                 binary_fn([](auto& a, auto& b) { return sin(slice_update(a, b, {1, 0}, {3, 4}, {1, 2})); })}});
   c.insert({"AsStrided", Case{{{3, 4}}, -2, 2,
                               unary_fn([](auto& x) { return cos(as_strided(x, {3, 3}, {4, 1}, 1)); })}});
+  // Overlapping windows read elements more than once.
+  c.insert({"AsStrided", Case{{{8}}, -2, 2, unary_fn([](auto& x) { return sin(as_strided(x, {4, 3}, {1, 1}, 0)); })}});
   c.insert({"Concatenate", Case{{{2, 3}, {4, 3}}, -2, 2,
                                 binary_fn([](auto& a, auto& b) { return tanh(concatenate({a, b, a}, 0)); })}});
   c.insert({"Arange", Case{{{5}}, -2, 2, unary_fn([](auto& x) { return multiply(x, arange(0.0, 5.0, 1.0, float64)); })}});
