@@ -113,7 +113,7 @@ array negative(const array& a, S s) {
   return unary(UnaryOp::Negative, a, a.dtype(), s);
 }
 array sign(const array& a, S s) {
-  no_bool(a, "sign");
+  if (a.dtype() == bool_) return a;  // MLX: the sign of a bool is itself
   return unary(UnaryOp::Sign, a, a.dtype(), s);
 }
 array square(const array& a, S s) { return unary(UnaryOp::Square, a, a.dtype(), s); }
@@ -125,19 +125,19 @@ array expm1(const array& a, S s) { return float_unary(UnaryOp::Expm1, a, "expm1"
 array log(const array& a, S s) { return float_unary(UnaryOp::Log, a, "log", s, true); }
 array log1p(const array& a, S s) { return float_unary(UnaryOp::Log1p, a, "log1p", s); }
 array log2(const array& a, S s) { return float_unary(UnaryOp::Log2, a, "log2", s); }
-array log10(const array& a, S s) { return float_unary(UnaryOp::Log10, a, "log10", s); }
+array log10(const array& a, S s) { return float_unary(UnaryOp::Log10, a, "log10", s, true); }
 array sin(const array& a, S s) { return float_unary(UnaryOp::Sin, a, "sin", s, true); }
 array cos(const array& a, S s) { return float_unary(UnaryOp::Cos, a, "cos", s, true); }
-array tan(const array& a, S s) { return float_unary(UnaryOp::Tan, a, "tan", s); }
-array arcsin(const array& a, S s) { return float_unary(UnaryOp::ArcSin, a, "arcsin", s); }
-array arccos(const array& a, S s) { return float_unary(UnaryOp::ArcCos, a, "arccos", s); }
-array arctan(const array& a, S s) { return float_unary(UnaryOp::ArcTan, a, "arctan", s); }
-array sinh(const array& a, S s) { return float_unary(UnaryOp::Sinh, a, "sinh", s); }
-array cosh(const array& a, S s) { return float_unary(UnaryOp::Cosh, a, "cosh", s); }
-array tanh(const array& a, S s) { return float_unary(UnaryOp::Tanh, a, "tanh", s); }
-array arcsinh(const array& a, S s) { return float_unary(UnaryOp::ArcSinh, a, "arcsinh", s); }
-array arccosh(const array& a, S s) { return float_unary(UnaryOp::ArcCosh, a, "arccosh", s); }
-array arctanh(const array& a, S s) { return float_unary(UnaryOp::ArcTanh, a, "arctanh", s); }
+array tan(const array& a, S s) { return float_unary(UnaryOp::Tan, a, "tan", s, true); }
+array arcsin(const array& a, S s) { return float_unary(UnaryOp::ArcSin, a, "arcsin", s, true); }
+array arccos(const array& a, S s) { return float_unary(UnaryOp::ArcCos, a, "arccos", s, true); }
+array arctan(const array& a, S s) { return float_unary(UnaryOp::ArcTan, a, "arctan", s, true); }
+array sinh(const array& a, S s) { return float_unary(UnaryOp::Sinh, a, "sinh", s, true); }
+array cosh(const array& a, S s) { return float_unary(UnaryOp::Cosh, a, "cosh", s, true); }
+array tanh(const array& a, S s) { return float_unary(UnaryOp::Tanh, a, "tanh", s, true); }
+array arcsinh(const array& a, S s) { return float_unary(UnaryOp::ArcSinh, a, "arcsinh", s, true); }
+array arccosh(const array& a, S s) { return float_unary(UnaryOp::ArcCosh, a, "arccosh", s, true); }
+array arctanh(const array& a, S s) { return float_unary(UnaryOp::ArcTanh, a, "arctanh", s, true); }
 array sigmoid(const array& a, S s) { return float_unary(UnaryOp::Sigmoid, a, "sigmoid", s); }
 array erf(const array& a, S s) { return float_unary(UnaryOp::Erf, a, "erf", s); }
 array erfinv(const array& a, S s) { return float_unary(UnaryOp::ErfInv, a, "erfinv", s); }

@@ -161,7 +161,18 @@ array to_array_like(nb::handle obj, const array& like) {
   Dtype t = like.dtype();
   bool inexact = is_floating_point(t) || is_complex(t);
   if (PyBool_Check(obj.ptr())) return array(obj.ptr() == Py_True);
-  if (PyLong_Check(obj.ptr())) return to_array(obj, t == bool_ ? std::optional<Dtype>() : std::optional<Dtype>(t));
+  if (PyLong_Check(obj.ptr())) {
+    if (t == bool_ || !is_integral(t)) return to_array(obj, t == bool_ ? std::optional<Dtype>() : std::optional<Dtype>(t));
+    // An int that the array's integer dtype cannot hold is an error, as in MLX.
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+    iinfo info(t);
+    bool fits = !overflow && (v < 0 ? v >= info.min : static_cast<unsigned long long>(v) <= info.max);
+    if (!fits)
+      throw nb::value_error(("Converting " + nb::cast<std::string>(nb::str(obj)) + " to " + dtype_name(t) +
+                             " would result in overflow.").c_str());
+    return to_array(obj, t);
+  }
   if (PyFloat_Check(obj.ptr())) return to_array(obj, inexact ? t : float32);
   return to_array(obj, complex64);
 }
