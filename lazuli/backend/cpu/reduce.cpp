@@ -6,6 +6,7 @@
 #include <memory>
 #include <numeric>
 
+#include "lazuli/backend/cpu/accumulate.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives.h"
 
@@ -17,48 +18,6 @@ namespace {
 // Sums accumulate 16-bit floats in float and float32 in float within a block, blocks in
 // double, so a long sum keeps float32 accuracy.
 template <typename T> using acc_t = std::conditional_t<is_half_type<T>::value, float, T>;
-
-struct SumOp {
-  template <typename T> static T init() { return T(0); }
-  template <typename T> static T combine(T a, T b) { return a + b; }
-};
-struct ProdOp {
-  template <typename T> static T init() { return T(1); }
-  template <typename T> static T combine(T a, T b) {
-    if constexpr (std::is_same_v<T, bool>) return a && b;
-    else return a * b;
-  }
-};
-struct MaxOp {
-  template <typename T> static T init() {
-    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-    else return std::numeric_limits<T>::lowest();
-  }
-  template <typename T> static T combine(T a, T b) {
-    if constexpr (std::is_floating_point_v<T>)
-      if (b != b) return b;  // NaN wins
-    return b > a ? b : a;
-  }
-};
-struct MinOp {
-  template <typename T> static T init() {
-    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
-    else return std::numeric_limits<T>::max();
-  }
-  template <typename T> static T combine(T a, T b) {
-    if constexpr (std::is_floating_point_v<T>)
-      if (b != b) return b;
-    return b < a ? b : a;
-  }
-};
-struct AndOp {
-  template <typename T> static T init() { return true; }
-  template <typename T> static T combine(T a, T b) { return a && b; }
-};
-struct OrOp {
-  template <typename T> static T init() { return false; }
-  template <typename T> static T combine(T a, T b) { return a || b; }
-};
 
 // Sum of n contiguous floats with 32 independent lanes, so the vector adds pipeline
 // instead of waiting on one accumulator.

@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "lazuli/backend/cpu/accumulate.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives.h"
 
@@ -16,51 +17,6 @@ namespace {
 
 template <typename A>
 constexpr bool is_float_v = std::is_floating_point_v<A>;
-
-struct SumScan {
-  template <typename A> static A init() { return A(0); }
-  template <typename A> static A combine(A a, A v) {
-    if constexpr (std::is_same_v<A, bool>) return a || v;
-    else return a + v;
-  }
-};
-struct ProdScan {
-  template <typename A> static A init() { return A(1); }
-  template <typename A> static A combine(A a, A v) {
-    if constexpr (std::is_same_v<A, bool>) return a && v;
-    else return a * v;
-  }
-};
-// Max and min propagate NaN, as NumPy's maximum.accumulate does.
-struct MaxScan {
-  template <typename A> static A init() {
-    if constexpr (is_float_v<A>) return -std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::lowest();
-  }
-  template <typename A> static A combine(A a, A v) {
-    if constexpr (is_float_v<A>) return (v > a || v != v) ? v : a;
-    else return v > a ? v : a;
-  }
-};
-struct MinScan {
-  template <typename A> static A init() {
-    if constexpr (is_float_v<A>) return std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::max();
-  }
-  template <typename A> static A combine(A a, A v) {
-    if constexpr (is_float_v<A>) return (v < a || v != v) ? v : a;
-    else return v < a ? v : a;
-  }
-};
-struct LogAddExpScan {
-  template <typename A> static A init() { return -std::numeric_limits<A>::infinity(); }
-  template <typename A> static A combine(A a, A v) {
-    if (a != a || v != v) return std::numeric_limits<A>::quiet_NaN();
-    A hi = a > v ? a : v, lo = a > v ? v : a;
-    if (std::isinf(hi)) return hi;  // +inf, or both -inf
-    return hi + std::log1p(std::exp(lo - hi));
-  }
-};
 
 template <typename Op, typename T>
 void scan_lines(const array& in, array& out, int axis, bool reverse, bool inclusive) {
@@ -136,18 +92,18 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
     using A = compute_t<T>;
     auto run = [&](auto op) { scan_lines<decltype(op), T>(in, out, axis_, reverse_, inclusive_); };
     switch (op_) {
-      case ScanOp::Sum: return run(SumScan{});
-      case ScanOp::Prod: return run(ProdScan{});
+      case ScanOp::Sum: return run(SumOp{});
+      case ScanOp::Prod: return run(ProdOp{});
       default: break;
     }
     if constexpr (is_complex_type<T>::value) {
       throw std::invalid_argument("[" + name() + "] complex64 inputs cannot be ordered.");
     } else {
       switch (op_) {
-        case ScanOp::Max: return run(MaxScan{});
-        case ScanOp::Min: return run(MinScan{});
+        case ScanOp::Max: return run(MaxOp{});
+        case ScanOp::Min: return run(MinOp{});
         case ScanOp::LogAddExp:
-          if constexpr (is_float_v<A>) return run(LogAddExpScan{});
+          if constexpr (is_float_v<A>) return run(LogAddExpOp{});
           else throw std::invalid_argument("[" + name() + "] needs a floating-point input.");
         default: break;
       }
