@@ -161,8 +161,7 @@ void View::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   }
   int64_t offset_bytes = src.offset() * int64_t(src.itemsize());
   auto strides = row_major_strides(out.shape());
-  out.copy_shared_buffer(src, strides, layout_flags(out.shape(), strides), out.size(), 0);
-  // copy_shared_buffer kept src's offset in src elements; restate it in out elements.
+  // copy_shared_buffer adds src's offset (in src elements); restate it in out elements.
   out.copy_shared_buffer(src, strides, layout_flags(out.shape(), strides), out.size(),
                          offset_bytes / int64_t(out.itemsize()) - src.offset());
 }
