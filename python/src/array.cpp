@@ -607,9 +607,8 @@ void init_array(nb::module_& m) {
   cls.def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); });
 
   // Named methods: the same ops as the module functions, with the array first.
-  auto S = [](nb::handle s) { return to_stream_or_device(s); };
 #define LAZULI_UNARY_METHOD(name, fn) \
-  cls.def(name, [S](const array& a, nb::handle s) { return fn(a, S(s)); }, nb::kw_only(), "stream"_a = nb::none());
+  cls.def(name, [](const array& a, nb::handle s) { return fn(a, stream_of(s)); }, nb::kw_only(), "stream"_a = nb::none());
   LAZULI_UNARY_METHOD("abs", abs)
   LAZULI_UNARY_METHOD("square", square)
   LAZULI_UNARY_METHOD("sqrt", sqrt)
@@ -624,11 +623,11 @@ void init_array(nb::module_& m) {
   LAZULI_UNARY_METHOD("cos", cos)
   LAZULI_UNARY_METHOD("conj", conjugate)
 #undef LAZULI_UNARY_METHOD
-  cls.def("round", [S](const array& a, int decimals, nb::handle s) { return round(a, decimals, S(s)); },
+  cls.def("round", [](const array& a, int decimals, nb::handle s) { return round(a, decimals, stream_of(s)); },
           "decimals"_a = 0, nb::kw_only(), "stream"_a = nb::none());
 #define LAZULI_REDUCE_METHOD(name, fn)                                                                   \
-  cls.def(name, [S](const array& a, nb::handle axis, bool keepdims, nb::handle s) {                      \
-    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return fn(x, ax, k, S(s)); }); \
+  cls.def(name, [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {                      \
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return fn(x, ax, k, stream_of(s)); }); \
   }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
   LAZULI_REDUCE_METHOD("all", all)
   LAZULI_REDUCE_METHOD("any", any)
@@ -639,43 +638,43 @@ void init_array(nb::module_& m) {
   LAZULI_REDUCE_METHOD("mean", mean)
   LAZULI_REDUCE_METHOD("logsumexp", logsumexp)
 #undef LAZULI_REDUCE_METHOD
-  cls.def("var", [S](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
-    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return var(x, ax, k, ddof, S(s)); });
+  cls.def("var", [](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return var(x, ax, k, ddof, stream_of(s)); });
   }, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("std", [S](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
-    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return lazuli::std(x, ax, k, ddof, S(s)); });
+  cls.def("std", [](const array& a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return reduce(a, axis, keepdims, [&](const array& x, const std::vector<int>& ax, bool k) { return lazuli::std(x, ax, k, ddof, stream_of(s)); });
   }, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("argmax", [S](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
-    return axis ? argmax(a, *axis, keepdims, S(s)) : argmax(a, keepdims, S(s));
+  cls.def("argmax", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+    return axis ? argmax(a, *axis, keepdims, stream_of(s)) : argmax(a, keepdims, stream_of(s));
   }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("argmin", [S](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
-    return axis ? argmin(a, *axis, keepdims, S(s)) : argmin(a, keepdims, S(s));
+  cls.def("argmin", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+    return axis ? argmin(a, *axis, keepdims, stream_of(s)) : argmin(a, keepdims, stream_of(s));
   }, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("reshape", [S](const array& a, nb::args shape, nb::kwargs kw) {
+  cls.def("reshape", [](const array& a, nb::args shape, nb::kwargs kw) {
     nb::handle s = kw.contains("stream") ? nb::handle(kw["stream"]) : nb::none();
     Shape sh = (shape.size() == 1 && !PyLong_Check(shape[0].ptr())) ? to_shape(shape[0]) : to_shape(shape);
-    return reshape(a, sh, S(s));
+    return reshape(a, sh, stream_of(s));
   });
-  cls.def("transpose", [S](const array& a, nb::args axes, nb::kwargs kw) {
+  cls.def("transpose", [](const array& a, nb::args axes, nb::kwargs kw) {
     nb::handle s = kw.contains("stream") ? nb::handle(kw["stream"]) : nb::none();
-    if (axes.size() == 0) return transpose(a, S(s));
+    if (axes.size() == 0) return transpose(a, stream_of(s));
     auto ax = (axes.size() == 1 && !PyLong_Check(axes[0].ptr())) ? *to_axes(axes[0]) : *to_axes(axes);
-    return transpose(a, ax, S(s));
+    return transpose(a, ax, stream_of(s));
   });
-  cls.def("flatten", [S](const array& a, int start_axis, int end_axis, nb::handle s) {
-    return flatten(a, start_axis, end_axis, S(s));
+  cls.def("flatten", [](const array& a, int start_axis, int end_axis, nb::handle s) {
+    return flatten(a, start_axis, end_axis, stream_of(s));
   }, "start_axis"_a = 0, "end_axis"_a = -1, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("squeeze", [S](const array& a, nb::handle axis, nb::handle s) {
+  cls.def("squeeze", [](const array& a, nb::handle axis, nb::handle s) {
     auto ax = to_axes(axis);
-    return ax ? squeeze(a, *ax, S(s)) : squeeze(a, S(s));
+    return ax ? squeeze(a, *ax, stream_of(s)) : squeeze(a, stream_of(s));
   }, "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none());
-  cls.def("moveaxis", [S](const array& a, int src, int dst, nb::handle s) { return moveaxis(a, src, dst, S(s)); },
+  cls.def("moveaxis", [](const array& a, int src, int dst, nb::handle s) { return moveaxis(a, src, dst, stream_of(s)); },
           "source"_a, "destination"_a, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("swapaxes", [S](const array& a, int a1, int a2, nb::handle s) { return swapaxes(a, a1, a2, S(s)); },
+  cls.def("swapaxes", [](const array& a, int a1, int a2, nb::handle s) { return swapaxes(a, a1, a2, stream_of(s)); },
           "axis1"_a, "axis2"_a, nb::kw_only(), "stream"_a = nb::none());
-  cls.def("split", [S](const array& a, nb::handle parts, int axis, nb::handle s) {
-    std::vector<array> out = PyLong_Check(parts.ptr()) ? split(a, nb::cast<int>(parts), axis, S(s))
-                                                        : split(a, to_shape(parts), axis, S(s));
+  cls.def("split", [](const array& a, nb::handle parts, int axis, nb::handle s) {
+    std::vector<array> out = PyLong_Check(parts.ptr()) ? split(a, nb::cast<int>(parts), axis, stream_of(s))
+                                                        : split(a, to_shape(parts), axis, stream_of(s));
     return out;
   }, "indices_or_sections"_a, "axis"_a = 0, nb::kw_only(), "stream"_a = nb::none());
 }

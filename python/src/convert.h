@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "lazuli/lazuli.h"
@@ -27,6 +28,10 @@ std::pair<array, array> to_arrays(nb::handle a, nb::handle b);
 
 // stream=None | Stream | Device
 StreamOrDevice to_stream_or_device(nb::handle obj);
+inline StreamOrDevice stream_of(nb::handle s) { return to_stream_or_device(s); }
+
+[[noreturn]] inline void type_error(const std::string& msg) { throw nb::type_error(msg.c_str()); }
+inline std::string py_type_name(nb::handle h) { return nb::type_name(h.type()).c_str(); }
 // axis=None | int | sequence of ints (None: all axes).
 std::optional<std::vector<int>> to_axes(nb::handle obj);
 Shape to_shape(nb::handle obj);  // int or sequence of ints

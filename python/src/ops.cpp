@@ -21,13 +21,14 @@ using lz::Strides;
 using SD = lz::StreamOrDevice;
 namespace py = lz::py;
 
+using py::py_type_name;
+using py::stream_of;
+using py::type_error;
+
 namespace {
 
-SD stream_of(nb::handle s) { return py::to_stream_or_device(s); }
 
-[[noreturn]] void type_error(const std::string& msg) { throw nb::type_error(msg.c_str()); }
 
-std::string py_type_name(nb::handle h) { return nb::type_name(h.type()).c_str(); }
 
 // to_shape / to_axes signal an element that is not an int with a C++ bad_cast, which would
 // reach Python as RuntimeError: report it as TypeError, naming the op and the argument.

@@ -14,9 +14,10 @@ using lz::Shape;
 namespace py = lz::py;
 namespace rnd = lz::random;
 
+using py::stream_of;
+
 namespace {
 
-lz::StreamOrDevice stream_of(nb::handle s) { return py::to_stream_or_device(s); }
 
 std::optional<array> key_of(nb::handle k) {
   if (k.is_none()) return std::nullopt;

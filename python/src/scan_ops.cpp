@@ -13,9 +13,11 @@ using lz::array;
 using SD = lz::StreamOrDevice;
 namespace py = lz::py;
 
+using py::stream_of;
+using py::type_error;
+
 namespace {
 
-SD stream_of(nb::handle s) { return py::to_stream_or_device(s); }
 
 using ScanAxisFn = array (*)(const array&, int, bool, bool, SD);
 using ScanFlatFn = array (*)(const array&, bool, bool, SD);
@@ -40,7 +42,6 @@ array run_scan(const ScanOp& op, nb::handle a, std::optional<int> axis, bool rev
   return axis ? op.axis(x, *axis, reverse, inclusive, stream_of(s)) : op.flat(x, reverse, inclusive, stream_of(s));
 }
 
-[[noreturn]] void type_error(const std::string& msg) { throw nb::type_error(msg.c_str()); }
 
 std::optional<std::vector<int>> axes_of(nb::handle obj, const char* op) {
   if (PyUnicode_Check(obj.ptr())) type_error(std::string("[") + op + "] axis must be None, an int or ints, got str.");

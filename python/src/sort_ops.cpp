@@ -9,9 +9,10 @@
 using lz::array;
 namespace py = lz::py;
 
+using py::stream_of;
+
 namespace {
 
-lz::StreamOrDevice stream_of(nb::handle s) { return py::to_stream_or_device(s); }
 
 // sort/argsort: axis None flattens.
 using AxisFn = array (*)(const array&, int, lz::StreamOrDevice);

@@ -18,14 +18,14 @@
 
 using namespace nb::literals;
 using lazuli::array;
+using lazuli::py::py_type_name;
 using lazuli::py::to_array;
+using lazuli::py::type_error;
 
 namespace {
 
 [[noreturn]] void value_error(const std::string& msg) { throw std::invalid_argument(msg); }
-[[noreturn]] void type_error(const std::string& msg) { throw nb::type_error(msg.c_str()); }
 
-std::string type_of(nb::handle h) { return nb::type_name(h.type()).c_str(); }
 
 nb::object py(const array& a) { return nb::cast(a, nb::rv_policy::copy); }
 
@@ -204,7 +204,7 @@ void differentiable_arrays(nb::handle arg, std::vector<array>& out, const char* 
     if (is_array(leaf)) out.push_back(nb::cast<array>(leaf));
     else if (!leaf.is_none())
       value_error(std::string(tag) + " The arguments to differentiate must contain only arrays (or None), got a leaf of type " +
-                  type_of(leaf) + ".");
+                  py_type_name(leaf) + ".");
   });
 }
 
@@ -215,16 +215,16 @@ void check_loss(nb::handle out, const GradOptions& o) {
   if (is_array(out)) return;
   if (!o.with_value)
     value_error(tag + " The function whose gradient we compute must return a scalar array, but it returned " +
-                type_of(out) + ".");
+                py_type_name(out) + ".");
   if (!PyTuple_Check(out.ptr()))
     value_error(tag + " The function must return a scalar array or a tuple whose first element is a scalar array, "
-                      "but it returned " + type_of(out) + ".");
+                      "but it returned " + py_type_name(out) + ".");
   if (nb::len(out) == 0)
     value_error(tag + " The function must return a scalar array or a non-empty tuple whose first element is a "
                       "scalar array, but it returned an empty tuple.");
   nb::handle first = nb::borrow<nb::tuple>(out)[0];
   if (!is_array(first))
-    value_error(tag + " The function returned a tuple whose first element is of type " + type_of(first) +
+    value_error(tag + " The function returned a tuple whose first element is of type " + py_type_name(first) +
                 ", not a scalar array.");
 }
 
@@ -618,7 +618,7 @@ struct Transformed {
 };
 
 nb::object transformed(nb::handle fun, decltype(Transformed::impl) impl) {
-  if (!PyCallable_Check(fun.ptr())) type_error("Expected a callable, got an object of type " + type_of(fun) + ".");
+  if (!PyCallable_Check(fun.ptr())) type_error("Expected a callable, got an object of type " + py_type_name(fun) + ".");
   nb::object self = nb::cast(Transformed{std::move(impl)});
   nb::module_::import_("functools").attr("update_wrapper")(self, fun);
   return self;
