@@ -12,7 +12,9 @@
 
 namespace lazuli {
 using detail::fail;
+using detail::inexact;
 using detail::make_node;
+using detail::to_front;
 
 // ---- defaults --------------------------------------------------------------------------
 
@@ -41,8 +43,6 @@ array unbroadcast(const array& g, const Shape& shape) {
 
 array scalar_like(double v, const array& like) { return array(v, like.dtype()); }
 
-bool inexact(const array& a) { return !is_integral(a.dtype()); }
-
 // Tangent for input `i` (zeros when it has none), from the argnums/tangents lists.
 array tangent_of(size_t i, const std::vector<array>& primals, const std::vector<array>& tangents,
                  const std::vector<int>& argnums) {
@@ -54,8 +54,6 @@ array tangent_of(size_t i, const std::vector<array>& primals, const std::vector<
 bool has_tangent(size_t i, const std::vector<int>& argnums) {
   return std::find(argnums.begin(), argnums.end(), static_cast<int>(i)) != argnums.end();
 }
-
-array to_front(const array& x, int ax) { return ax <= 0 ? x : moveaxis(x, ax, 0); }
 
 // Batched inputs moved to axis 0 and padded with unit axes so that they broadcast against
 // the unbatched ones like their samples did.

@@ -41,7 +41,7 @@ std::vector<array> RandomBits::jvp(const std::vector<array>& primals, const std:
 std::pair<std::vector<array>, std::vector<int>> RandomBits::vmap(const std::vector<array>& inputs,
                                                                  const std::vector<int>& axes) {
   if (axes[0] < 0) return {{detail::make_node<RandomBits>(inputs, uint32, stream(), shape_)}, {-1}};
-  array keys = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0, stream());
+  array keys = detail::to_front(inputs[0], axes[0], stream());
   return {{detail::make_node<RandomBits>({keys}, uint32, stream(), shape_)}, {0}};
 }
 

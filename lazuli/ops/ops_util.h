@@ -21,4 +21,9 @@ array make_node(const std::vector<array>& inputs, Dtype dtype, S s, Args&&... ar
   return array(std::move(shapes[0]), dtype, std::move(p), inputs);
 }
 
+// For transform rules: float or complex (only those carry derivatives).
+inline bool inexact(const array& a) { return !is_integral(a.dtype()); }
+// For vmap rules: x with its batch axis `ax` moved to the front (-1 or 0: as it is).
+inline array to_front(const array& x, int ax, S s = {}) { return ax <= 0 ? x : moveaxis(x, ax, 0, s); }
+
 }  // namespace lazuli::detail

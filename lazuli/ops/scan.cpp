@@ -115,8 +115,6 @@ std::pair<array, array> signed_logs(const array& w, const array& a, S s) {
   return {lp, ln};
 }
 
-bool inexact(const array& a) { return !is_integral(a.dtype()); }
-
 }  // namespace
 
 std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
@@ -208,7 +206,7 @@ std::vector<array> Scan::jvp(const std::vector<array>& primals, const std::vecto
 
 std::pair<std::vector<array>, std::vector<int>> Scan::vmap(const std::vector<array>& inputs,
                                                            const std::vector<int>& axes) {
-  array x = axes[0] > 0 ? moveaxis(inputs[0], axes[0], 0, stream()) : inputs[0];
+  array x = to_front(inputs[0], axes[0], stream());
   return {{scan_node(x, op_, axis_ + 1, reverse_, inclusive_, stream())}, {0}};
 }
 

@@ -43,8 +43,6 @@ bool ArgPartition::is_equivalent(const Primitive& o) const {
 
 namespace {
 
-array batch_to_front(const array& x, int ax) { return ax <= 0 ? x : moveaxis(x, ax, 0); }
-
 // Cotangent of the input of a permutation along `axis`: g scattered back through `perm`.
 array unpermute(const array& x, const array& g, const array& perm, int axis, StreamOrDevice s) {
   if (is_integral(x.dtype())) return zeros_like(x, s);
@@ -69,7 +67,7 @@ std::vector<array> Sort::jvp(const std::vector<array>& primals, const std::vecto
 }
 std::pair<std::vector<array>, std::vector<int>> Sort::vmap(const std::vector<array>& inputs,
                                                            const std::vector<int>& axes) {
-  array x = batch_to_front(inputs[0], axes[0]);
+  array x = to_front(inputs[0], axes[0]);
   return {{make_node<Sort>({x}, x.dtype(), stream(), axis_ + 1)}, {0}};
 }
 
@@ -83,7 +81,7 @@ std::vector<array> ArgSort::jvp(const std::vector<array>& primals, const std::ve
 }
 std::pair<std::vector<array>, std::vector<int>> ArgSort::vmap(const std::vector<array>& inputs,
                                                               const std::vector<int>& axes) {
-  array x = batch_to_front(inputs[0], axes[0]);
+  array x = to_front(inputs[0], axes[0]);
   return {{make_node<ArgSort>({x}, uint32, stream(), axis_ + 1)}, {0}};
 }
 
@@ -99,7 +97,7 @@ std::vector<array> Partition::jvp(const std::vector<array>& primals, const std::
 }
 std::pair<std::vector<array>, std::vector<int>> Partition::vmap(const std::vector<array>& inputs,
                                                                 const std::vector<int>& axes) {
-  array x = batch_to_front(inputs[0], axes[0]);
+  array x = to_front(inputs[0], axes[0]);
   return {{make_node<Partition>({x}, x.dtype(), stream(), kth_, axis_ + 1)}, {0}};
 }
 
@@ -113,7 +111,7 @@ std::vector<array> ArgPartition::jvp(const std::vector<array>& primals, const st
 }
 std::pair<std::vector<array>, std::vector<int>> ArgPartition::vmap(const std::vector<array>& inputs,
                                                                    const std::vector<int>& axes) {
-  array x = batch_to_front(inputs[0], axes[0]);
+  array x = to_front(inputs[0], axes[0]);
   return {{make_node<ArgPartition>({x}, uint32, stream(), kth_, axis_ + 1)}, {0}};
 }
 
