@@ -54,10 +54,10 @@ array outer(const array& a, const array& b, S s) {
 array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, const std::vector<int>& axes_b, S s) {
   if (axes_a.size() != axes_b.size())
     fail("tensordot", "Got " + std::to_string(axes_a.size()) + " axes for a and " + std::to_string(axes_b.size()) + " for b.");
-  auto ca = normalize_axes(axes_a, static_cast<int>(a.ndim()), "tensordot");
-  auto cb = normalize_axes(axes_b, static_cast<int>(b.ndim()), "tensordot");
-  // Keep the pairing the caller gave, not the sorted order.
-  ca.clear(), cb.clear();
+  normalize_axes(axes_a, static_cast<int>(a.ndim()), "tensordot");  // range and repeat checks
+  normalize_axes(axes_b, static_cast<int>(b.ndim()), "tensordot");
+  // Keep the pairing the caller gave, not normalize_axes' sorted order.
+  std::vector<int> ca, cb;
   for (int ax : axes_a) ca.push_back(normalize_axis(ax, static_cast<int>(a.ndim()), "tensordot"));
   for (int ax : axes_b) cb.push_back(normalize_axis(ax, static_cast<int>(b.ndim()), "tensordot"));
   int32_t k = 1;
