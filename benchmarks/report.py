@@ -7,6 +7,8 @@ import platform
 import sys
 
 # Bytes each case must move at least (read + write) and flops, for the hardware-limit column.
+# A benchmark may instead print them in its JSON line: {"case": ..., "ms": ..., "flops": N}
+# or "bytes": N.
 N = 1 << 25
 WORK = {
     "exp f32 32M": ("bytes", 2 * 4 * N),
@@ -27,7 +29,9 @@ def main():
     ours = load(sys.argv[1])
     peers = load(sys.argv[2])
     peer_ms = {(r["case"], r["lib"]): r["ms"] for r in peers}
-    libs = [lib for lib in ("numpy", "mlx") if any(k[1] == lib for k in peer_ms)]
+    # A peer gets a column where it ran a case of the main table (torch also runs the MLP).
+    libs = [lib for lib in ("numpy", "mlx", "torch")
+            if any(k[1] == lib and not k[0].startswith("mlp") for k in peer_ms)]
     mlp = [r for r in ours if r["case"].startswith("mlp")]
     ours = [r for r in ours if not r["case"].startswith("mlp")]
     cpu = "unknown CPU"
@@ -52,6 +56,9 @@ def main():
             p = peer_ms.get((case, lib))
             row += f"{p:.2f} | {p / ms:.2f}x | " if p else "– | – | "
         kind, work = WORK.get(case, (None, 0))
+        for key in ("flops", "bytes"):
+            if key in r:
+                kind, work = key, r[key]
         if kind == "bytes":
             row += f"{work / ms / 1e6:.1f} GB/s |"
         elif kind == "flops":

@@ -12,4 +12,11 @@ NB_MODULE(core, m) {
   init_scan_ops(m);
   init_sort_ops(m);
   init_random(m);
+  init_indexing_ops(m);
+  init_einsum_ops(m);
+  init_conv_ops(m);
+  init_linalg(m);
+  init_fft(m);
+  init_quantized_ops(m);
+  init_io(m);
 }

@@ -1,4 +1,4 @@
-"""The MLP training-step case of bench_cpu.cpp in PyTorch (CPU), for the P2 table.
+"""The MLP training-step case of bench_core.cpp in PyTorch (CPU), for the P2 table.
 
 Run with the Python that has torch (Debian's python3-torch). Prints JSON lines.
 """

@@ -1,4 +1,4 @@
-"""The CPU benchmark cases of bench_cpu.cpp, in NumPy and (where it installs) MLX.
+"""The CPU benchmark cases of bench_core.cpp, in NumPy and (where it installs) MLX.
 
 Prints one JSON object per case and library: {"case", "lib", "ms"}.
 """
