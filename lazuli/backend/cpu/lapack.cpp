@@ -1,15 +1,18 @@
 // CPU: the linear-algebra primitives through LAPACK (LAPACKE, column-major). Each matrix of
 // the batch is copied from its own layout (any strides) into a column-major work buffer,
 // factorized there, and written into row-major outputs; the copies are O(n^2) beside the
-// O(n^3) factorizations. Small matrices of a batch run in parallel on our pool; a large
-// one runs alone so that OpenBLAS's threads have the cores. Failures (singular, not
-// positive definite, no convergence) are gathered per matrix and raised after the batch,
-// naming the op and the first failing matrix.
+// O(n^3) factorizations. Matrices below 512x512 run with OpenBLAS held to one thread and
+// the batch spread over our pool (OpenBLAS's threads under our pool's oversubscribed the
+// cores: a batch of 64 solves of 64x64 ran 7x slower); larger ones use OpenBLAS's threads.
+// Failures (singular, not positive definite, no convergence) are gathered per matrix and
+// raised after the batch, naming the op and the first failing matrix.
 #define LAPACK_COMPLEX_CPP
+#include <cblas.h>  // OpenBLAS's: openblas_set_num_threads
 #include <complex>
 #include <lapacke.h>
 
 #include <algorithm>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -119,15 +122,48 @@ void zero_other_triangle(T* a, int64_t n, bool upper) {
       if (upper ? i > j : i < j) a[i + j * n] = T(0);
 }
 
-// Runs work(b) for every matrix of the batch; matrices of side n run in parallel when
-// small (large ones leave the cores to OpenBLAS). Returns LAPACK's info per matrix.
+// While one is alive (on any thread), OpenBLAS runs single-threaded; the last one to go
+// restores its thread count.
+class SerialBlas {
+ public:
+  SerialBlas() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (depth_++ == 0) {
+      saved_ = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
+  }
+  ~SerialBlas() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--depth_ == 0) openblas_set_num_threads(saved_);
+  }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  static inline std::mutex mutex_;
+  static inline int depth_ = 0, saved_ = 1;
+};
+
+// Below this side, OpenBLAS's threads cost more than they give: on 2 busy cores, eigh and
+// svd of 256x256 ran 2-6x faster single-threaded, and inv, qr, cholesky as fast.
+constexpr int64_t kThreadedBlasMin = 512;
+
+// Runs work(b) for every matrix of the batch, returning LAPACK's info per matrix. Matrices
+// smaller than kThreadedBlasMin run with OpenBLAS single-threaded, several at once on our
+// pool; larger ones run one after another with OpenBLAS's threads.
 template <typename F>
 std::vector<lapack_int> for_each_matrix(int64_t count, int64_t n, F&& work) {
   std::vector<lapack_int> info(count, 0);
-  int64_t grain = n >= 160 ? count : std::max<int64_t>(1, (64 * 64 * 64) / std::max<int64_t>(n * n * n, 1));
-  parallel_for(count, grain, [&](int64_t begin, int64_t end) {
+  auto run = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) info[b] = work(b);
-  });
+  };
+  if (n >= kThreadedBlasMin) {
+    run(0, count);
+  } else {
+    SerialBlas serial;
+    parallel_for(count, std::max<int64_t>(1, (64 * 64 * 64) / std::max<int64_t>(n * n * n, 1)), run);
+  }
   return info;
 }
 
