@@ -394,6 +394,15 @@ def test_errors():
         mx.linalg.norm(mx.ones((3,)), [1])
 
 
+def test_nan_inputs():
+    nan = mx.array([[float("nan"), 1.0], [1.0, 1.0]])
+    for op in ["svd", "eig", "eigvals"]:  # iterative: NumPy refuses these too
+        raises(op, lambda: getattr(mx.linalg, op)(nan))
+    for f in [mx.linalg.inv, lambda t: mx.linalg.eigh(t)[1], lambda t: mx.linalg.qr(t)[1], mx.linalg.det,
+              lambda t: mx.linalg.solve(t, mx.ones((2,)))]:
+        assert np.isnan(np.array(f(nan))).any()
+
+
 # ---- gradients and vmap -----------------------------------------------------------------
 
 def numeric_grad(f, a, h=1e-6):

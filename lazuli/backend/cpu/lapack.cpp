@@ -12,6 +12,8 @@
 #include <lapacke.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -154,6 +156,10 @@ constexpr int64_t kThreadedBlasMin = 512;
 // pool; larger ones run one after another with OpenBLAS's threads.
 template <typename F>
 std::vector<lapack_int> for_each_matrix(int64_t count, int64_t n, F&& work) {
+  // LAPACKE rejects inputs holding NaN by default; like NumPy, we let NaNs flow into the
+  // results instead.
+  static const bool nancheck_off = (LAPACKE_set_nancheck(0), true);
+  (void)nancheck_off;
   std::vector<lapack_int> info(count, 0);
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) info[b] = work(b);
@@ -167,10 +173,21 @@ std::vector<lapack_int> for_each_matrix(int64_t count, int64_t n, F&& work) {
   return info;
 }
 
+// The info we give a matrix holding NaN or infinity, for the routines (SVD, eig) whose
+// iterations LAPACK cannot run on those.
+constexpr lapack_int kNotFinite = std::numeric_limits<lapack_int>::min();
+template <typename T>
+bool all_finite(const std::vector<T>& v) {
+  return std::all_of(v.begin(), v.end(), [](T x) { return std::isfinite(x); });
+}
+
 // Raises for the first matrix whose info is positive (a failure the user caused); a
 // negative info is a bad argument, which is our bug.
 void check_info(const std::vector<lapack_int>& info, const char* op, const std::string& what) {
   for (size_t b = 0; b < info.size(); ++b) {
+    if (info[b] == kNotFinite)
+      throw std::invalid_argument(std::string("[") + op + "] the input holds NaN or infinity (matrix " +
+                                  std::to_string(b) + " of the batch).");
     if (info[b] < 0)
       throw std::runtime_error(std::string("[") + op + "] LAPACK rejected argument " + std::to_string(-info[b]) + ".");
     if (info[b] > 0)
@@ -346,6 +363,7 @@ void SVD::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
     auto info = for_each_matrix(A.count, std::max(M, N), [&](int64_t b) -> lapack_int {
       std::vector<T> w(M * N);
       A.load(b, w.data(), M);
+      if (!all_finite(w)) return kNotFinite;
       std::vector<T> u(compute_uv_ ? M * M : 1), vt(compute_uv_ ? N * N : 1);
       lapack_int r = 0;
       if (K > 0) {
@@ -378,7 +396,7 @@ void Eigh::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
       if (compute_vectors_) store(a.data(), n, n, n, out_data<T>(outputs[1]) + b * n * n);
       return r;
     });
-    check_info(info, "linalg::eigh", "the eigenvalue solver did not converge");
+    check_info(info, compute_vectors_ ? "linalg::eigh" : "linalg::eigvalsh", "the eigenvalue solver did not converge");
   });
 }
 
@@ -392,6 +410,7 @@ void Eig::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
     auto info = for_each_matrix(A.count, n, [&](int64_t b) -> lapack_int {
       std::vector<T> a(n * n), wr(n), wi(n), vr(compute_vectors_ ? n * n : 1);
       A.load(b, a.data(), n);
+      if (!all_finite(a)) return kNotFinite;
       lapack_int r = n > 0 ? geev(compute_vectors_ ? 'V' : 'N', n, a.data(), wr.data(), wi.data(), vr.data()) : 0;
       for (int64_t j = 0; j < n; ++j) w[b * n + j] = complex64_t(float(wr[j]), float(wi[j]));
       if (compute_vectors_) {
@@ -413,7 +432,7 @@ void Eig::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
       }
       return r;
     });
-    check_info(info, "linalg::eig", "the eigenvalue solver did not converge");
+    check_info(info, compute_vectors_ ? "linalg::eig" : "linalg::eigvals", "the eigenvalue solver did not converge");
   });
 }
 
