@@ -450,6 +450,26 @@ def test_grad_matches_finite_differences(name):
     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("f", [lambda y: mx.linalg.det(y), lambda y: mx.sum(mx.linalg.inv(y)),
+                               lambda y: mx.sum(mx.linalg.eigvalsh(y @ y.T) ** 2),
+                               lambda y: mx.sum(mx.linalg.cholesky(y @ y.T + 3 * mx.eye(3, dtype=y.dtype)))])
+def test_second_derivatives(f):
+    # d/dx <grad f(x), w> by reverse-over-reverse against finite differences of grad f.
+    x, a = random((3, 3), "float64", seed=23, kind="well")
+    w = mx.array(np.random.default_rng(24).uniform(-1, 1, (3, 3)), dtype=mx.float64)
+    inner = lambda t: mx.sum(mx.grad(f)(t) * w)
+    got = np.array(mx.grad(inner)(x))
+    want = numeric_grad(lambda v: inner(mx.array(v, dtype=mx.float64)).item(), a, h=1e-5)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_vmap_of_grad_gives_per_matrix_gradients():
+    x, a = random((4, 3, 3), "float64", seed=25, kind="well")
+    got = np.array(mx.vmap(mx.grad(mx.linalg.det))(x))
+    want = np.linalg.det(a)[:, None, None] * np.swapaxes(np.linalg.inv(a), -1, -2)  # Jacobi's formula
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
 def test_vmap_and_batched_agree():
     x, a = random((4, 3, 3), "float64", kind="spd")
     for f in [mx.linalg.inv, mx.linalg.cholesky, lambda t: mx.linalg.eigh(t)[0], mx.linalg.det,
