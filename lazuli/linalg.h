@@ -16,10 +16,17 @@ namespace lazuli::linalg {
 // ("fro", "nuc").
 using NormOrd = std::variant<double, std::string>;
 
-// Vector or matrix norm. Without `ord` and `axis`: the 2-norm of the flattened array. An
-// int axis (or a 1-D input) gives vector norms, two axes (or a 2-D input) matrix norms.
-array norm(const array& a, const std::optional<NormOrd>& ord = std::nullopt,
-           const std::optional<std::vector<int>>& axis = std::nullopt, bool keepdims = false, S s = {});
+// Vector or matrix norm. Without `ord` and `axis`: the 2-norm of the flattened array. One
+// axis (or a 1-D input) gives vector norms, two axes (or a 2-D input) matrix norms. The
+// overloads are MLX's; the last takes any order (std::nullopt: the default).
+array norm(const array& a, const std::optional<std::vector<int>>& axis = std::nullopt, bool keepdims = false,
+           S s = {});
+array norm(const array& a, double ord, const std::optional<std::vector<int>>& axis = std::nullopt,
+           bool keepdims = false, S s = {});
+array norm(const array& a, const std::string& ord, const std::optional<std::vector<int>>& axis = std::nullopt,
+           bool keepdims = false, S s = {});
+array norm(const array& a, const std::optional<NormOrd>& ord, const std::optional<std::vector<int>>& axis,
+           bool keepdims = false, S s = {});
 
 // Reduced QR: Q (..., M, K), R (..., K, N), K = min(M, N).
 std::vector<array> qr(const array& a, S s = {});

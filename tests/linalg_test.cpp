@@ -73,6 +73,9 @@ TEST(Linalg, Norms) {
   EXPECT_NEAR(linalg::norm(m, std::string("nuc")).item<double>(),
               sum(linalg::svd(m, false)[0]).item<double>(), 1e-12);
   EXPECT_EQ(linalg::norm(filled({2, 3, 4}, -1, 1, 1), 2.0, std::vector<int>{0, 2}, true).shape(), (Shape{1, 3, 1}));
+  EXPECT_NEAR(linalg::norm(m, "fro").item<double>(), std::sqrt(30.0), 1e-12);
+  EXPECT_EQ(linalg::norm(m, std::vector<int>{1}).shape(), (Shape{2}));
+  EXPECT_EQ(linalg::norm(m, std::optional<linalg::NormOrd>(), std::nullopt, true).shape(), (Shape{1, 1}));
 }
 
 TEST(Linalg, Errors) {

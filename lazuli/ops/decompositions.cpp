@@ -662,6 +662,17 @@ array norm(const array& a_in, const std::optional<NormOrd>& ord, const std::opti
   return reshape(result, kept, s);
 }
 
+array norm(const array& a, const std::optional<std::vector<int>>& axis, bool keepdims, S s) {
+  return norm(a, std::optional<NormOrd>(), axis, keepdims, s);
+}
+array norm(const array& a, double ord, const std::optional<std::vector<int>>& axis, bool keepdims, S s) {
+  return norm(a, std::optional<NormOrd>(ord), axis, keepdims, s);
+}
+array norm(const array& a, const std::string& ord, const std::optional<std::vector<int>>& axis, bool keepdims,
+           S s) {
+  return norm(a, std::optional<NormOrd>(ord), axis, keepdims, s);
+}
+
 std::vector<array> qr(const array& a, S s) {
   check_factor_input(a, "linalg::qr", false);
   return make_multi<QRF>({a}, {a.dtype(), a.dtype()}, s);
