@@ -479,11 +479,14 @@ def test_vmap_and_batched_agree():
           np.linalg.solve(a, np.ones((4, 3, 1)))[..., 0], "float64")
 
 
-def test_eig_and_lu_factor_give_zero_gradients_through_lu_pivots():
+def test_eig_has_zero_gradients_and_lu_of_non_square_matrices_none():
     # eig is not differentiable: its cotangent is zero.
     x = mx.array(np.eye(3) + 0.1, dtype=mx.float64)
     g = mx.grad(lambda t: mx.sum(mx.real(mx.linalg.eigvals(t))))(x)
     assert np.array(g).tolist() == np.zeros((3, 3)).tolist()
+    # LU is differentiable for square matrices only.
+    with pytest.raises(ValueError, match=r"\[linalg::lu_factor\] derivatives need square matrices"):
+        mx.grad(lambda t: mx.sum(mx.linalg.lu(t)[2]))(mx.ones((3, 2), dtype=mx.float64))
 
 
 # ---- against MLX, where installed -------------------------------------------------------
