@@ -10,7 +10,6 @@
 // differentiable for square matrices (which makes det and slogdet so); Eig is not.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "lazuli/linalg.h"
 #include "lazuli/ops/ops_util.h"
@@ -21,7 +20,7 @@ using namespace detail;
 
 namespace {
 
-Shape batch_of(const array& a, int tail = 2) { return Shape(a.shape().begin(), a.shape().end() - tail); }
+Shape batch_of(const array& a) { return Shape(a.shape().begin(), a.shape().end() - 2); }
 Shape with_tail(Shape batch, std::initializer_list<int32_t> tail) {
   batch.insert(batch.end(), tail);
   return batch;
