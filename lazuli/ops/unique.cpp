@@ -43,25 +43,36 @@ array rows_differ(const array& sorted) {
 
 std::vector<array> nonzero(const array& a, S s) {
   if (a.ndim() == 0) fail("nonzero", "A 0-d array has no axes to index; use atleast_1d(a) first.");
-  std::vector<uint8_t> nz = host_values<uint8_t>(not_equal(a, zeros({}, a.dtype(), s), s));
+  array mask = contiguous(a.dtype() == bool_ ? a : not_equal(a, zeros({}, a.dtype(), s), s), false, s);
+  mask.eval();
+  const bool* nz = mask.data<bool>();
   int nd = static_cast<int>(a.ndim());
   size_t count = 0;
-  for (uint8_t v : nz) count += v != 0;
-  std::vector<std::vector<int64_t>> coords(nd, std::vector<int64_t>(count));
+  for (size_t i = 0; i < mask.size(); ++i) count += nz[i];
+  // The coordinates go straight into buffers that the result arrays then own.
+  std::vector<int64_t*> coords(nd);
+  std::vector<array> out;
+  for (int d = 0; d < nd; ++d) {
+    coords[d] = new int64_t[count + 1];  // one spare: the loop below writes before it decides
+    out.emplace_back(coords[d], Shape{static_cast<int32_t>(count)}, int64,
+                     [](void* p) { delete[] static_cast<int64_t*>(p); });
+  }
   std::vector<int64_t> at(nd, 0);  // the coordinates of element i, advanced row-major
+  int32_t last = a.shape()[nd - 1];
   size_t k = 0;
-  for (size_t i = 0; i < nz.size(); ++i) {
-    if (nz[i]) {
-      for (int d = 0; d < nd; ++d) coords[d][k] = at[d];
-      ++k;
+  for (size_t i = 0; i < mask.size(); i += last) {
+    // The innermost axis, branch-free (the mask is unpredictable): write every element's
+    // coordinates at slot k and keep them only when it is nonzero.
+    for (int32_t j = 0; j < last; ++j) {
+      for (int d = 0; d < nd - 1; ++d) coords[d][k] = at[d];
+      coords[nd - 1][k] = j;
+      k += nz[i + j];
     }
-    for (int d = nd - 1; d >= 0; --d) {
+    for (int d = nd - 2; d >= 0; --d) {
       if (++at[d] < a.shape()[d]) break;
       at[d] = 0;
     }
   }
-  std::vector<array> out;
-  for (auto& c : coords) out.push_back(int64_vector(c));
   return out;
 }
 

@@ -282,8 +282,14 @@ nb::object expand_bool_masks(const array& a, nb::handle index) {
 array get_advanced(const array& a_in, nb::handle index_in) {
   auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
-  array out = take(advanced_view(a, r), r.positions, 0);
-  return place_index_dims(out, static_cast<int>(r.positions.ndim()), r.insert_at, false);
+  // A gather of whole rows of the view (its kernel reads each index in place).
+  array view = advanced_view(a, r);
+  Shape rows = view.shape();
+  rows[0] = 1;
+  int k = static_cast<int>(r.positions.ndim());
+  // (A view with no rows has no window to gather: take raises for any index there.)
+  array out = view.shape()[0] == 0 ? take(view, r.positions, 0) : squeeze(gather(view, r.positions, 0, rows), k);
+  return place_index_dims(out, k, r.insert_at, false);
 }
 
 // a with the indexed elements combined with `value` by `op` (Set for assignment).

@@ -118,12 +118,66 @@ void gather_runs(const U* src, U* dst, const std::vector<int64_t>& starts, const
   });
 }
 
+// One index array of whole-row windows (take along the first axis, x[idx] from Python):
+// read each index where it is used, without a pass building window starts. Returns false
+// when the layout is not this one.
+bool gather_rows(array& a, const array& indices, const Shape& window, array& out) {
+  for (size_t d = 1; d < window.size(); ++d)
+    if (window[d] != a.shape()[d]) return false;
+  if (window.empty() || window[0] != 1) return false;
+  array idx = row_major(indices);
+  int64_t n = static_cast<int64_t>(idx.size()), dim = a.shape()[0];
+  int64_t row = static_cast<int64_t>(a.size() / std::max<int64_t>(dim, 1));
+  std::atomic<int64_t> bad{-1};
+  dispatch_dtype(idx.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_integral_v<T>) {
+      const T* p = static_cast<const T*>(idx.raw_data());
+      auto copy = [&](auto bits) {
+        using U = decltype(bits);
+        const U* src = static_cast<const U*>(a.raw_data());
+        U* dst = static_cast<U*>(out.raw_data());
+        parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            int64_t v = static_cast<int64_t>(p[i]);
+            if (v < 0) v += dim;
+            if (v < 0 || v >= dim) {
+              int64_t expected = -1;
+              bad.compare_exchange_strong(expected, i);
+              return;
+            }
+            if (row == 1) dst[i] = src[v];
+            else std::memcpy(dst + i * row, src + v * row, row * sizeof(U));
+          }
+        });
+      };
+      switch (a.itemsize()) {
+        case 1: return copy(Bits<1>::type{});
+        case 2: return copy(Bits<2>::type{});
+        case 4: return copy(Bits<4>::type{});
+        default: return copy(Bits<8>::type{});
+      }
+    }
+  });
+  if (int64_t i = bad.load(); i >= 0) {
+    int64_t v = 0;
+    dispatch_dtype(idx.dtype(), [&](auto t) {
+      using T = decltype(t);
+      if constexpr (std::is_integral_v<T>) v = static_cast<int64_t>(static_cast<const T*>(idx.raw_data())[i]);
+    });
+    throw std::out_of_range("[gather] Index " + std::to_string(v) + " is out of bounds for axis 0 with size " +
+                            std::to_string(dim) + ".");
+  }
+  return true;
+}
+
 }  // namespace
 
 void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array a = row_major(inputs[0]);
   auto& out = outputs[0];
   allocate(out);
+  if (inputs.size() == 2 && axes_[0] == 0 && a.itemsize() <= 8 && gather_rows(a, inputs[1], slice_sizes_, out)) return;
   std::vector<array> indices(inputs.begin() + 1, inputs.end());
   auto starts = window_starts(indices, axes_, a.shape(), slice_sizes_, "gather");
   if (out.size() == 0) return;
