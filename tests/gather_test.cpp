@@ -253,6 +253,9 @@ LAZULI_CHECKER_CASES(gather) {
   add("Gather", Case{{{4, 6}, {3}}, -2, 2, binary_fn([index_of](const array& x, const array& f) {
                        return gather(x, index_of(f), 1, {4, 2});
                      })});
+  add("Gather", Case{{{4, 6}, {3}}, -2, 2, binary_fn([index_of](const array& x, const array& f) {
+                       return gather(x, index_of(f), 1, {4, 2});
+                     }), true, false, {-1, 0}});  // only the indices batched
   add("Gather", Case{{{5, 4}, {2}}, -2, 2, binary_fn([index_of](const array& x, const array& f) {
                        return slice(x, index_of(f), {0, 1}, {2, 3});
                      }), true, false, {0, -1}});
@@ -287,6 +290,9 @@ LAZULI_CHECKER_CASES(gather) {
   add("ScatterSlices", Case{{{4, 6}, {3, 4, 2}, {3}}, -2, 2, [index_of](const std::vector<array>& x) {
                               return std::vector<array>{scatter_add(x[0], Idx{index_of(x[2])}, x[1], {1})};
                             }});
+  add("ScatterSlices", Case{{{4, 6}, {3, 4, 2}, {3}}, -2, 2, [index_of](const std::vector<array>& x) {
+                              return std::vector<array>{scatter_add(x[0], Idx{index_of(x[2])}, x[1], {1})};
+                            }, true, false, {-1, 0, 0}});
   add("ScatterSlices", Case{{{5, 4}, {2, 2}, {2}}, -2, 2, [index_of](const std::vector<array>& x) {
                               return std::vector<array>{slice_update(x[0], x[1], index_of(x[2]), {0, 1})};
                             }});

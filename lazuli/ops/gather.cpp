@@ -237,6 +237,11 @@ std::pair<std::vector<array>, std::vector<int>> Gather::vmap(const std::vector<a
                                                              const std::vector<int>& axes) {
   int batch = batch_size(inputs, axes);
   size_t k = inputs.size() - 1;
+  if (axes[0] < 0) {  // only the indices are batched: their batch axis leads the output
+    std::vector<array> idx;
+    for (size_t i = 1; i <= k; ++i) idx.push_back(batched_front(inputs[i], axes[i], batch, stream()));
+    return {{make_gather(inputs[0], idx, axes_, slice_sizes_, stream())}, {0}};
+  }
   array a = batched_front(inputs[0], axes[0], batch, stream());
   std::vector<int> shifted;
   for (int ax : axes_) shifted.push_back(ax + 1);

@@ -314,3 +314,64 @@ def test_against_mlx():
     np.testing.assert_array_equal(npy(got), np.array(want))
     idx = np.array([[3, 0], [1, 1]])
     np.testing.assert_array_equal(npy(mx.array(x)[mx.array(idx), 1:]), np.array(mlx.array(x)[mlx.array(idx), 1:]))
+
+
+# ---- transforms through indexing -----------------------------------------------------------
+
+def finite_difference_grad(f, x, eps=1e-3):
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f(mx.array(x + d)).item() - f(mx.array(x - d)).item()) / (2 * eps)
+    return g
+
+
+def test_fancy_and_mask_read_gradients_match_finite_differences():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    w = mx.array(rng.standard_normal((3, 3)).astype(np.float32))
+    idx = mx.array([2, 0, 2])
+
+    def f(a):
+        return (mx.sin(a[idx]) * w).sum()
+
+    np.testing.assert_allclose(npy(mx.grad(f)(mx.array(x))), finite_difference_grad(f, x), atol=2e-2)
+    mask = mx.array(x > 0)
+
+    def g(a):
+        return (a[mask] ** 2).sum()
+
+    np.testing.assert_allclose(npy(mx.grad(g)(mx.array(x))), np.where(x > 0, 2 * x, 0), rtol=1e-5)
+
+
+def test_vmap_of_fancy_reads_with_batched_indices():
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    idx = np.array([[0, 4], [3, 3], [1, 2]])
+    out = mx.vmap(lambda i: mx.array(x)[i])(mx.array(idx))
+    np.testing.assert_array_equal(npy(out), x[idx])
+    xs = np.stack([x, x + 100, x + 200])
+    out = mx.vmap(lambda a, i: a[i, 1:])(mx.array(xs), mx.array(idx))
+    np.testing.assert_array_equal(npy(out), np.stack([xs[b][idx[b], 1:] for b in range(3)]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_assignment_over_dtypes(dtype):
+    x = sample((3, 4), dtype, seed=6)
+    m = sample((3, 4), np.int32, seed=7) > 0
+    v = sample((int(m.sum()),), dtype, seed=8)
+    a = mx.array(x)
+    a[mx.array(m)] = mx.array(v)
+    y = x.copy()
+    y[m] = v
+    np.testing.assert_array_equal(npy(a), y)
+    b = mx.array(x)
+    b[m.T.T] = v                                           # a NumPy mask
+    np.testing.assert_array_equal(npy(b), y)
+
+
+def test_at_with_a_bool_mask():
+    a = mx.array([1.0, 2.0, 3.0, 4.0])
+    assert a.at[a > 2].add(10).tolist() == [1.0, 2.0, 13.0, 14.0]
+    assert a.at[mx.array([True, False, True, False])].multiply(2).tolist() == [2.0, 2.0, 6.0, 4.0]
