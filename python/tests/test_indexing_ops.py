@@ -375,3 +375,18 @@ def test_at_with_a_bool_mask():
     a = mx.array([1.0, 2.0, 3.0, 4.0])
     assert a.at[a > 2].add(10).tolist() == [1.0, 2.0, 13.0, 14.0]
     assert a.at[mx.array([True, False, True, False])].multiply(2).tolist() == [2.0, 2.0, 6.0, 4.0]
+
+
+def test_slice_update_in_a_loop_like_a_kv_cache():
+    cache = mx.zeros((6, 2))
+    expected = np.zeros((6, 2), dtype=np.float32)
+    for step in range(6):
+        row = mx.full((1, 2), float(step + 1))
+        cache = mx.slice_update(cache + 0, row, mx.array([step]), [0])  # cache + 0: a buffer it may reuse
+        expected[step] = step + 1
+        mx.eval(cache)
+    np.testing.assert_array_equal(npy(cache), expected)
+    kept = mx.ones((3,))
+    mx.eval(kept)
+    updated = mx.slice_update(kept, mx.array([5.0]), mx.array([1]), [0])
+    assert updated.tolist() == [1.0, 5.0, 1.0] and kept.tolist() == [1.0, 1.0, 1.0]  # kept is still read

@@ -171,6 +171,17 @@ bool gather_rows(array& a, const array& indices, const Shape& window, array& out
   return true;
 }
 
+const char* op_label(ScatterOp op) {
+  switch (op) {
+    case ScatterOp::Set: return "scatter";
+    case ScatterOp::Add: return "scatter_add";
+    case ScatterOp::Prod: return "scatter_prod";
+    case ScatterOp::Max: return "scatter_max";
+    case ScatterOp::Min: return "scatter_min";
+  }
+  return "scatter";
+}
+
 }  // namespace
 
 void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -197,13 +208,20 @@ void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
 
 void ScatterSlices::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
-  allocate(out);
-  copy_to(inputs[0], out, out.strides(), 0);
+  const array& src = inputs[0];
+  // Updating in place when nobody else reads src (a KV cache written one step at a time
+  // costs the update, not the cache).
+  if (src.flags().row_contiguous && src.data_size() == src.size() && src.is_donatable()) {
+    out.move_shared_buffer(src);
+  } else {
+    allocate(out);
+    copy_to(src, out, out.strides(), 0);
+  }
   array upd = row_major(inputs.back());
   int nd = static_cast<int>(out.ndim());
   Shape window(upd.shape().end() - nd, upd.shape().end());
   std::vector<array> indices(inputs.begin() + 1, inputs.end() - 1);
-  auto starts = window_starts(indices, axes_, out.shape(), window, name().c_str());
+  auto starts = window_starts(indices, axes_, out.shape(), window, op_label(op_));
   if (upd.size() == 0) return;
   Runs runs = window_runs(out.shape(), window);
   int64_t per_window = static_cast<int64_t>(runs.offsets.size()), run = runs.run;
