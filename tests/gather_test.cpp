@@ -47,6 +47,10 @@ TEST(Gather, OutOfRangeRaisesAtEval) {
   msg = error_of<std::out_of_range>([&] { gather(a, array({3}), 0, {2, 5}).eval(); });
   EXPECT_TRUE(contains(msg, "a window of 2 must fit")) << msg;
   EXPECT_THROW(gather(a, array({-5}), 0, {1, 5}).eval(), std::out_of_range);
+  // A huge unsigned index is out of range, not a wrapped negative one.
+  EXPECT_THROW(gather(a, array({~uint64_t{0}}, uint64), 0, {1, 5}).eval(), std::out_of_range);
+  EXPECT_THROW(gather(a, array({~uint64_t{0}}, uint64), 1, {4, 1}).eval(), std::out_of_range);
+  expect_values(slice(a, array({~uint64_t{0}}, uint64), {0}, {1, 1}), {15});  // clamped to the end
   EXPECT_THROW(scatter(a, Idx{array({4})}, zeros({1, 1, 5}, int32), {0}).eval(), std::out_of_range);
   EXPECT_THROW(scatter_add(a, Idx{array({0}), array({5})}, zeros({1, 1, 1}, int32), {0, 1}).eval(), std::out_of_range);
 }

@@ -121,7 +121,9 @@ std::vector<array> clamped_starts(const array& a, const array& start, const std:
   if (start.size() != axes.size())
     fail(op, "Got " + std::to_string(start.size()) + " start indices for " + std::to_string(axes.size()) + " axes " +
                  list_str(axes) + ".");
-  array flat = reshape(astype(start, int64, s), {-1}, s);
+  array st = start;
+  if (st.dtype() == uint64) st = minimum(st, array(uint64_t{1} << 40, uint64), s);  // stays huge as int64
+  array flat = reshape(astype(st, int64, s), {-1}, s);
   std::vector<array> out;
   for (size_t k = 0; k < axes.size(); ++k) {
     int64_t hi = int64_t(a.shape()[axes[k]]) - sizes[axes[k]];

@@ -29,6 +29,18 @@ Strides row_strides(const Shape& shape) {
   return st;
 }
 
+// An index as int64 with negatives counted from the end of an axis of size `dim`; an
+// unsigned value too large for int64 comes back as -1 (out of range), not wrapped.
+template <typename T>
+int64_t wrap_index(T raw, int64_t dim) {
+  if constexpr (std::is_signed_v<T>) {
+    int64_t v = static_cast<int64_t>(raw);
+    return v < 0 ? v + dim : v;
+  } else {
+    return static_cast<uint64_t>(raw) > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(raw);
+  }
+}
+
 // The element offset in `shape` (row-major) where each index tuple's window starts, after
 // checking that the window fits: an index i on an axis of size dim with window w is valid
 // in [-dim, dim - w] (negatives count from the end).
@@ -47,8 +59,7 @@ std::vector<int64_t> window_starts(const std::vector<array>& indices, const std:
         const T* p = static_cast<const T*>(idx.raw_data());
         parallel_for(static_cast<int64_t>(n), kGrain, [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
-            int64_t v = static_cast<int64_t>(p[i]);
-            if (v < 0) v += dim;
+            int64_t v = wrap_index(p[i], dim);
             if (v < 0 || v > hi) {
               int64_t expected = -1;
               bad.compare_exchange_strong(expected, i);
@@ -59,7 +70,7 @@ std::vector<int64_t> window_starts(const std::vector<array>& indices, const std:
         });
         if (int64_t i = bad.load(); i >= 0) {
           std::string range = hi == dim - 1 ? "" : " (a window of " + std::to_string(dim - hi) + " must fit)";
-          throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(static_cast<int64_t>(p[i])) +
+          throw std::out_of_range(std::string("[") + op + "] Index " + std::to_string(p[i]) +
                                   " is out of bounds for axis " + std::to_string(axes[k]) + " with size " +
                                   std::to_string(dim) + range + ".");
         }
@@ -139,8 +150,7 @@ bool gather_rows(array& a, const array& indices, const Shape& window, array& out
         U* dst = static_cast<U*>(out.raw_data());
         parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
-            int64_t v = static_cast<int64_t>(p[i]);
-            if (v < 0) v += dim;
+            int64_t v = wrap_index(p[i], dim);
             if (v < 0 || v >= dim) {
               int64_t expected = -1;
               bad.compare_exchange_strong(expected, i);
@@ -160,12 +170,12 @@ bool gather_rows(array& a, const array& indices, const Shape& window, array& out
     }
   });
   if (int64_t i = bad.load(); i >= 0) {
-    int64_t v = 0;
+    std::string v;
     dispatch_dtype(idx.dtype(), [&](auto t) {
       using T = decltype(t);
-      if constexpr (std::is_integral_v<T>) v = static_cast<int64_t>(static_cast<const T*>(idx.raw_data())[i]);
+      if constexpr (std::is_integral_v<T>) v = std::to_string(+static_cast<const T*>(idx.raw_data())[i]);
     });
-    throw std::out_of_range("[gather] Index " + std::to_string(v) + " is out of bounds for axis 0 with size " +
+    throw std::out_of_range("[gather] Index " + v + " is out of bounds for axis 0 with size " +
                             std::to_string(dim) + ".");
   }
   return true;
