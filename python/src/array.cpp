@@ -110,6 +110,7 @@ struct AdvancedIndex {
   std::vector<int> perm;     // indexed axes first, then the sliced ones
   Shape front;               // the view: (product of indexed dims, sliced dims...)
   array positions{0};        // flat positions into the indexed dims, shaped like the indices
+  std::vector<array> indices;  // the index arrays as given, one per indexed axis
   int insert_at = 0;         // where NumPy puts the index dims in the result
 };
 
@@ -154,6 +155,7 @@ AdvancedIndex resolve_advanced(const array& a, nb::handle index) {
     array i = to_array(h);
     if (i.dtype() == bool_) index_error("[getitem] A boolean index must be an array with at least one axis.");
     if (!is_integral(i.dtype())) throw nb::type_error("[getitem] Index arrays must hold integers.");
+    r.indices.push_back(i);
     // Wrap negatives per axis; send out-of-range ones past the end so the gather raises.
     i = astype(i, int64);
     i = where(less(i, array(int64_t{0})), add(i, array(int64_t{d})), i);
@@ -282,14 +284,22 @@ nb::object expand_bool_masks(const array& a, nb::handle index) {
 array get_advanced(const array& a_in, nb::handle index_in) {
   auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
-  // A gather of whole rows of the view (its kernel reads each index in place).
-  array view = advanced_view(a, r);
-  Shape rows = view.shape();
-  rows[0] = 1;
-  int k = static_cast<int>(r.positions.ndim());
-  // (A view with no rows has no window to gather: take raises for any index there.)
-  array out = view.shape()[0] == 0 ? take(view, r.positions, 0) : squeeze(gather(view, r.positions, 0, rows), k);
-  return place_index_dims(out, k, r.insert_at, false);
+  // One gather of the sliced region with the indexed axes in front: a window of one element
+  // on each indexed axis (the gather wraps negative indices and raises for out-of-range
+  // ones) and whole sliced axes.
+  array view = transpose(slice(a, r.start, r.stop, r.step), r.perm);
+  int k = static_cast<int>(r.indices.size());
+  Shape windows = view.shape(), result = r.positions.shape();
+  bool empty_axis = false;
+  for (int d = 0; d < k; ++d) empty_axis |= windows[d] == 0, windows[d] = 1;
+  result.insert(result.end(), view.shape().begin() + k, view.shape().end());
+  int nd = static_cast<int>(r.positions.ndim());
+  // (An indexed axis of size 0 has no window: take raises for any index there.)
+  if (empty_axis) return place_index_dims(take(advanced_view(a, r), r.positions, 0), nd, r.insert_at, false);
+  std::vector<int> axes(k);
+  for (int d = 0; d < k; ++d) axes[d] = d;
+  array out = reshape(gather(view, r.indices, axes, windows), result);
+  return place_index_dims(out, nd, r.insert_at, false);
 }
 
 // a with the indexed elements combined with `value` by `op` (Set for assignment).
