@@ -284,21 +284,20 @@ nb::object expand_bool_masks(const array& a, nb::handle index) {
 array get_advanced(const array& a_in, nb::handle index_in) {
   auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
-  // One gather of the sliced region with the indexed axes in front: a window of one element
-  // on each indexed axis (the gather wraps negative indices and raises for out-of-range
-  // ones) and whole sliced axes.
-  array view = transpose(slice(a, r.start, r.stop, r.step), r.perm);
+  // One gather from the sliced region: a window of one element on each indexed axis (the
+  // gather wraps negative indices and raises for out-of-range ones, naming the axis) and
+  // whole sliced axes, which come out after the index dims in their order.
+  array region = slice(a, r.start, r.stop, r.step);
   int k = static_cast<int>(r.indices.size());
-  Shape windows = view.shape(), result = r.positions.shape();
+  std::vector<int> axes(r.perm.begin(), r.perm.begin() + k);
+  Shape windows = r.region, result = r.positions.shape();
   bool empty_axis = false;
-  for (int d = 0; d < k; ++d) empty_axis |= windows[d] == 0, windows[d] = 1;
-  result.insert(result.end(), view.shape().begin() + k, view.shape().end());
+  for (int ax : axes) empty_axis |= windows[ax] == 0, windows[ax] = 1;
+  for (size_t j = k; j < r.perm.size(); ++j) result.push_back(r.region[r.perm[j]]);
   int nd = static_cast<int>(r.positions.ndim());
   // (An indexed axis of size 0 has no window: take raises for any index there.)
   if (empty_axis) return place_index_dims(take(advanced_view(a, r), r.positions, 0), nd, r.insert_at, false);
-  std::vector<int> axes(k);
-  for (int d = 0; d < k; ++d) axes[d] = d;
-  array out = reshape(gather(view, r.indices, axes, windows), result);
+  array out = reshape(gather(region, r.indices, axes, windows), result);
   return place_index_dims(out, nd, r.insert_at, false);
 }
 
