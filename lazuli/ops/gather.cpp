@@ -133,11 +133,6 @@ std::vector<array> clamped_starts(const array& a, const array& start, const std:
   return out;
 }
 
-array apply_slices(ScatterOp op, const array& a, const std::vector<array>& idx, const array& u,
-                   const std::vector<int>& axes, S s) {
-  return make_scatter(op, a, idx, u, axes, s);
-}
-
 // Inputs 1..k of a Gather or ScatterSlices node.
 std::vector<array> index_inputs(const std::vector<array>& inputs, size_t k) {
   return std::vector<array>(inputs.begin() + 1, inputs.begin() + 1 + k);
@@ -307,8 +302,8 @@ std::vector<array> ScatterSlices::jvp(const std::vector<array>& primals, const s
   const array &a = primals[0], &u = primals.back();
   auto idx = index_inputs(primals, k);
   array ta = tangent_for(0, primals, tangents, argnums), tu = tangent_for(k + 1, primals, tangents, argnums);
-  if (op_ == ScatterOp::Set || op_ == ScatterOp::Add) return {apply_slices(op_, ta, idx, tu, axes_, stream())};
-  array out = apply_slices(op_, a, idx, u, axes_, stream());
+  if (op_ == ScatterOp::Set || op_ == ScatterOp::Add) return {make_scatter(op_, ta, idx, tu, axes_, stream())};
+  array out = make_scatter(op_, a, idx, u, axes_, stream());
   auto [pa, pu] = slices_partials(op_, a, idx, u, out, axes_, stream());
   return {add(multiply(ta, pa, stream()),
               make_scatter(ScatterOp::Add, zeros_like(a, stream()), idx, multiply(tu, pu, stream()), axes_, stream()),
@@ -326,7 +321,7 @@ std::pair<std::vector<array>, std::vector<int>> ScatterSlices::vmap(const std::v
   bool indices_batched = std::any_of(axes.begin() + 1, axes.end() - 1, [](int ax) { return ax >= 0; });
   if (!indices_batched) {  // the batch is one more whole axis of each window
     u = moveaxis(u, 0, index_nd, stream());
-    return {{apply_slices(op_, a, index_inputs(inputs, k), u, shifted, stream())}, {0}};
+    return {{make_scatter(op_, a, index_inputs(inputs, k), u, shifted, stream())}, {0}};
   }
   std::vector<array> idx;
   for (size_t i = 1; i <= k; ++i) idx.push_back(batched_front(inputs[i], axes[i], batch, stream()));
@@ -334,7 +329,7 @@ std::pair<std::vector<array>, std::vector<int>> ScatterSlices::vmap(const std::v
   idx.insert(idx.begin(), batch_index(batch, index_shape, stream()));
   shifted.insert(shifted.begin(), 0);
   u = expand_dims(u, 1 + index_nd, stream());  // (batch, index..., 1, window...)
-  return {{apply_slices(op_, a, idx, u, shifted, stream())}, {0}};
+  return {{make_scatter(op_, a, idx, u, shifted, stream())}, {0}};
 }
 
 void Depends::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
