@@ -92,11 +92,11 @@ UniqueResult unique(const array& a, bool return_index, bool return_inverse, bool
   int32_t n = rows.shape()[0];
   // A stable lexicographic order of the rows: stable argsorts from the last column to the
   // first (NaNs sort last), so equal rows end up adjacent, first occurrence first.
-  array perm = arange(0, n, 1, s);
   int32_t columns = rows.ndim() == 2 ? rows.shape()[1] : 1;
+  array perm = arange(0, n, 1, s);
   for (int32_t c = columns - 1; c >= 0 && n > 0; --c) {
     array column = rows.ndim() == 2 ? reshape(slice(rows, {0, c}, {n, c + 1}, s), {n}, s) : rows;
-    perm = take(perm, argsort(take(column, perm, 0, s), 0, s), 0, s);
+    perm = c == columns - 1 ? argsort(column, 0, s) : take(perm, argsort(take(column, perm, 0, s), 0, s), 0, s);
   }
   std::vector<int64_t> order = host_values<int64_t>(perm);
   std::vector<uint8_t> differ;
