@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "convert.h"
+#include "lazuli/indexing.h"
 #include "lazuli/primitives.h"
 
 using namespace lazuli;
@@ -80,8 +81,7 @@ BasicIndex resolve_index(const array& a, nb::handle index) {
       r.start.push_back(int32_t(start)), r.stop.push_back(int32_t(stop)), r.step.push_back(int32_t(step));
       r.region.push_back(int32_t(len)), r.result.push_back(int32_t(len));
     } else if (nb::isinstance<array>(h) || PyList_Check(h.ptr()) || nb::hasattr(h, "__array_interface__")) {
-      index_error("[getitem] Integer-array and boolean-mask reads need the gather primitive, which is not in "
-                  "Lazuli yet; use basic indices (ints, slices, ..., None).");
+      index_error("[getitem] Array indices go through advanced indexing, not here.");
     } else {
       throw nb::type_error(("[getitem] Cannot index with an object of type " +
                             std::string(nb::type_name(h.type()).c_str()) + ".").c_str());
@@ -110,6 +110,7 @@ struct AdvancedIndex {
   std::vector<int> perm;     // indexed axes first, then the sliced ones
   Shape front;               // the view: (product of indexed dims, sliced dims...)
   array positions{0};        // flat positions into the indexed dims, shaped like the indices
+  std::vector<array> indices;  // the index arrays as given, one per indexed axis
   int insert_at = 0;         // where NumPy puts the index dims in the result
 };
 
@@ -152,8 +153,9 @@ AdvancedIndex resolve_advanced(const array& a, nb::handle index) {
       continue;
     }
     array i = to_array(h);
-    if (i.dtype() == bool_) throw nb::value_error("[getitem] Boolean-mask reads are not supported (MLX raises too); use where.");
+    if (i.dtype() == bool_) index_error("[getitem] A boolean index must be an array with at least one axis.");
     if (!is_integral(i.dtype())) throw nb::type_error("[getitem] Index arrays must hold integers.");
+    r.indices.push_back(i);
     // Wrap negatives per axis; send out-of-range ones past the end so the gather raises.
     i = astype(i, int64);
     i = where(less(i, array(int64_t{0})), add(i, array(int64_t{d})), i);
@@ -227,11 +229,76 @@ std::pair<array, nb::object> expand_none(const array& a, nb::handle index) {
   return {expand_dims(a, axes), nb::tuple(replaced)};
 }
 
+// NumPy reads a boolean mask over k axes as the k index arrays of its true positions.
+// That is a sync point: nonzero evaluates the mask.
+nb::object expand_bool_masks(const array& a, nb::handle index) {
+  std::vector<nb::handle> items;
+  if (PyTuple_Check(index.ptr())) for (nb::handle h : index) items.push_back(h);
+  else items.push_back(index);
+  std::vector<std::optional<array>> masks(items.size());
+  bool any_mask = false;
+  int consumed = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    nb::handle h = items[i];
+    if (is_array_index(h)) {
+      array m = to_array(h);
+      if (m.dtype() == bool_) {
+        masks[i] = m;
+        any_mask = true;
+        consumed += static_cast<int>(m.ndim());
+        continue;
+      }
+    }
+    if (!h.is_none() && h.ptr() != Py_Ellipsis) ++consumed;
+  }
+  if (!any_mask) return nb::borrow(index);
+  int nd = static_cast<int>(a.ndim()), axis = 0;
+  nb::list out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    nb::handle h = items[i];
+    if (h.ptr() == Py_Ellipsis) {
+      axis += std::max(0, nd - consumed);
+      out.append(h);
+    } else if (h.is_none()) {
+      out.append(h);
+    } else if (masks[i]) {
+      const array& m = *masks[i];
+      if (m.ndim() == 0) index_error("[getitem] A 0-d boolean index is not supported; use where or expand_dims.");
+      if (axis + static_cast<int>(m.ndim()) > nd)
+        index_error("[getitem] Too many indices for an array of " + std::to_string(nd) + " dimensions.");
+      for (int d = 0; d < static_cast<int>(m.ndim()); ++d)
+        if (m.shape()[d] != a.shape()[axis + d])
+          index_error("[getitem] The boolean index does not match the indexed array along axis " +
+                      std::to_string(axis + d) + ": the array's size is " + std::to_string(a.shape()[axis + d]) +
+                      " but the mask's is " + std::to_string(m.shape()[d]) + ".");
+      for (array& coords : nonzero(m)) out.append(nb::cast(coords));
+      axis += static_cast<int>(m.ndim());
+    } else {
+      out.append(h);
+      ++axis;
+    }
+  }
+  return nb::tuple(out);
+}
+
 array get_advanced(const array& a_in, nb::handle index_in) {
   auto [a, index] = expand_none(a_in, index_in);
   AdvancedIndex r = resolve_advanced(a, index);
-  array out = take(advanced_view(a, r), r.positions, 0);
-  return place_index_dims(out, static_cast<int>(r.positions.ndim()), r.insert_at, false);
+  // One gather from the sliced region: a window of one element on each indexed axis (the
+  // gather wraps negative indices and raises for out-of-range ones, naming the axis) and
+  // whole sliced axes, which come out after the index dims in their order.
+  array region = slice(a, r.start, r.stop, r.step);
+  int k = static_cast<int>(r.indices.size());
+  std::vector<int> axes(r.perm.begin(), r.perm.begin() + k);
+  Shape windows = r.region, result = r.positions.shape();
+  bool empty_axis = false;
+  for (int ax : axes) empty_axis |= windows[ax] == 0, windows[ax] = 1;
+  for (size_t j = k; j < r.perm.size(); ++j) result.push_back(r.region[r.perm[j]]);
+  int nd = static_cast<int>(r.positions.ndim());
+  // (An indexed axis of size 0 has no window: take raises for any index there.)
+  if (empty_axis) return place_index_dims(take(advanced_view(a, r), r.positions, 0), nd, r.insert_at, false);
+  array out = reshape(gather(region, r.indices, axes, windows), result);
+  return place_index_dims(out, nd, r.insert_at, false);
 }
 
 // a with the indexed elements combined with `value` by `op` (Set for assignment).
@@ -260,7 +327,7 @@ array update_advanced(const array& a_in, nb::handle index_in, nb::handle value, 
 }
 
 array get_item(const array& a, nb::handle index) {
-  if (has_array_index(index)) return get_advanced(a, index);
+  if (has_array_index(index)) return get_advanced(a, expand_bool_masks(a, index));
   if (a.ndim() == 0 && !(index.is_none() || index.ptr() == Py_Ellipsis || PyTuple_Check(index.ptr())))
     index_error("[getitem] A 0-d array cannot be indexed by an int or slice.");
   BasicIndex r = resolve_index(a, index);
@@ -268,16 +335,51 @@ array get_item(const array& a, nb::handle index) {
   return reshape(out, r.result);
 }
 
-bool is_bool_mask(nb::handle index) {
-  return nb::isinstance<array>(index) && nb::cast<array>(index).dtype() == bool_;
+std::string shape_text(const Shape& shape) {
+  std::string t = "(";
+  for (size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
+  return t + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::optional<array> sole_bool_mask(nb::handle index) {
+  if (PyTuple_Check(index.ptr()) || !is_array_index(index)) return std::nullopt;
+  array m = to_array(index);
+  if (m.dtype() != bool_) return std::nullopt;
+  return m;
+}
+
+// a[mask] = v. With NumPy's mask (over a's leading axes), a v with one row per true position
+// fills them in order (masked_scatter); a v that broadcasts against the rest is a select,
+// as is a mask that only broadcasts against a (MLX's reading). Neither evaluates anything.
+array set_masked(const array& a, const array& mask, nb::handle value) {
+  array v = astype(to_array_like(value, a), a.dtype());
+  int k = static_cast<int>(mask.ndim());
+  bool leading = k <= static_cast<int>(a.ndim()) && std::equal(mask.shape().begin(), mask.shape().end(), a.shape().begin());
+  if (!leading || k == 0) return where(mask, v, a);
+  Shape rest(a.shape().begin() + k, a.shape().end());
+  Shape mask_shape = mask.shape();
+  mask_shape.insert(mask_shape.end(), rest.size(), 1);
+  array m = reshape(mask, mask_shape);
+  if (v.ndim() > rest.size() && v.shape()[0] != 1) {
+    Shape rows{v.shape()[0]};
+    rows.insert(rows.end(), rest.begin(), rest.end());
+    Shape b;
+    try {
+      b = broadcast_shapes(v.shape(), rows);
+    } catch (const std::invalid_argument&) {
+    }
+    if (b != rows)
+      throw nb::value_error(("[setitem] Cannot assign a value of shape " + shape_text(v.shape()) +
+                             " to masked elements of shape " + shape_text(rest) + ".")
+                                .c_str());
+    return masked_scatter(a, m, broadcast_to(v, rows));
+  }
+  return where(m, v, a);
 }
 
 array set_item(const array& a, nb::handle index, nb::handle value) {
-  if (is_bool_mask(index)) {
-    // a[mask] = v with v broadcasting against a: a select.
-    return where(nb::cast<array>(index), to_array_like(value, a), a);
-  }
-  if (has_array_index(index)) return update_advanced(a, index, value, ScatterOp::Set);
+  if (auto mask = sole_bool_mask(index)) return set_masked(a, *mask, value);
+  if (has_array_index(index)) return update_advanced(a, expand_bool_masks(a, index), value, ScatterOp::Set);
   BasicIndex r = resolve_index(a, index);
   array v = astype(to_array_like(value, a), a.dtype());
   // The value broadcasts against the indexed result, then fills the region.
@@ -300,7 +402,7 @@ struct ArrayAt {
   nb::object index;
   template <typename F>
   array apply(nb::handle value, ScatterOp op, F&& elementwise) const {
-    if (has_array_index(index)) return update_advanced(a, index, value, op);
+    if (has_array_index(index)) return update_advanced(a, expand_bool_masks(a, index), value, op);
     array current = get_item(a, index);
     return set_item(a, index, nb::cast(elementwise(current, to_array_like(value, current))));
   }

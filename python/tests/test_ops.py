@@ -1223,6 +1223,7 @@ GROUPS = {
         permute_dims broadcast_to broadcast_arrays broadcast_shapes concatenate concat stack split repeat tile pad
         as_strided astype view contiguous atleast_1d atleast_2d atleast_3d roll diagonal diag depends
         matrix_transpose""",
+    "Indexing": """take take_along_axis put_along_axis slice slice_update""",
     "Matmul family": """matmul addmm tensordot inner outer vecdot kron einsum einsum_path block_masked_mm gather_mm
         segmented_mm hadamard_transform""",
 }
@@ -1232,8 +1233,6 @@ GROUPS = {
 EXPECTED_MISSING = {
     # creation: DLPack import, meshgrid, window functions
     "bartlett", "hanning", "hamming", "blackman",
-    # shape
-    "unstack", "depends",
     # matmul family: einsum and the gather/segmented/masked kernels
     "einsum", "einsum_path", "block_masked_mm", "gather_mm", "segmented_mm",
     "hadamard_transform",

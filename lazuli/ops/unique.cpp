@@ -1,0 +1,121 @@
+// nonzero and unique: ops whose output shapes depend on the data. Each evaluates what it
+// needs (a sync point), finds the positions on the host, and returns arrays (lazy gathers
+// of the evaluated input, or int64 index arrays).
+#include <cstdint>
+
+#include "lazuli/indexing.h"
+#include "lazuli/ops/ops_util.h"
+
+namespace lazuli {
+using namespace detail;
+
+namespace {
+
+// `x` evaluated as a row-major host vector of T (T a dtype Lazuli can cast to).
+template <typename T>
+std::vector<T> host_values(const array& x) {
+  array c = contiguous(astype(x, dtype_of<T>));
+  c.eval();
+  const T* p = c.data<T>();
+  return std::vector<T>(p, p + c.size());
+}
+
+array int64_vector(const std::vector<int64_t>& v) {
+  return array(v.begin(), Shape{static_cast<int32_t>(v.size())}, int64);
+}
+
+// Whether consecutive rows (axis 0) of `sorted` differ; NaNs count as equal.
+array rows_differ(const array& sorted) {
+  int32_t n = sorted.shape()[0];
+  Shape first(sorted.ndim(), 0), stop = sorted.shape();
+  Shape next = first;
+  next[0] = 1;
+  Shape prev_stop = stop;
+  prev_stop[0] = n - 1;
+  array cur = slice(sorted, next, stop), prev = slice(sorted, first, prev_stop);
+  array differ = not_equal(cur, prev);
+  if (inexact(sorted)) differ = logical_and(differ, logical_not(logical_and(isnan(cur), isnan(prev))));
+  if (sorted.ndim() > 1) differ = any(differ, 1);
+  return differ;
+}
+
+}  // namespace
+
+std::vector<array> nonzero(const array& a, S s) {
+  if (a.ndim() == 0) fail("nonzero", "A 0-d array has no axes to index; use atleast_1d(a) first.");
+  array mask = contiguous(a.dtype() == bool_ ? a : not_equal(a, zeros({}, a.dtype(), s), s), false, s);
+  mask.eval();
+  const bool* nz = mask.data<bool>();
+  int nd = static_cast<int>(a.ndim());
+  size_t count = 0;
+  for (size_t i = 0; i < mask.size(); ++i) count += nz[i];
+  // The coordinates go straight into buffers that the result arrays then own.
+  std::vector<int64_t*> coords(nd);
+  std::vector<array> out;
+  for (int d = 0; d < nd; ++d) {
+    coords[d] = new int64_t[count + 1];  // one spare: the loop below writes before it decides
+    out.emplace_back(coords[d], Shape{static_cast<int32_t>(count)}, int64,
+                     [](void* p) { delete[] static_cast<int64_t*>(p); });
+  }
+  std::vector<int64_t> at(nd, 0);  // the coordinates of element i, advanced row-major
+  int32_t last = a.shape()[nd - 1];
+  size_t k = 0;
+  for (size_t i = 0; i < mask.size(); i += last) {
+    // The innermost axis, branch-free (the mask is unpredictable): write every element's
+    // coordinates at slot k and keep them only when it is nonzero.
+    for (int32_t j = 0; j < last; ++j) {
+      for (int d = 0; d < nd - 1; ++d) coords[d][k] = at[d];
+      coords[nd - 1][k] = j;
+      k += nz[i + j];
+    }
+    for (int d = nd - 2; d >= 0; --d) {
+      if (++at[d] < a.shape()[d]) break;
+      at[d] = 0;
+    }
+  }
+  return out;
+}
+
+UniqueResult unique(const array& a, bool return_index, bool return_inverse, bool return_counts,
+                    std::optional<int> axis, S s) {
+  if (is_complex(a.dtype())) fail("unique", "complex64 has no order to sort unique values by.");
+  int ax = 0;
+  array rows = reshape(a, {-1}, s);  // one row per candidate: elements, or subarrays along axis
+  if (axis) {
+    if (a.ndim() == 0) fail("unique", "A 0-d array has no axis " + std::to_string(*axis) + ".");
+    ax = normalize_axis(*axis, static_cast<int>(a.ndim()), "unique");
+    int32_t length = 1;  // of a row: the product of the other axes
+    for (int d = 0; d < static_cast<int>(a.ndim()); ++d)
+      if (d != ax) length *= a.shape()[d];
+    rows = reshape(moveaxis(a, ax, 0, s), {a.shape()[ax], length}, s);
+  }
+  int32_t n = rows.shape()[0];
+  // A stable lexicographic order of the rows: stable argsorts from the last column to the
+  // first (NaNs sort last), so equal rows end up adjacent, first occurrence first.
+  int32_t columns = rows.ndim() == 2 ? rows.shape()[1] : 1;
+  array perm = arange(0, n, 1, s);
+  for (int32_t c = columns - 1; c >= 0 && n > 0; --c) {
+    array column = rows.ndim() == 2 ? reshape(slice(rows, {0, c}, {n, c + 1}, s), {n}, s) : rows;
+    perm = c == columns - 1 ? argsort(column, 0, s) : take(perm, argsort(take(column, perm, 0, s), 0, s), 0, s);
+  }
+  std::vector<int64_t> order = host_values<int64_t>(perm);
+  std::vector<uint8_t> differ;
+  if (n > 1) differ = host_values<uint8_t>(rows_differ(take(rows, perm, 0, s)));
+  std::vector<int64_t> first, counts, inverse(n);
+  for (int32_t j = 0; j < n; ++j) {
+    if (j == 0 || differ[j - 1]) {
+      first.push_back(order[j]);
+      counts.push_back(0);
+    }
+    ++counts.back();
+    inverse[order[j]] = static_cast<int64_t>(first.size()) - 1;
+  }
+  array values = axis ? take(a, int64_vector(first), ax, s) : take(reshape(a, {-1}, s), int64_vector(first), 0, s);
+  UniqueResult r{values, std::nullopt, std::nullopt, std::nullopt};
+  if (return_index) r.index = int64_vector(first);
+  if (return_inverse) r.inverse = int64_vector(inverse);
+  if (return_counts) r.counts = int64_vector(counts);
+  return r;
+}
+
+}  // namespace lazuli
