@@ -1,0 +1,578 @@
+// CPU: quantization kernels. Every row of packed weights is a little-endian bit stream of
+// codes (lazuli/quantized.h); a group of codes times its scale (plus its bias) is the weight.
+//
+// Matrix products take one of two paths:
+// - few rows of x against w's rows (transpose=true, M <= kGemvRows): a GEMV that decodes each
+//   group of codes once and dots it with every x row, rows of w split over the thread pool.
+//   Affine 4-bit weights (the common case) use an AVX+FMA kernel that never expands codes to
+//   memory: it masks the eight nibbles of each word in place, converts them to float as they
+//   sit (q * 2^(4j)) and multiplies by x pre-permuted into nibble planes and pre-scaled by
+//   2^(-4j), so one word of weights costs one load, two shifts and eight mask/convert/FMAs;
+//   sum(x * (s*q + b)) = s * sum(x*q) + b * sum(x) takes the bias out of the inner loop.
+// - otherwise: blocks of w are dequantized to float32 and multiplied by OpenBLAS's sgemm.
+// Arithmetic is in float32 whatever the dtype; half inputs are converted once.
+#include <cblas.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/primitives/quantized.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LAZULI_QUANT_X86 1
+#endif
+
+namespace lazuli {
+using namespace cpu;
+
+namespace {
+
+// ---- value formats ---------------------------------------------------------------------
+
+constexpr float kFp4Values[16] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f,
+                                  -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f};
+
+// e4m3 (bias 7, 3 mantissa bits). Like MLX, 0x7F/0xFF decode as +-480 rather than NaN.
+float e4m3_decode(uint8_t code) {
+  int e = (code >> 3) & 0xF, m = code & 7;
+  float mag = e == 0 ? std::ldexp(static_cast<float>(m), -9) : std::ldexp(static_cast<float>(8 + m), e - 10);
+  return (code & 0x80) ? -mag : mag;
+}
+const std::array<float, 256>& e4m3_table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int c = 0; c < 256; ++c) t[c] = e4m3_decode(static_cast<uint8_t>(c));
+    return t;
+  }();
+  return table;
+}
+
+// Nearest e4m3 code, ties to even; magnitudes from 464 up (and infinities, NaN) saturate to
+// 448, keeping the sign, as MLX does.
+uint8_t e4m3_encode(float x) {
+  uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  float a = std::fabs(x);
+  if (!(a < 464.f)) return sign | 0x7E;
+  int code;
+  if (a < 0x1p-6f) {
+    code = static_cast<int>(std::nearbyint(a * 512.f));  // subnormals: units of 2^-9
+  } else {
+    int ex;
+    std::frexp(a, &ex);
+    int e = ex - 1;  // a in [2^e, 2^(e+1)); a mantissa that rounds up to 16 carries into e
+    code = ((e + 7) << 3) + (static_cast<int>(std::nearbyint(std::ldexp(a, 3 - e))) - 8);
+  }
+  return static_cast<uint8_t>(sign | code);
+}
+
+// e8m0: 2^(code - 127); code 0 is 2^-127 (MLX's reading).
+float e8m0_decode(uint8_t code) { return code == 0 ? 0x1p-127f : std::ldexp(1.f, int(code) - 127); }
+
+// The e2m1 code nearest to v; ties go to the smaller magnitude and a zero result is +0 (the
+// first entry of the value table wins, as in MLX's argmin over it).
+uint8_t fp4_encode(float v) {
+  float a = std::fabs(v);
+  if (a != a) return 0;
+  uint8_t m = a <= 0.25f ? 0 : a <= 0.75f ? 1 : a <= 1.25f ? 2 : a <= 1.75f ? 3
+            : a <= 2.5f  ? 4 : a <= 3.5f  ? 5 : a <= 5.f   ? 6 : 7;
+  return (m != 0 && v < 0) ? static_cast<uint8_t>(m | 8) : m;
+}
+
+// ---- bit streams -----------------------------------------------------------------------
+
+inline void put_code(uint32_t* row, int64_t i, int bits, uint32_t code) {
+  int64_t pos = i * bits;
+  int64_t word = pos >> 5;
+  int off = static_cast<int>(pos & 31);
+  row[word] |= code << off;
+  if (off + bits > 32) row[word + 1] |= code >> (32 - off);
+}
+inline uint32_t get_code(const uint32_t* row, int64_t i, int bits) {
+  int64_t pos = i * bits;
+  int64_t word = pos >> 5;
+  int off = static_cast<int>(pos & 31);
+  uint32_t v = row[word] >> off;
+  if (off + bits > 32) v |= row[word + 1] << (32 - off);
+  return v & ((1u << bits) - 1);
+}
+
+// The values (before scaling) of codes [first, first + n) of a row; first and n are
+// multiples of the group size, so 2/4/8-bit groups start on a word.
+void decode_values(const uint32_t* row, int64_t first, int64_t n, const QuantParams& p, float* dst) {
+  if (p.mode == QuantizationMode::Mxfp8) {
+    const auto& t = e4m3_table();
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row) + first;
+    for (int64_t j = 0; j < n; ++j) dst[j] = t[bytes[j]];
+    return;
+  }
+  bool fp4 = p.mode != QuantizationMode::Affine;
+  if (p.bits == 4) {
+    const uint32_t* words = row + first / 8;
+    for (int64_t j = 0; j < n; j += 8) {
+      uint32_t w = words[j / 8];
+      for (int k = 0; k < 8; ++k, w >>= 4) dst[j + k] = fp4 ? kFp4Values[w & 15] : static_cast<float>(w & 15);
+    }
+    return;
+  }
+  if (p.bits == 8) {
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row) + first;
+    for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<float>(bytes[j]);
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<float>(get_code(row, first + j, p.bits));
+}
+
+// ---- layouts ---------------------------------------------------------------------------
+
+bool is_row_major(const array& a) {
+  int64_t expected = 1;
+  for (int d = static_cast<int>(a.ndim()) - 1; d >= 0; --d) {
+    if (a.shape()[d] != 1 && a.strides()[d] != expected) return false;
+    expected *= a.shape()[d];
+  }
+  return true;
+}
+
+// `a` as a row-major array of dtype t (itself when it already is one).
+array row_major(const array& a, Dtype t) {
+  if (a.dtype() == t && is_row_major(a)) return a;
+  array c(a.shape(), t, nullptr, {});
+  allocate(c);
+  copy_to(a, c, c.strides(), 0);
+  return c;
+}
+
+// A float32 buffer to compute `out` in: out itself when it is float32, else a temporary
+// that finish() converts into it.
+struct Float32Out {
+  array& out;
+  array buf;
+  explicit Float32Out(array& o) : out(o), buf(o) {
+    allocate(out);
+    if (out.dtype() != float32) {
+      buf = array(out.shape(), float32, nullptr, {});
+      allocate(buf);
+    }
+  }
+  float* data() { return static_cast<float*>(buf.raw_data()); }
+  void finish() {
+    if (out.dtype() != float32) copy_to(buf, out, out.strides(), 0);
+  }
+};
+
+template <typename T>
+const T* ptr(const array& a) {
+  return static_cast<const T*>(const_cast<array&>(a).raw_data());
+}
+
+// Group scales as float32 multipliers: affine scales converted; e8m0 / e4m3 codes decoded
+// (nvfp4 times global_scale / (448 * 6) when there is one).
+array scale_multipliers(const array& scales, const QuantParams& p, float global = 0.f) {
+  if (p.mode == QuantizationMode::Affine) return row_major(scales, float32);
+  array codes = row_major(scales, uint8);
+  array m(scales.shape(), float32, nullptr, {});
+  allocate(m);
+  const uint8_t* c = ptr<uint8_t>(codes);
+  float* d = static_cast<float*>(m.raw_data());
+  float factor = global > 0.f ? global / (448.f * 6.f) : 1.f;
+  for (size_t i = 0; i < m.size(); ++i)
+    d[i] = p.mode == QuantizationMode::Nvfp4 ? e4m3_decode(c[i]) * factor : e8m0_decode(c[i]);
+  return m;
+}
+
+// ---- vector helpers --------------------------------------------------------------------
+
+#ifdef LAZULI_QUANT_X86
+bool has_avx_fma() {
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+  return yes;
+}
+__attribute__((target("avx,fma"))) float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+// n a multiple of 16.
+__attribute__((target("avx,fma"))) float dot_avx(const float* a, const float* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  return hsum256(_mm256_add_ps(s0, s1));
+}
+#else
+bool has_avx_fma() { return false; }
+#endif
+
+float dot(const float* a, const float* b, int64_t n) {
+#ifdef LAZULI_QUANT_X86
+  if (has_avx_fma() && n % 16 == 0) return dot_avx(a, b, n);
+#endif
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
+  for (; i < n; ++i) s[0] += a[i] * b[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// ---- one quantized matrix --------------------------------------------------------------
+
+// `rows` packed rows of `len` values each (words_per_row words), with `len / group_size`
+// float scales (and biases, affine only) per row.
+struct QMatrix {
+  const uint32_t* w;
+  int64_t rows, len, words_per_row;
+  const float* scales;
+  const float* biases;  // null for the floating-point modes
+  QuantParams p;
+  int64_t groups() const { return len / p.group_size; }
+};
+
+// Rows [r0, r1) dequantized into dst (row-major, len wide).
+void dequantize_rows(const QMatrix& q, int64_t r0, int64_t r1, float* dst) {
+  int64_t gs = q.p.group_size, G = q.groups();
+  for (int64_t r = r0; r < r1; ++r) {
+    float* d = dst + (r - r0) * q.len;
+    decode_values(q.w + r * q.words_per_row, 0, q.len, q.p, d);
+    for (int64_t g = 0; g < G; ++g) {
+      float s = q.scales[r * G + g], b = q.biases ? q.biases[r * G + g] : 0.f;
+      for (int64_t j = 0; j < gs; ++j) d[g * gs + j] = d[g * gs + j] * s + b;
+    }
+  }
+}
+
+constexpr int64_t kGemvRows = 8;  // up to this many rows of x take the GEMV path
+
+#ifdef LAZULI_QUANT_X86
+// x rows rearranged for the 4-bit kernel: in each 64-value chunk, value 8l + p (word l,
+// nibble p) moves to 8p + l, scaled by 2^(-8 * (p / 2)) to undo where the nibble is
+// converted (nibbles 2j and 2j+1 are read at bit 8j, the odd ones after a 4-bit shift).
+void nibble_planes(const float* x, int64_t K, float* xp) {
+  for (int64_t c = 0; c < K; c += 64)
+    for (int l = 0; l < 8; ++l)
+      for (int p = 0; p < 8; ++p) xp[c + 8 * p + l] = std::ldexp(x[c + 8 * l + p], -8 * (p / 2));
+}
+
+// The nibbles of `words` under `mask`, converted to float where they sit.
+__attribute__((target("avx,fma"))) inline __m256 value(__m256 words, __m256 mask) {
+  return _mm256_cvtepi32_ps(_mm256_castps_si256(_mm256_and_ps(words, mask)));
+}
+
+// sum_k x[k] * scale[group(k)] * q[k] over one row of 4-bit codes (K a multiple of 64).
+__attribute__((target("avx,fma"))) float row_dot_4bit(const uint32_t* w, const float* xp, const float* scales,
+                                                     int64_t K, int group_size) {
+  const __m256 m0 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF));
+  const __m256 m1 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF00));
+  const __m256 m2 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF0000));
+  const __m256 m3 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF000000));
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t c = 0; c < K / 64; ++c) {
+    __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c));
+    __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c + 4));
+    __m256 a = _mm256_castsi256_ps(_mm256_set_m128i(hi, lo));
+    __m256 b = _mm256_castsi256_ps(_mm256_set_m128i(_mm_srli_epi32(hi, 4), _mm_srli_epi32(lo, 4)));
+    const float* xc = xp + 64 * c;
+    __m256 acc0 = _mm256_mul_ps(value(a, m0), _mm256_loadu_ps(xc));
+    __m256 acc1 = _mm256_mul_ps(value(b, m0), _mm256_loadu_ps(xc + 8));
+    acc0 = _mm256_fmadd_ps(value(a, m1), _mm256_loadu_ps(xc + 16), acc0);
+    acc1 = _mm256_fmadd_ps(value(b, m1), _mm256_loadu_ps(xc + 24), acc1);
+    acc0 = _mm256_fmadd_ps(value(a, m2), _mm256_loadu_ps(xc + 32), acc0);
+    acc1 = _mm256_fmadd_ps(value(b, m2), _mm256_loadu_ps(xc + 40), acc1);
+    acc0 = _mm256_fmadd_ps(value(a, m3), _mm256_loadu_ps(xc + 48), acc0);
+    acc1 = _mm256_fmadd_ps(value(b, m3), _mm256_loadu_ps(xc + 56), acc1);
+    // Lane l holds word l of the chunk: with groups of 32 the low four lanes are one group.
+    __m256 sv = group_size == 32 ? _mm256_set_m128(_mm_set1_ps(scales[2 * c + 1]), _mm_set1_ps(scales[2 * c]))
+                                 : _mm256_set1_ps(scales[c * 64 / group_size]);
+    total = _mm256_fmadd_ps(_mm256_add_ps(acc0, acc1), sv, total);
+  }
+  return hsum256(total);
+}
+#endif
+
+// out (M x rows) = x (M x len) @ dequantized(q)^T, for small M.
+void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
+  int64_t K = q.len, gs = q.p.group_size, G = q.groups(), N = q.rows;
+  // Group sums of x for the bias term.
+  std::vector<float> xsum(M * G);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t g = 0; g < G; ++g) {
+      float s = 0;
+      for (int64_t j = 0; j < gs; ++j) s += x[m * K + g * gs + j];
+      xsum[m * G + g] = s;
+    }
+  bool fast4 = false;
+  std::vector<float> planes;
+#ifdef LAZULI_QUANT_X86
+  fast4 = has_avx_fma() && q.p.mode == QuantizationMode::Affine && q.p.bits == 4 && K % 64 == 0;
+  if (fast4) {
+    planes.resize(M * K);
+    for (int64_t m = 0; m < M; ++m) nibble_planes(x + m * K, K, planes.data() + m * K);
+  }
+#endif
+  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t n0, int64_t n1) {
+    std::vector<float> buf(gs);
+    std::vector<float> acc(M);
+    for (int64_t n = n0; n < n1; ++n) {
+      const uint32_t* wr = q.w + n * q.words_per_row;
+      const float* sc = q.scales + n * G;
+      const float* bi = q.biases ? q.biases + n * G : nullptr;
+#ifdef LAZULI_QUANT_X86
+      if (fast4) {
+        for (int64_t m = 0; m < M; ++m) {
+          float bias_part = 0;
+          for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
+          out[m * N + n] = row_dot_4bit(wr, planes.data() + m * K, sc, K, static_cast<int>(gs)) + bias_part;
+        }
+        continue;
+      }
+#endif
+      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int64_t g = 0; g < G; ++g) {
+        decode_values(wr, g * gs, gs, q.p, buf.data());
+        for (int64_t m = 0; m < M; ++m) {
+          float d = dot(buf.data(), x + m * K + g * gs, gs);
+          acc[m] += sc[g] * d + (bi ? bi[g] * xsum[m * G + g] : 0.f);
+        }
+      }
+      for (int64_t m = 0; m < M; ++m) out[m * N + n] = acc[m];
+    }
+  });
+}
+
+// out (M x N) = x (M x K) @ W^T (transpose, q holds N rows of K) or x @ W (q holds K rows of N).
+void qmm(const QMatrix& q, const float* x, int64_t M, bool transpose, float* out) {
+  int64_t K = transpose ? q.len : q.rows, N = transpose ? q.rows : q.len;
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    std::fill(out, out + M * N, 0.f);
+    return;
+  }
+  if (transpose && M <= kGemvRows) return gemv_t(q, x, M, out);
+  // Dequantize about 4 MB of w at a time (in parallel) and hand each block to sgemm.
+  int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / q.len);
+  block = std::min(block, q.rows);
+  std::vector<float> buf(block * q.len);
+  for (int64_t r0 = 0; r0 < q.rows; r0 += block) {
+    int64_t r1 = std::min(q.rows, r0 + block), nr = r1 - r0;
+    parallel_for(nr, std::max<int64_t>(1, kGrain / q.len),
+                 [&](int64_t b, int64_t e) { dequantize_rows(q, r0 + b, r0 + e, buf.data() + b * q.len); });
+    if (transpose) {  // out[:, r0:r1] = x @ block^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nr, K, 1.f, x, K, buf.data(), K, 0.f, out + r0, N);
+    } else {  // out += x[:, r0:r1] @ block
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, nr, 1.f, x + r0, K, buf.data(), N,
+                  r0 == 0 ? 0.f : 1.f, out, N);
+    }
+  }
+}
+
+// Element offsets of each batch matrix of `a` (its leading axes), from its strides.
+std::vector<int64_t> batch_offsets(const array& a) {
+  size_t nb = a.ndim() - 2;
+  int64_t count = 1;
+  for (size_t d = 0; d < nb; ++d) count *= a.shape()[d];
+  std::vector<int64_t> offs(count, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t r = i;
+    for (int d = static_cast<int>(nb) - 1; d >= 0; --d) {
+      offs[i] += (r % a.shape()[d]) * a.strides()[d];
+      r /= a.shape()[d];
+    }
+  }
+  return offs;
+}
+
+// w with its last two axes row-major (batch axes may be strided or broadcast).
+array rows_dense(const array& w) {
+  int nd = static_cast<int>(w.ndim());
+  bool ok = (w.strides()[nd - 1] == 1 || w.shape()[nd - 1] == 1) &&
+            (w.strides()[nd - 2] == w.shape()[nd - 1] || w.shape()[nd - 2] == 1);
+  return ok ? w : row_major(w, uint32);
+}
+
+// The packed weights, scales and biases of a QuantizedMatmul / GatherQMM, ready for qmm().
+struct Weights {
+  array w, scales, biases;
+  std::vector<int64_t> w_offsets;
+  int64_t rows, len, words, groups;
+  QuantParams p;
+  Weights(const std::vector<array>& inputs, const QuantParams& params)
+      : w(rows_dense(inputs[1])), scales(scale_multipliers(inputs[2], params)), biases(scales), p(params) {
+    bool aff = p.mode == QuantizationMode::Affine;
+    if (aff) biases = row_major(inputs[3], float32);
+    w_offsets = batch_offsets(w);
+    rows = w.shape(-2), words = w.shape(-1), len = words * 32 / p.bits, groups = len / p.group_size;
+  }
+  size_t count() const { return w_offsets.size(); }
+  QMatrix matrix(size_t i) const {
+    bool aff = p.mode == QuantizationMode::Affine;
+    const float* s = ptr<float>(scales) + i * rows * groups;
+    const float* b = aff ? ptr<float>(biases) + i * rows * groups : nullptr;
+    return QMatrix{ptr<uint32_t>(w) + w_offsets[i], rows, len, words, s, b, p};
+  }
+};
+
+}  // namespace
+
+// ---- primitives ------------------------------------------------------------------------
+
+void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array w = row_major(inputs[0], float32);
+  float global = inputs.size() > 1 ? *ptr<float>(row_major(inputs[1], float32)) : 0.f;
+  bool aff = p_.mode == QuantizationMode::Affine;
+  int64_t K = w.shape(-1), gs = p_.group_size, G = K / gs, bits = p_.bits;
+  int64_t rows = K ? static_cast<int64_t>(w.size()) / K : 0, words = K * bits / 32;
+  allocate(outputs[0]);
+  uint32_t* wq = static_cast<uint32_t*>(outputs[0].raw_data());
+  std::fill(wq, wq + rows * words, 0u);
+  std::optional<Float32Out> scales, biases;
+  uint8_t* scale_codes = nullptr;
+  if (aff) {
+    scales.emplace(outputs[1]);
+    biases.emplace(outputs[2]);
+  } else {
+    allocate(outputs[1]);
+    scale_codes = static_cast<uint8_t*>(outputs[1].raw_data());
+  }
+  const float* src = ptr<float>(w);
+  float n_bins = static_cast<float>((1 << bits) - 1);
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      uint32_t* row = wq + r * words;
+      for (int64_t g = 0; g < G; ++g) {
+        const float* v = src + r * K + g * gs;
+        int64_t first = g * gs;
+        if (aff) {
+          // MLX's affine rule: the end of the range with the larger magnitude is represented
+          // exactly (it is the bias, and the scale is adjusted to hit it with a whole code).
+          float lo = INFINITY, hi = -INFINITY;
+          for (int64_t j = 0; j < gs; ++j) lo = std::min(lo, v[j]), hi = std::max(hi, v[j]);
+          bool low_edge = std::fabs(lo) > std::fabs(hi);
+          float scale = std::max((hi - lo) / n_bins, 1e-7f);
+          scale = low_edge ? scale : -scale;
+          float edge = low_edge ? lo : hi;
+          float q0 = std::rint(edge / scale);
+          float bias = 0;
+          if (q0 != 0) scale = edge / q0, bias = edge;
+          for (int64_t j = 0; j < gs; ++j) {
+            float q = std::rint((v[j] - bias) / scale);
+            q = std::min(std::max(q, 0.f), n_bins);
+            put_code(row, first + j, static_cast<int>(bits), static_cast<uint32_t>(q));
+          }
+          scales->data()[r * G + g] = scale;
+          biases->data()[r * G + g] = bias;
+          continue;
+        }
+        float amax = 0;
+        for (int64_t j = 0; j < gs; ++j) amax = std::max(amax, std::fabs(v[j]));
+        float scale;
+        uint8_t code;
+        if (p_.mode == QuantizationMode::Nvfp4) {
+          // e4m3 scale of amax / 6, taken relative to global_scale / (448 * 6) when given.
+          float encode = global > 0.f ? 448.f * 6.f / global : 1.f;
+          code = e4m3_encode(amax / 6.f * encode);
+          scale = e4m3_decode(code) / encode;
+        } else {
+          // e8m0: the power of two nearest (in log2) to amax / max_value.
+          float s = amax / (bits == 4 ? 6.f : 448.f);
+          int e = s == 0.f ? 0 : static_cast<int>(std::nearbyint(std::log2(s)));
+          code = static_cast<uint8_t>(e + 127);
+          scale = std::ldexp(1.f, e);
+        }
+        scale_codes[r * G + g] = code;
+        for (int64_t j = 0; j < gs; ++j) {
+          float u = scale != 0.f ? v[j] / scale : 0.f;
+          uint32_t c = bits == 4 ? fp4_encode(u) : e4m3_encode(u);
+          put_code(row, first + j, static_cast<int>(bits), c);
+        }
+      }
+    }
+  });
+  if (scales) scales->finish(), biases->finish();
+}
+
+void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  bool aff = p_.mode == QuantizationMode::Affine;
+  float global = (!aff && inputs.size() > 2) ? *ptr<float>(row_major(inputs[2], float32)) : 0.f;
+  array w = row_major(inputs[0], uint32);
+  array s = scale_multipliers(inputs[1], p_, global);
+  array b = aff ? row_major(inputs[2], float32) : s;
+  int64_t words = w.shape(-1), len = words * 32 / p_.bits;
+  int64_t rows = words ? static_cast<int64_t>(w.size()) / words : 0;
+  QMatrix q{ptr<uint32_t>(w), rows, len, words, ptr<float>(s), aff ? ptr<float>(b) : nullptr, p_};
+  Float32Out out(outputs[0]);
+  float* d = out.data();
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1)),
+               [&](int64_t r0, int64_t r1) { dequantize_rows(q, r0, r1, d + r0 * len); });
+  out.finish();
+}
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = row_major(inputs[0], float32);
+  Weights wt(inputs, p_);
+  Float32Out out(outputs[0]);
+  int64_t K = x.shape(-1), N = outputs[0].shape(-1);
+  int64_t x_rows = K ? static_cast<int64_t>(x.size()) / K : static_cast<int64_t>(outputs[0].size()) / std::max<int64_t>(N, 1);
+  if (wt.count() == 1) {
+    // One weight matrix: every row of x (all batch axes) is one more row of the product.
+    qmm(wt.matrix(0), ptr<float>(x), x_rows, transpose_, out.data());
+  } else {
+    int64_t M = x.shape(-2);
+    for (size_t i = 0; i < wt.count(); ++i)
+      qmm(wt.matrix(i), ptr<float>(x) + i * M * K, M, transpose_, out.data() + i * M * N);
+  }
+  out.finish();
+}
+
+void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  size_t n = inputs.size();
+  array x = row_major(inputs[0], float32);
+  array lhs = row_major(inputs[n - 2], uint32), rhs = row_major(inputs[n - 1], uint32);
+  Weights wt(inputs, p_);
+  Float32Out out(outputs[0]);
+  int64_t M = x.shape(-2), K = x.shape(-1), N = outputs[0].shape(-1);
+  int64_t x_count = M * K != 0 ? static_cast<int64_t>(x.size()) / (M * K) : 0;
+  const uint32_t* li = ptr<uint32_t>(lhs);
+  const uint32_t* ri = ptr<uint32_t>(rhs);
+  for (size_t i = 0; i < lhs.size(); ++i) {
+    if (li[i] >= static_cast<uint64_t>(std::max<int64_t>(x_count, 0)) && M * K > 0)
+      throw std::out_of_range("[gather_qmm] lhs index " + std::to_string(li[i]) + " is out of range for " +
+                              std::to_string(x_count) + " matrices of x.");
+    if (ri[i] >= wt.count())
+      throw std::out_of_range("[gather_qmm] rhs index " + std::to_string(ri[i]) + " is out of range for " +
+                              std::to_string(wt.count()) + " quantized matrices.");
+    qmm(wt.matrix(ri[i]), ptr<float>(x) + li[i] * M * K, M, transpose_, out.data() + i * M * N);
+  }
+  out.finish();
+}
+
+void ToFP8::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = row_major(inputs[0], float32);
+  allocate(outputs[0]);
+  const float* s = ptr<float>(x);
+  uint8_t* d = static_cast<uint8_t*>(outputs[0].raw_data());
+  parallel_for(static_cast<int64_t>(x.size()), kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) d[i] = e4m3_encode(s[i]);
+  });
+}
+
+void FromFP8::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = row_major(inputs[0], uint8);
+  Float32Out out(outputs[0]);
+  const uint8_t* s = ptr<uint8_t>(x);
+  float* d = out.data();
+  const auto& t = e4m3_table();
+  parallel_for(static_cast<int64_t>(x.size()), kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) d[i] = t[s[i]];
+  });
+  out.finish();
+}
+
+}  // namespace lazuli
