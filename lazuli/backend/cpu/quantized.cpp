@@ -480,9 +480,14 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
           code = e4m3_encode(amax / 6.f * encode);
           scale = e4m3_decode(code) / encode;
         } else {
-          // e8m0: the power of two nearest (in log2) to amax / max_value.
+          // e8m0: amax / max_value rounded up to a power of two, so that no value of the
+          // group saturates (MLX 0.29.3 truncates log2 toward zero instead; see the tests).
           float s = amax / (bits == 4 ? 6.f : 448.f);
-          int e = s == 0.f ? 0 : static_cast<int>(std::nearbyint(std::log2(s)));
+          int e = 0;
+          if (s > 0.f) {
+            float f = std::frexp(s, &e);  // s = f * 2^e, f in [0.5, 1)
+            if (f == 0.5f) e -= 1;
+          }
           code = static_cast<uint8_t>(e + 127);
           scale = std::ldexp(1.f, e);
         }
