@@ -13,6 +13,7 @@
 // Arithmetic is in float32 whatever the dtype; half inputs are converted once.
 #include <cblas.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -221,6 +222,74 @@ float dot(const float* a, const float* b, int64_t n) {
     for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
   for (; i < n; ++i) s[0] += a[i] * b[i];
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// codes[j] = clamp(rint((v[j] - bias) / scale), 0, n_bins): the affine codes of one group
+// (n a multiple of 8). Division, not a reciprocal, so the codes match MLX's bit for bit.
+void affine_codes_scalar(const float* v, int64_t n, float bias, float scale, float n_bins, uint32_t* codes) {
+  for (int64_t j = 0; j < n; ++j) {
+    float q = std::rint((v[j] - bias) / scale);
+    codes[j] = static_cast<uint32_t>(std::min(std::max(q, 0.f), n_bins));
+  }
+}
+#ifdef LAZULI_QUANT_X86
+__attribute__((target("avx,fma"))) void affine_codes_avx(const float* v, int64_t n, float bias, float scale,
+                                                         float n_bins, uint32_t* codes) {
+  __m256 b = _mm256_set1_ps(bias), s = _mm256_set1_ps(scale), top = _mm256_set1_ps(n_bins), zero = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256 q = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(v + j), b), s);
+    q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // rint: ties to even
+    q = _mm256_min_ps(_mm256_max_ps(q, zero), top);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + j), _mm256_cvttps_epi32(q));
+  }
+}
+#endif
+// (min, max) of n values (n a multiple of 8).
+std::pair<float, float> min_max_scalar(const float* v, int64_t n) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) lo = std::min(lo, v[j]), hi = std::max(hi, v[j]);
+  return {lo, hi};
+}
+#ifdef LAZULI_QUANT_X86
+__attribute__((target("avx,fma"))) std::pair<float, float> min_max_avx(const float* v, int64_t n) {
+  __m256 lo = _mm256_loadu_ps(v), hi = lo;
+  for (int64_t j = 8; j < n; j += 8) {
+    __m256 x = _mm256_loadu_ps(v + j);
+    lo = _mm256_min_ps(lo, x), hi = _mm256_max_ps(hi, x);
+  }
+  alignas(32) float l[8], h[8];
+  _mm256_store_ps(l, lo), _mm256_store_ps(h, hi);
+  return {*std::min_element(l, l + 8), *std::max_element(h, h + 8)};
+}
+#endif
+std::pair<float, float> min_max(const float* v, int64_t n) {
+#ifdef LAZULI_QUANT_X86
+  if (has_avx_fma()) return min_max_avx(v, n);
+#endif
+  return min_max_scalar(v, n);
+}
+
+void affine_codes(const float* v, int64_t n, float bias, float scale, float n_bins, uint32_t* codes) {
+#ifdef LAZULI_QUANT_X86
+  if (has_avx_fma()) return affine_codes_avx(v, n, bias, scale, n_bins, codes);
+#endif
+  affine_codes_scalar(v, n, bias, scale, n_bins, codes);
+}
+
+// Writes n codes as elements [first, first + n) of a zeroed row; first * bits is a multiple
+// of 32 (groups start on a word).
+void pack_codes(const uint32_t* codes, int64_t n, int bits, uint32_t* row, int64_t first) {
+  if (32 % bits == 0) {
+    int per_word = 32 / bits;
+    uint32_t* out = row + first * bits / 32;
+    for (int64_t i = 0; i < n / per_word; ++i) {
+      uint32_t word = 0;
+      for (int k = 0; k < per_word; ++k) word |= codes[i * per_word + k] << (k * bits);
+      out[i] = word;
+    }
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) put_code(row, first + j, bits, codes[j]);
 }
 
 // ---- one quantized matrix --------------------------------------------------------------
@@ -507,8 +576,7 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         if (aff) {
           // MLX's affine rule: the end of the range with the larger magnitude is represented
           // exactly (it is the bias, and the scale is adjusted to hit it with a whole code).
-          float lo = INFINITY, hi = -INFINITY;
-          for (int64_t j = 0; j < gs; ++j) lo = std::min(lo, v[j]), hi = std::max(hi, v[j]);
+          auto [lo, hi] = min_max(v, gs);
           bool low_edge = std::fabs(lo) > std::fabs(hi);
           float scale = std::max((hi - lo) / n_bins, 1e-7f);
           scale = low_edge ? scale : -scale;
@@ -516,11 +584,9 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
           float q0 = std::rint(edge / scale);
           float bias = 0;
           if (q0 != 0) scale = edge / q0, bias = edge;
-          for (int64_t j = 0; j < gs; ++j) {
-            float q = std::rint((v[j] - bias) / scale);
-            q = std::min(std::max(q, 0.f), n_bins);
-            put_code(row, first + j, static_cast<int>(bits), static_cast<uint32_t>(q));
-          }
+          uint32_t codes[128];
+          affine_codes(v, gs, bias, scale, n_bins, codes);
+          pack_codes(codes, gs, static_cast<int>(bits), row, first);
           scales->data()[r * G + g] = scale;
           biases->data()[r * G + g] = bias;
           continue;
