@@ -438,6 +438,9 @@ def test_affine_words_match_mlx(gs, bits, dtype):
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(np.array(a.astype(mx.float32) if a.dtype != mx.uint32 else a),
                                       np.array(b.astype(mlx.float32) if b.dtype != mlx.uint32 else b))
+    if dtype == "float32":  # s * q + b, rounded twice, as MLX computes it
+        np.testing.assert_array_equal(np.array(mx.dequantize(*ours, group_size=gs, bits=bits)),
+                                      np.array(mlx.dequantize(*theirs, group_size=gs, bits=bits)))
     x = weights((3, 256), 36)
     y = mx.quantized_matmul(mx.array(x), *mx.quantize(mx.array(w), gs, bits), group_size=gs, bits=bits)
     t = mlx.quantize(mlx.array(w), gs, bits)

@@ -305,8 +305,40 @@ struct QMatrix {
   int64_t groups() const { return len / p.group_size; }
 };
 
+#ifdef LAZULI_QUANT_X86
+// Affine 4-bit rows in natural order: the two nibbles of each byte are split and interleaved
+// back into bytes, widened to int32 and converted. s * q + b is rounded twice, as in MLX (AVX
+// without FMA, so that the compiler cannot fuse the two).
+__attribute__((target("avx"))) void dequantize_rows_4bit(const QMatrix& q, int64_t r0, int64_t r1, float* dst) {
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  int64_t K = q.len, G = q.groups(), gs = q.p.group_size;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint32_t* w = q.w + r * q.words_per_row;
+    float* d = dst + (r - r0) * K;
+    for (int64_t c = 0; c < K / 32; ++c) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 4 * c));
+      __m128i lo = _mm_and_si128(v, low4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
+      __m128i halves[2] = {_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi)};  // values 0-15, 16-31
+      int64_t g = r * G + c * 32 / gs;
+      __m256 sv = _mm256_set1_ps(q.scales[g]), bv = _mm256_set1_ps(q.biases[g]);
+      for (int h = 0; h < 2; ++h)
+        for (int e = 0; e < 2; ++e) {
+          __m128i b0 = _mm_cvtepu8_epi32(_mm_srli_si128(halves[h], 8 * e));
+          __m128i b1 = _mm_cvtepu8_epi32(_mm_srli_si128(halves[h], 8 * e + 4));
+          __m256 f = _mm256_cvtepi32_ps(_mm256_set_m128i(b1, b0));
+          _mm256_storeu_ps(d + 32 * c + 16 * h + 8 * e, _mm256_add_ps(_mm256_mul_ps(f, sv), bv));
+        }
+    }
+  }
+}
+#endif
+
 // Rows [r0, r1) dequantized into dst (row-major, len wide).
 void dequantize_rows(const QMatrix& q, int64_t r0, int64_t r1, float* dst) {
+#ifdef LAZULI_QUANT_X86
+  if (has_avx_fma() && q.p.mode == QuantizationMode::Affine && q.p.bits == 4 && q.len % 32 == 0)
+    return dequantize_rows_4bit(q, r0, r1, dst);
+#endif
   int64_t gs = q.p.group_size, G = q.groups();
   for (int64_t r = r0; r < r1; ++r) {
     float* d = dst + (r - r0) * q.len;
