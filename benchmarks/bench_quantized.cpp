@@ -50,6 +50,23 @@ int main(int argc, char** argv) {
     if (want("matmul"))
       report("matmul f32" + b, median_ms([&] { eval(matmul(x, transpose(w))); }, 21), 4.0 * n * k + io);
   }
+  // Other formats at batch 1.
+  if (want("qmm")) {
+    array x = random::normal({1, k}, float32, 0.0, 1.0, random::key(3));
+    eval(x);
+    auto q8 = quantize(w, 64, 8);
+    auto q3 = quantize(w, 64, 3);
+    auto f4 = quantize(w, 32, 4, "mxfp4");
+    eval(q8[0], q8[1], q8[2], q3[0], q3[1], q3[2], f4[0], f4[1]);
+    double groups = 2.0 * 4 * n * (k / 64);
+    report("qmm 8-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q8[0], q8[1], q8[2], true, 64, 8)); }, 21),
+           double(n) * k + groups);
+    report("qmm 3-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q3[0], q3[1], q3[2], true, 64, 3)); }, 21),
+           double(n) * k * 3 / 8 + groups);
+    report("qmm mxfp4 batch 1 4096x4096",
+           median_ms([&] { eval(quantized_matmul(x, f4[0], f4[1], std::nullopt, true, 32, 4, "mxfp4")); }, 21),
+           double(n) * k / 2 + double(n) * k / 32);
+  }
   if (want("quantize")) {
     report("quantize 4-bit g64 4096x4096", median_ms([&] { eval(quantize(w, 64, 4)); }, 7), 4.0 * n * k + w4_bytes);
     report("dequantize 4-bit g64 4096x4096", median_ms([&] { eval(dequantize(q[0], q[1], q[2])); }, 7),

@@ -35,6 +35,16 @@ def main():
         b = f" batch {m} 4096x4096"
         report("qmm 4-bit g64" + b, "mlx", median_ms(lambda: mx.eval(mx.quantized_matmul(x, *q)), 21))
         report("matmul f32" + b, "mlx", median_ms(lambda: mx.eval(x @ wm.T), 21))
+    x = mx.array(np.random.default_rng(3).normal(0, 1, (1, k)).astype(np.float32))
+    for bits in (8, 3):
+        qb = mx.quantize(wm, 64, bits)
+        mx.eval(*qb)
+        report(f"qmm {bits}-bit g64 batch 1 4096x4096", "mlx",
+               median_ms(lambda: mx.eval(mx.quantized_matmul(x, *qb, group_size=64, bits=bits)), 21))
+    f4 = mx.quantize(wm, 32, 4, "mxfp4")
+    mx.eval(*f4)
+    report("qmm mxfp4 batch 1 4096x4096", "mlx",
+           median_ms(lambda: mx.eval(mx.quantized_matmul(x, *f4, group_size=32, bits=4, mode="mxfp4")), 21))
     report("quantize 4-bit g64 4096x4096", "mlx", median_ms(lambda: mx.eval(*mx.quantize(wm, 64, 4)), 7))
     report("dequantize 4-bit g64 4096x4096", "mlx", median_ms(lambda: mx.eval(mx.dequantize(*q)), 7))
 

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "lazuli/backend/cpu/kernels.h"
@@ -93,39 +94,41 @@ inline void put_code(uint32_t* row, int64_t i, int bits, uint32_t code) {
   row[word] |= code << off;
   if (off + bits > 32) row[word + 1] |= code >> (32 - off);
 }
-inline uint32_t get_code(const uint32_t* row, int64_t i, int bits) {
-  int64_t pos = i * bits;
-  int64_t word = pos >> 5;
-  int off = static_cast<int>(pos & 31);
-  uint32_t v = row[word] >> off;
-  if (off + bits > 32) v |= row[word + 1] << (32 - off);
-  return v & ((1u << bits) - 1);
-}
 
 // The values (before scaling) of codes [first, first + n) of a row; first and n are
-// multiples of the group size, so 2/4/8-bit groups start on a word.
+// multiples of the group size. Every 8 codes fill exactly `bits` bytes of the stream, so each
+// run of 8 is one little-endian read of `bits` bytes and eight shifts.
 void decode_values(const uint32_t* row, int64_t first, int64_t n, const QuantParams& p, float* dst) {
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row);
   if (p.mode == QuantizationMode::Mxfp8) {
     const auto& t = e4m3_table();
-    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row) + first;
-    for (int64_t j = 0; j < n; ++j) dst[j] = t[bytes[j]];
+    for (int64_t j = 0; j < n; ++j) dst[j] = t[bytes[first + j]];
     return;
   }
-  bool fp4 = p.mode != QuantizationMode::Affine;
-  if (p.bits == 4) {
-    const uint32_t* words = row + first / 8;
-    for (int64_t j = 0; j < n; j += 8) {
-      uint32_t w = words[j / 8];
-      for (int k = 0; k < 8; ++k, w >>= 4) dst[j + k] = fp4 ? kFp4Values[w & 15] : static_cast<float>(w & 15);
+  auto run = [&](auto bits_tag, auto value) {
+    constexpr int bits = decltype(bits_tag)::value;
+    constexpr uint64_t mask = (uint64_t{1} << bits) - 1;
+    const uint8_t* src = bytes + first * bits / 8;
+    for (int64_t j = 0; j < n; j += 8, src += bits) {
+      // Assembled from byte loads in registers (a partial memcpy into u would stall on
+      // store-to-load forwarding); the compiler merges them into wide loads.
+      uint64_t u = 0;
+      for (int i = 0; i < bits; ++i) u |= uint64_t{src[i]} << (8 * i);
+      for (int k = 0; k < 8; ++k) dst[j + k] = value(static_cast<uint32_t>((u >> (k * bits)) & mask));
     }
-    return;
-  }
-  if (p.bits == 8) {
-    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row) + first;
-    for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<float>(bytes[j]);
-    return;
-  }
-  for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<float>(get_code(row, first + j, p.bits));
+  };
+  auto with_bits = [&](auto value) {
+    switch (p.bits) {
+      case 2: return run(std::integral_constant<int, 2>{}, value);
+      case 3: return run(std::integral_constant<int, 3>{}, value);
+      case 4: return run(std::integral_constant<int, 4>{}, value);
+      case 5: return run(std::integral_constant<int, 5>{}, value);
+      case 6: return run(std::integral_constant<int, 6>{}, value);
+      default: return run(std::integral_constant<int, 8>{}, value);
+    }
+  };
+  if (p.mode == QuantizationMode::Affine) with_bits([](uint32_t c) { return static_cast<float>(c); });
+  else with_bits([](uint32_t c) { return kFp4Values[c]; });
 }
 
 // ---- layouts ---------------------------------------------------------------------------
@@ -400,6 +403,27 @@ __attribute__((target("avx,fma"))) float row_dot_4bit(const uint32_t* w, const f
 }
 #endif
 
+// sum_k x[k] * scale[group(k)] * q[k] over one row of 8-bit codes: bytes widened to int32 and
+// converted, eight at a time.
+__attribute__((target("avx,fma"))) float row_dot_8bit(const uint32_t* w, const float* x, const float* scales,
+                                                     int64_t K, int group_size) {
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(w);
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t g0 = 0; g0 < K; g0 += group_size) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int64_t j = g0; j < g0 + group_size; j += 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j));
+      __m256 f0 = _mm256_cvtepi32_ps(_mm256_set_m128i(_mm_cvtepu8_epi32(_mm_srli_si128(v, 4)), _mm_cvtepu8_epi32(v)));
+      __m256 f1 = _mm256_cvtepi32_ps(
+          _mm256_set_m128i(_mm_cvtepu8_epi32(_mm_srli_si128(v, 12)), _mm_cvtepu8_epi32(_mm_srli_si128(v, 8))));
+      a0 = _mm256_fmadd_ps(f0, _mm256_loadu_ps(x + j), a0);
+      a1 = _mm256_fmadd_ps(f1, _mm256_loadu_ps(x + j + 8), a1);
+    }
+    total = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), _mm256_set1_ps(scales[g0 / group_size]), total);
+  }
+  return hsum256(total);
+}
+
 // Rows [r0, r1) of affine 4-bit codes dequantized in nibble-plane order (value 8l + p of each
 // 64-value chunk lands at 8p + l): the masked codes convert in place, and the plane's power of
 // two folds into its scale.
@@ -448,13 +472,21 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
       for (int64_t j = 0; j < gs; ++j) s += x[m * K + g * gs + j];
       xsum[m * G + g] = s;
     }
-  bool fast4 = false;
+  // Affine 4- and 8-bit rows have a kernel that keeps the codes in registers (the 4-bit one
+  // reads x in nibble-plane order); the others decode a group at a time and dot it.
+  using RowDot = float (*)(const uint32_t*, const float*, const float*, int64_t, int);
+  RowDot row_dot = nullptr;
+  const float* xs = x;
   std::vector<float> planes;
 #ifdef LAZULI_QUANT_X86
-  fast4 = has_avx_fma() && q.p.mode == QuantizationMode::Affine && q.p.bits == 4 && K % 64 == 0;
-  if (fast4) {
+  bool affine = q.p.mode == QuantizationMode::Affine;
+  if (has_avx_fma() && affine && q.p.bits == 4 && K % 64 == 0) {
+    row_dot = row_dot_4bit;
     planes.resize(M * K);
     for (int64_t m = 0; m < M; ++m) nibble_planes(x + m * K, K, planes.data() + m * K);
+    xs = planes.data();
+  } else if (has_avx_fma() && affine && q.p.bits == 8) {
+    row_dot = row_dot_8bit;
   }
 #endif
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t n0, int64_t n1) {
@@ -464,16 +496,14 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
       const uint32_t* wr = q.w + n * q.words_per_row;
       const float* sc = q.scales + n * G;
       const float* bi = q.biases ? q.biases + n * G : nullptr;
-#ifdef LAZULI_QUANT_X86
-      if (fast4) {
+      if (row_dot) {
         for (int64_t m = 0; m < M; ++m) {
           float bias_part = 0;
           for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
-          out[m * N + n] = row_dot_4bit(wr, planes.data() + m * K, sc, K, static_cast<int>(gs)) + bias_part;
+          out[m * N + n] = row_dot(wr, xs + m * K, sc, K, static_cast<int>(gs)) + bias_part;
         }
         continue;
       }
-#endif
       std::fill(acc.begin(), acc.end(), 0.f);
       for (int64_t g = 0; g < G; ++g) {
         decode_values(wr, g * gs, gs, q.p, buf.data());
