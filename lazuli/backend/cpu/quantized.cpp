@@ -105,6 +105,17 @@ void decode_values(const uint32_t* row, int64_t first, int64_t n, const QuantPar
     for (int64_t j = 0; j < n; ++j) dst[j] = t[bytes[first + j]];
     return;
   }
+  if (p.bits == 4 && p.mode != QuantizationMode::Affine) {
+    // e2m1: one table entry per byte gives both of its values.
+    static const auto pairs = [] {
+      std::array<std::array<float, 2>, 256> t{};
+      for (int b = 0; b < 256; ++b) t[b] = {kFp4Values[b & 15], kFp4Values[b >> 4]};
+      return t;
+    }();
+    const uint8_t* src = bytes + first / 2;
+    for (int64_t j = 0; j < n / 2; ++j) std::memcpy(dst + 2 * j, pairs[src[j]].data(), 2 * sizeof(float));
+    return;
+  }
   auto run = [&](auto bits_tag, auto value) {
     constexpr int bits = decltype(bits_tag)::value;
     constexpr uint64_t mask = (uint64_t{1} << bits) - 1;
@@ -183,9 +194,12 @@ array scale_multipliers(const array& scales, const QuantParams& p, float global 
   allocate(m);
   const uint8_t* c = ptr<uint8_t>(codes);
   float* d = static_cast<float*>(m.raw_data());
+  // Through a table of the 256 codes: ldexp per scale would cost more than the product.
   float factor = global > 0.f ? global / (448.f * 6.f) : 1.f;
-  for (size_t i = 0; i < m.size(); ++i)
-    d[i] = p.mode == QuantizationMode::Nvfp4 ? e4m3_decode(c[i]) * factor : e8m0_decode(c[i]);
+  std::array<float, 256> table;
+  for (int i = 0; i < 256; ++i)
+    table[i] = p.mode == QuantizationMode::Nvfp4 ? e4m3_decode(uint8_t(i)) * factor : e8m0_decode(uint8_t(i));
+  for (size_t i = 0; i < m.size(); ++i) d[i] = table[c[i]];
   return m;
 }
 
@@ -202,29 +216,37 @@ __attribute__((target("avx,fma"))) float hsum256(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
-// n a multiple of 16.
-__attribute__((target("avx,fma"))) float dot_avx(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+// sum_k v[k] * x[k] * scale[group(k)] for a decoded row (group_size a multiple of 16): one
+// vector accumulator per group, scaled into the total, one horizontal sum per row.
+__attribute__((target("avx,fma"))) float row_dot_decoded_avx(const float* v, const float* x, const float* scales,
+                                                            int64_t K, int group_size) {
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t g0 = 0; g0 < K; g0 += group_size) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int64_t j = g0; j < g0 + group_size; j += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + j), _mm256_loadu_ps(x + j), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + j + 8), _mm256_loadu_ps(x + j + 8), a1);
+    }
+    total = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), _mm256_set1_ps(scales[g0 / group_size]), total);
   }
-  return hsum256(_mm256_add_ps(s0, s1));
+  return hsum256(total);
 }
 #else
 bool has_avx_fma() { return false; }
 #endif
 
-float dot(const float* a, const float* b, int64_t n) {
+float row_dot_decoded(const float* v, const float* x, const float* scales, int64_t K, int group_size) {
 #ifdef LAZULI_QUANT_X86
-  if (has_avx_fma() && n % 16 == 0) return dot_avx(a, b, n);
+  if (has_avx_fma()) return row_dot_decoded_avx(v, x, scales, K, group_size);
 #endif
-  float s[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
-  for (; i < n; ++i) s[0] += a[i] * b[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  float total = 0;
+  for (int64_t g0 = 0; g0 < K; g0 += group_size) {
+    float s[8] = {};
+    for (int64_t j = g0; j < g0 + group_size; j += 8)
+      for (int k = 0; k < 8; ++k) s[k] += v[j + k] * x[j + k];
+    total += scales[g0 / group_size] * (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
+  }
+  return total;
 }
 
 // codes[j] = clamp(rint((v[j] - bias) / scale), 0, n_bins): the affine codes of one group
@@ -490,8 +512,7 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
   }
 #endif
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t n0, int64_t n1) {
-    std::vector<float> buf(gs);
-    std::vector<float> acc(M);
+    std::vector<float> decoded(row_dot ? 0 : K);
     for (int64_t n = n0; n < n1; ++n) {
       const uint32_t* wr = q.w + n * q.words_per_row;
       const float* sc = q.scales + n * G;
@@ -504,15 +525,14 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
         }
         continue;
       }
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int64_t g = 0; g < G; ++g) {
-        decode_values(wr, g * gs, gs, q.p, buf.data());
-        for (int64_t m = 0; m < M; ++m) {
-          float d = dot(buf.data(), x + m * K + g * gs, gs);
-          acc[m] += sc[g] * d + (bi ? bi[g] * xsum[m * G + g] : 0.f);
-        }
+      // The row decoded once (it stays in L1) and dotted with each row of x.
+      decode_values(wr, 0, K, q.p, decoded.data());
+      for (int64_t m = 0; m < M; ++m) {
+        float bias_part = 0;
+        if (bi)
+          for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
+        out[m * N + n] = row_dot_decoded(decoded.data(), x + m * K, sc, K, static_cast<int>(gs)) + bias_part;
       }
-      for (int64_t m = 0; m < M; ++m) out[m * N + n] = acc[m];
     }
   });
 }
