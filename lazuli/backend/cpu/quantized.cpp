@@ -446,6 +446,51 @@ __attribute__((target("avx,fma"))) float row_dot_8bit(const uint32_t* w, const f
   return hsum256(total);
 }
 
+// e2m1 nibble P of each word as float32 bits scaled by 2^-126: the three magnitude bits land
+// at bits 22-24 (exponent = the e2m1 exponent, mantissa bit 22; exponent 0 reads as a
+// subnormal, which is e2m1's subnormal too) and the sign bit at bit 31.
+template <int P>
+__attribute__((target("avx,fma"))) inline __m128i fp4_float_bits(__m128i w) {
+  constexpr int up = 22 - 4 * P;
+  __m128i mag;
+  if constexpr (up >= 0) mag = _mm_slli_epi32(w, up);
+  else mag = _mm_srli_epi32(w, -up);
+  mag = _mm_and_si128(mag, _mm_set1_epi32(7 << 22));
+  __m128i sign = _mm_and_si128(_mm_slli_epi32(w, 28 - 4 * P), _mm_set1_epi32(static_cast<int>(0x80000000u)));
+  return _mm_or_si128(mag, sign);
+}
+template <int P>
+__attribute__((target("avx,fma"))) inline __m256 fp4_plane(__m128i lo, __m128i hi) {
+  __m256 v = _mm256_castsi256_ps(_mm256_set_m128i(fp4_float_bits<P>(hi), fp4_float_bits<P>(lo)));
+  return _mm256_mul_ps(v, _mm256_set1_ps(0x1p126f));  // exact: scales a power of two back
+}
+
+// sum_k x[k] * scale[group(k)] * e2m1[k] over one row of mxfp4 / nvfp4 codes (K a multiple of
+// 64), x in (unscaled) nibble-plane order. Lane l of a chunk holds word l: 8 values.
+__attribute__((target("avx,fma"))) float row_dot_fp4(const uint32_t* w, const float* xp, const float* scales,
+                                                    int64_t K, int group_size) {
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t c = 0; c < K / 64; ++c) {
+    __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c));
+    __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c + 4));
+    const float* xc = xp + 64 * c;
+    __m256 acc0 = _mm256_mul_ps(fp4_plane<0>(lo, hi), _mm256_loadu_ps(xc));
+    __m256 acc1 = _mm256_mul_ps(fp4_plane<1>(lo, hi), _mm256_loadu_ps(xc + 8));
+    acc0 = _mm256_fmadd_ps(fp4_plane<2>(lo, hi), _mm256_loadu_ps(xc + 16), acc0);
+    acc1 = _mm256_fmadd_ps(fp4_plane<3>(lo, hi), _mm256_loadu_ps(xc + 24), acc1);
+    acc0 = _mm256_fmadd_ps(fp4_plane<4>(lo, hi), _mm256_loadu_ps(xc + 32), acc0);
+    acc1 = _mm256_fmadd_ps(fp4_plane<5>(lo, hi), _mm256_loadu_ps(xc + 40), acc1);
+    acc0 = _mm256_fmadd_ps(fp4_plane<6>(lo, hi), _mm256_loadu_ps(xc + 48), acc0);
+    acc1 = _mm256_fmadd_ps(fp4_plane<7>(lo, hi), _mm256_loadu_ps(xc + 56), acc1);
+    const float* s = scales + c * 64 / group_size;
+    __m256 sv = group_size == 16 ? _mm256_set_ps(s[3], s[3], s[2], s[2], s[1], s[1], s[0], s[0])
+              : group_size == 32 ? _mm256_set_m128(_mm_set1_ps(s[1]), _mm_set1_ps(s[0]))
+                                 : _mm256_set1_ps(s[0]);
+    total = _mm256_fmadd_ps(_mm256_add_ps(acc0, acc1), sv, total);
+  }
+  return hsum256(total);
+}
+
 // Rows [r0, r1) of affine 4-bit codes dequantized in nibble-plane order (value 8l + p of each
 // 64-value chunk lands at 8p + l): the masked codes convert in place, and the plane's power of
 // two folds into its scale.
@@ -509,6 +554,11 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
     xs = planes.data();
   } else if (has_avx_fma() && affine && q.p.bits == 8) {
     row_dot = row_dot_8bit;
+  } else if (has_avx_fma() && !affine && q.p.bits == 4 && K % 64 == 0) {
+    row_dot = row_dot_fp4;
+    planes.resize(M * K);
+    for (int64_t m = 0; m < M; ++m) nibble_planes(x + m * K, K, planes.data() + m * K, false);
+    xs = planes.data();
   }
 #endif
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t n0, int64_t n1) {
@@ -520,7 +570,8 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
       if (row_dot) {
         for (int64_t m = 0; m < M; ++m) {
           float bias_part = 0;
-          for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
+          if (bi)
+            for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
           out[m * N + n] = row_dot(wr, xs + m * K, sc, K, static_cast<int>(gs)) + bias_part;
         }
         continue;
