@@ -481,3 +481,43 @@ def test_gather_qmm_matches_mlx():
     t = mlx.quantize(mlx.array(w), 32, 4)
     theirs = mlx.gather_qmm(mlx.array(x), *t, mlx.array(lhs), mlx.array(rhs), group_size=32)
     np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-4, atol=1e-4)
+
+
+def test_portable_kernels_agree_with_the_vector_ones(tmp_path):
+    # LAZULI_QUANT_NO_SIMD=1 switches off the AVX kernels; the portable ones must agree.
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, numpy as np, lazuli.core as mx\n"
+        "rng = np.random.default_rng(0)\n"
+        "w = mx.array(rng.uniform(-1, 1, (24, 256)).astype(np.float32))\n"
+        "out = {}\n"
+        "for mode, gs, bits in [('affine', 64, 4), ('affine', 32, 8), ('affine', 128, 3), ('mxfp4', 32, 4),"
+        " ('nvfp4', 16, 4), ('mxfp8', 32, 8)]:\n"
+        "    q = mx.quantize(w, gs, bits, mode)\n"
+        "    b = q[2] if mode == 'affine' else None\n"
+        "    for rows in (1, 3, 20):\n"
+        "        x = mx.array(rng.uniform(-1, 1, (rows, 256)).astype(np.float32))\n"
+        "        out[f'{mode}{gs}{bits}q{rows}'] = np.array(mx.quantized_matmul(x, q[0], q[1], b, group_size=gs,"
+        " bits=bits, mode=mode))\n"
+        "    out[f'{mode}{gs}{bits}w'] = np.array(q[0])\n"
+        "    out[f'{mode}{gs}{bits}d'] = np.array(mx.dequantize(q[0], q[1], b, group_size=gs, bits=bits, mode=mode,"
+        " dtype=mx.float32))\n"
+        "np.savez(sys.argv[1], **out)\n")
+    results = []
+    for flag in (None, "1"):
+        env = dict(os.environ)
+        env.pop("LAZULI_QUANT_NO_SIMD", None)
+        if flag:
+            env["LAZULI_QUANT_NO_SIMD"] = flag
+        path = tmp_path / f"out{flag}.npz"
+        subprocess.run([sys.executable, str(script), str(path)], env=env, check=True)
+        results.append(np.load(path))
+    vec, portable = results
+    for key in vec.files:
+        if key.endswith("w") or key.endswith("d"):
+            np.testing.assert_array_equal(vec[key], portable[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(vec[key], portable[key], rtol=1e-5, atol=1e-5, err_msg=key)

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
@@ -206,8 +207,10 @@ array scale_multipliers(const array& scales, const QuantParams& p, float global 
 // ---- vector helpers --------------------------------------------------------------------
 
 #ifdef LAZULI_QUANT_X86
+// LAZULI_QUANT_NO_SIMD=1 in the environment forces the portable kernels (the tests use it).
 bool has_avx_fma() {
-  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma") &&
+                          std::getenv("LAZULI_QUANT_NO_SIMD") == nullptr;
   return yes;
 }
 __attribute__((target("avx,fma"))) float hsum256(__m256 v) {
