@@ -378,7 +378,9 @@ void dequantize_rows(const QMatrix& q, int64_t r0, int64_t r1, float* dst) {
   }
 }
 
-constexpr int64_t kGemvRows = 8;  // up to this many rows of x take the GEMV path
+// Up to this many rows of x take the GEMV path; more go through dequantize + sgemm, which
+// measured faster from about a dozen rows on (its cost hardly grows with the rows).
+constexpr int64_t kGemvRows = 8;
 
 #ifdef LAZULI_QUANT_X86
 // x rows rearranged for the 4-bit kernel: in each 64-value chunk, value 8l + p (word l,
@@ -427,6 +429,53 @@ __attribute__((target("avx,fma"))) float row_dot_4bit(const uint32_t* w, const f
   return hsum256(total);
 }
 #endif
+
+// The 4-bit dots of one row of w with T rows of x (planes, ldx apart) at once: each chunk is
+// decoded and scaled once, then meets every x row, so the decoding is shared.
+template <int T>
+__attribute__((target("avx,fma"))) void row_dot_4bit_tile(const uint32_t* w, const float* xp, int64_t ldx,
+                                                         const float* scales, int64_t K, int group_size,
+                                                         float* result) {
+  const __m256 m0 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF));
+  const __m256 m1 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF00));
+  const __m256 m2 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF0000));
+  const __m256 m3 = _mm256_castsi256_ps(_mm256_set1_epi32(0xF000000));
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < K / 64; ++c) {
+    __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c));
+    __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8 * c + 4));
+    __m256 a = _mm256_castsi256_ps(_mm256_set_m128i(hi, lo));
+    __m256 b = _mm256_castsi256_ps(_mm256_set_m128i(_mm_srli_epi32(hi, 4), _mm_srli_epi32(lo, 4)));
+    __m256 sv = group_size == 32 ? _mm256_set_m128(_mm_set1_ps(scales[2 * c + 1]), _mm_set1_ps(scales[2 * c]))
+                                 : _mm256_set1_ps(scales[c * 64 / group_size]);
+    __m256 d[8] = {_mm256_mul_ps(value(a, m0), sv), _mm256_mul_ps(value(b, m0), sv),
+                   _mm256_mul_ps(value(a, m1), sv), _mm256_mul_ps(value(b, m1), sv),
+                   _mm256_mul_ps(value(a, m2), sv), _mm256_mul_ps(value(b, m2), sv),
+                   _mm256_mul_ps(value(a, m3), sv), _mm256_mul_ps(value(b, m3), sv)};
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const float* xc = xp + t * ldx + 64 * c;
+#pragma GCC unroll 8
+      for (int p = 0; p < 8; ++p) acc[t] = _mm256_fmadd_ps(d[p], _mm256_loadu_ps(xc + 8 * p), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) result[t] = hsum256(acc[t]);
+}
+
+// The 4-bit dots of one row of w with M rows of x, four at a time.
+void rows_dot_4bit(const uint32_t* w, const float* xp, int64_t M, const float* scales, int64_t K, int group_size,
+                   float* result) {
+  for (int64_t m = 0; m < M; m += 4) {
+    const float* x = xp + m * K;
+    switch (std::min<int64_t>(4, M - m)) {
+      case 4: row_dot_4bit_tile<4>(w, x, K, scales, K, group_size, result + m); break;
+      case 3: row_dot_4bit_tile<3>(w, x, K, scales, K, group_size, result + m); break;
+      case 2: row_dot_4bit_tile<2>(w, x, K, scales, K, group_size, result + m); break;
+      default: result[m] = row_dot_4bit(w, x, scales, K, group_size);
+    }
+  }
+}
 
 // sum_k x[k] * scale[group(k)] * q[k] over one row of 8-bit codes: bytes widened to int32 and
 // converted, eight at a time.
@@ -546,12 +595,14 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
   // reads x in nibble-plane order); the others decode a group at a time and dot it.
   using RowDot = float (*)(const uint32_t*, const float*, const float*, int64_t, int);
   RowDot row_dot = nullptr;
+  bool multi4 = false;  // affine 4-bit with several rows of x: rows_dot_4bit
   const float* xs = x;
   std::vector<float> planes;
 #ifdef LAZULI_QUANT_X86
   bool affine = q.p.mode == QuantizationMode::Affine;
   if (has_avx_fma() && affine && q.p.bits == 4 && K % 64 == 0) {
     row_dot = row_dot_4bit;
+    multi4 = M > 1;
     planes.resize(M * K);
     for (int64_t m = 0; m < M; ++m) nibble_planes(x + m * K, K, planes.data() + m * K);
     xs = planes.data();
@@ -565,11 +616,22 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
   }
 #endif
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(K, 1)), [&](int64_t n0, int64_t n1) {
-    std::vector<float> decoded(row_dot ? 0 : K);
+    std::vector<float> decoded(row_dot ? 0 : K), dots(M);
     for (int64_t n = n0; n < n1; ++n) {
       const uint32_t* wr = q.w + n * q.words_per_row;
       const float* sc = q.scales + n * G;
       const float* bi = q.biases ? q.biases + n * G : nullptr;
+#ifdef LAZULI_QUANT_X86
+      if (multi4) {
+        rows_dot_4bit(wr, xs, M, sc, K, static_cast<int>(gs), dots.data());
+        for (int64_t m = 0; m < M; ++m) {
+          float bias_part = 0;
+          for (int64_t g = 0; g < G; ++g) bias_part += bi[g] * xsum[m * G + g];
+          out[m * N + n] = dots[m] + bias_part;
+        }
+        continue;
+      }
+#endif
       if (row_dot) {
         for (int64_t m = 0; m < M; ++m) {
           float bias_part = 0;
