@@ -2,15 +2,19 @@
 // codes (lazuli/quantized.h); a group of codes times its scale (plus its bias) is the weight.
 //
 // Matrix products take one of two paths:
-// - few rows of x against w's rows (transpose=true, M <= kGemvRows): a GEMV that decodes each
-//   group of codes once and dots it with every x row, rows of w split over the thread pool.
-//   Affine 4-bit weights (the common case) use an AVX+FMA kernel that never expands codes to
-//   memory: it masks the eight nibbles of each word in place, converts them to float as they
-//   sit (q * 2^(4j)) and multiplies by x pre-permuted into nibble planes and pre-scaled by
-//   2^(-4j), so one word of weights costs one load, two shifts and eight mask/convert/FMAs;
-//   sum(x * (s*q + b)) = s * sum(x*q) + b * sum(x) takes the bias out of the inner loop.
-// - otherwise: blocks of w are dequantized to float32 and multiplied by OpenBLAS's sgemm.
-// Arithmetic is in float32 whatever the dtype; half inputs are converted once.
+// - few rows of x against w's rows (transpose=true, M <= kGemvRows): a GEMV over w's rows,
+//   split over the thread pool. Affine 4-bit rows (the common case) use an AVX+FMA kernel that
+//   never expands codes to memory: it masks the eight nibbles of each word in place, converts
+//   them to float as they sit (q * 2^(4j)) and multiplies by x pre-permuted into nibble planes
+//   and pre-scaled by 2^(-4j), so a word of weights costs one load, a shift and eight
+//   mask/convert/FMAs, shared by up to four rows of x; sum(x * (s*q + b)) = s * sum(x*q) +
+//   b * sum(x) takes the bias out of the inner loop. Affine 8-bit rows widen bytes in
+//   registers; mxfp4/nvfp4 rows place each e2m1 nibble straight into float bits. Other
+//   formats decode a row into L1 once and dot it with each row of x.
+// - otherwise: blocks of w are dequantized to float32 (affine 4-bit in nibble-plane order, with
+//   x's columns permuted to match) and multiplied by OpenBLAS's sgemm.
+// Arithmetic is in float32 whatever the dtype; half inputs are converted once. Setting
+// LAZULI_QUANT_NO_SIMD in the environment selects the portable kernels.
 #include <cblas.h>
 
 #include <algorithm>
