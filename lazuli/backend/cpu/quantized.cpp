@@ -432,7 +432,6 @@ __attribute__((target("avx,fma"))) float row_dot_4bit(const uint32_t* w, const f
   }
   return hsum256(total);
 }
-#endif
 
 // The 4-bit dots of one row of w with T rows of x (planes, ldx apart) at once: each chunk is
 // decoded and scaled once, then meets every x row, so the decoding is shared.
@@ -584,6 +583,8 @@ __attribute__((target("avx,fma"))) void dequantize_rows_4bit_planes(const QMatri
   }
 }
 
+#endif  // LAZULI_QUANT_X86
+
 // out (M x rows) = x (M x len) @ dequantized(q)^T, for small M.
 void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
   int64_t K = q.len, gs = q.p.group_size, G = q.groups(), N = q.rows;
@@ -599,7 +600,7 @@ void gemv_t(const QMatrix& q, const float* x, int64_t M, float* out) {
   // reads x in nibble-plane order); the others decode a group at a time and dot it.
   using RowDot = float (*)(const uint32_t*, const float*, const float*, int64_t, int);
   RowDot row_dot = nullptr;
-  bool multi4 = false;  // affine 4-bit with several rows of x: rows_dot_4bit
+  [[maybe_unused]] bool multi4 = false;  // affine 4-bit with several rows of x: rows_dot_4bit
   const float* xs = x;
   std::vector<float> planes;
 #ifdef LAZULI_QUANT_X86
@@ -669,7 +670,7 @@ void qmm(const QMatrix& q, const float* x, int64_t M, bool transpose, float* out
   // Dequantize about 4 MB of w at a time (in parallel) and hand each block to sgemm. Affine
   // 4-bit rows dequantize fastest in nibble-plane order; x's columns are permuted to match
   // (a dot product does not care about the order of its terms).
-  bool planes = false;
+  [[maybe_unused]] bool planes = false;
   std::vector<float> xperm;
 #ifdef LAZULI_QUANT_X86
   planes = transpose && has_avx_fma() && q.p.mode == QuantizationMode::Affine && q.p.bits == 4 && K % 64 == 0;
