@@ -1,14 +1,27 @@
 // CPU: the FFT primitive. Our own transform engine:
 // - Complex lengths factor into radices 4, 2, 3, 5 and other odd primes, run as a Stockham
-//   autosort FFT (each stage reads one buffer and writes the other in natural order, so no
-//   bit reversal). Each stage's twiddles are computed once in double precision and kept in
+//   autosort FFT: each stage reads one buffer and writes the other in natural order, so no
+//   bit reversal. Each stage's twiddles are computed once in double precision and kept in
 //   a plan cached per length.
 // - A length with a prime factor above kMaxRadix runs Bluestein's algorithm: the DFT as a
-//   convolution with a chirp, done by power-of-two FFTs of at least 2n - 1 points.
+//   circular convolution with a chirp, done by FFTs of a 2/3/5-smooth length >= 2n - 1.
 // - Real transforms of even length pack the n reals as n/2 complex numbers, transform
-//   those, and separate the even and odd halves' spectra (and the reverse for the inverse).
-//   Odd lengths go through the complex transform.
-// Lines along the axis run in parallel; a single long line splits each stage instead.
+//   those, and separate the spectra of the even and odd samples (the inverse does the
+//   reverse). Odd lengths go through the complex transform.
+// - Lines run in blocks of B, stored interleaved ([length][B]): one Stockham pass then
+//   transforms all B lines at once, with B-long (vectorised) inner loops in every stage,
+//   and a strided axis is gathered a cache line at a time. Blocks run in parallel; a
+//   single long line splits each stage over the threads instead.
+// The radix 2/3/4/5 stages are vectorised with Highway (run-time dispatch; complex numbers
+// de-interleaved into real and imaginary vectors on load).
+#define HWY_DISABLED_TARGETS (HWY_AVX3 | HWY_AVX3_DL | HWY_SSSE3)
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lazuli/backend/cpu/fft.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#ifndef LAZULI_FFT_SHARED
+#define LAZULI_FFT_SHARED
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -19,10 +32,7 @@
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives/fft.h"
 
-namespace lazuli {
-using namespace cpu;
-
-namespace {
+namespace lazuli::cpu::fft_engine {
 
 struct cf {
   float re, im;
@@ -32,33 +42,16 @@ inline cf operator-(cf a, cf b) { return {a.re - b.re, a.im - b.im}; }
 inline cf operator*(cf a, float s) { return {a.re * s, a.im * s}; }
 inline cf mul(cf a, cf b) { return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re}; }
 inline cf conj(cf a) { return {a.re, -a.im}; }
-// a * w for the forward transform, a * conj(w) for the inverse.
-template <bool Inv>
-inline cf twiddle(cf a, cf w) {
-  if constexpr (Inv) return {a.re * w.re + a.im * w.im, a.im * w.re - a.re * w.im};
-  else return mul(a, w);
-}
-// a * (-i) forward, a * (+i) inverse: the quarter turn of the transform's direction.
-template <bool Inv>
-inline cf quarter(cf a) {
-  if constexpr (Inv) return {-a.im, a.re};
-  else return {a.im, -a.re};
-}
-
-cf unit(double turns) {  // e^{-2 pi i turns}
-  double a = -2.0 * M_PI * turns;
-  return {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))};
-}
 
 constexpr int kMaxRadix = 61;  // larger prime factors go to Bluestein
 
-// One Stockham stage: the current sub-length is radix * m, interleaved with stride s
-// (s * radix * m == n).
+// One Stockham stage. Per line the current sub-length is radix * m, interleaved with
+// stride s (s * radix * m == n); B interleaved lines multiply every stride by B.
 struct Stage {
   int radix;
   int64_t m, s;
-  std::vector<cf> tw;            // tw[p * (radix - 1) + k - 1] = w_{radix m}^{p k}
-  std::vector<float> cs, sn;     // generic odd radix: cos / sin of 2 pi jk / radix
+  std::vector<cf> tw;         // tw[p * (radix - 1) + k - 1] = w_{radix m}^{p k}
+  std::vector<float> cs, sn;  // odd radix > 5: cos / sin of 2 pi jk / radix
 };
 
 struct Plan {
@@ -70,6 +63,224 @@ struct Plan {
   std::vector<cf> chirp, kernel;
 };
 
+// ---- scalar complex helpers (the butterflies are below, per instruction set) -------------
+
+template <bool Inv>
+inline cf quarter(cf a) {
+  if constexpr (Inv) return {-a.im, a.re};
+  else return {a.im, -a.re};
+}
+// a * w forward, a * conj(w) inverse.
+template <bool Inv>
+inline cf twiddle(cf a, cf w) {
+  if constexpr (Inv) return {a.re * w.re + a.im * w.im, a.im * w.re - a.re * w.im};
+  else return mul(a, w);
+}
+
+// Odd radix r: the pairs (j, r - j) share their cosines and sines.
+template <bool Inv>
+inline void dft_odd(cf* a, int r, const float* cs, const float* sn) {
+  cf sum[kMaxRadix], dif[kMaxRadix], out[kMaxRadix];
+  const int h = (r - 1) / 2;
+  cf dc = a[0];
+  for (int j = 1; j <= h; ++j) {
+    sum[j] = a[j] + a[r - j];
+    dif[j] = a[j] - a[r - j];
+    dc = dc + sum[j];
+  }
+  out[0] = dc;
+  for (int k = 1; k <= h; ++k) {
+    cf re = a[0], im{0, 0};
+    for (int j = 1; j <= h; ++j) {
+      re = re + sum[j] * cs[j * r + k];
+      im = im + dif[j] * sn[j * r + k];
+    }
+    cf u = quarter<Inv>(im);
+    out[k] = re + u;
+    out[r - k] = re - u;
+  }
+  for (int k = 0; k < r; ++k) a[k] = out[k];
+}
+
+template <bool Inv>
+void stage_generic(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
+  const int r = st.radix;
+  const int64_t m = st.m;
+  for (int64_t p = p0; p < p1; ++p) {
+    const cf* w = st.tw.data() + p * (r - 1);
+    for (int64_t q = 0; q < S; ++q) {
+      cf a[kMaxRadix];
+      for (int j = 0; j < r; ++j) a[j] = x[q + S * (p + j * m)];
+      dft_odd<Inv>(a, r, st.cs.data(), st.sn.data());
+      cf* yp = y + q + S * r * p;
+      yp[0] = a[0];
+      for (int k = 1; k < r; ++k) yp[k * S] = twiddle<Inv>(a[k], w[k - 1]);
+    }
+  }
+}
+
+}  // namespace lazuli::cpu::fft_engine
+#endif  // LAZULI_FFT_SHARED
+
+// ---- vectorised stages (compiled once per instruction set) --------------------------------
+HWY_BEFORE_NAMESPACE();
+namespace lazuli::cpu::fft_engine::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+// Lanes of complex numbers, split into real and imaginary parts.
+struct VC {
+  V re, im;
+};
+HWY_INLINE VC operator+(VC a, VC b) { return {hn::Add(a.re, b.re), hn::Add(a.im, b.im)}; }
+HWY_INLINE VC operator-(VC a, VC b) { return {hn::Sub(a.re, b.re), hn::Sub(a.im, b.im)}; }
+HWY_INLINE VC operator*(VC a, float s) {
+  const V v = hn::Set(D(), s);
+  return {hn::Mul(a.re, v), hn::Mul(a.im, v)};
+}
+template <bool Inv>
+HWY_INLINE VC quarter(VC a) {
+  if constexpr (Inv) return {hn::Neg(a.im), a.re};
+  else return {a.im, hn::Neg(a.re)};
+}
+
+// Butterflies, written once for scalars (cf) and vectors (VC): a[j] (j < R) ->
+// b[k] = sum_j a[j] w_R^{jk}, in place; w_R = e^{-2 pi i / R} forward, its conjugate for
+// the inverse.
+template <bool Inv, typename C>
+HWY_INLINE void dft2(C* a) {
+  C t = a[0] - a[1];
+  a[0] = a[0] + a[1];
+  a[1] = t;
+}
+template <bool Inv, typename C>
+HWY_INLINE void dft3(C* a) {
+  constexpr float h = 0.86602540378443864676f;  // sin(2 pi / 3)
+  C t1 = a[1] + a[2];
+  C t2 = a[0] - t1 * 0.5f;
+  C t3 = quarter<Inv>(a[1] - a[2]) * h;
+  a[0] = a[0] + t1;
+  a[1] = t2 + t3;
+  a[2] = t2 - t3;
+}
+template <bool Inv, typename C>
+HWY_INLINE void dft4(C* a) {
+  C t0 = a[0] + a[2], t1 = a[0] - a[2], t2 = a[1] + a[3], t3 = quarter<Inv>(a[1] - a[3]);
+  a[0] = t0 + t2;
+  a[2] = t0 - t2;
+  a[1] = t1 + t3;
+  a[3] = t1 - t3;
+}
+template <bool Inv, typename C>
+HWY_INLINE void dft5(C* a) {
+  constexpr float c1 = 0.30901699437494742410f, c2 = -0.80901699437494742410f;  // cos(2 pi / 5), cos(4 pi / 5)
+  constexpr float s1 = 0.95105651629515357212f, s2 = 0.58778525229247312917f;   // sin(2 pi / 5), sin(4 pi / 5)
+  C t1 = a[1] + a[4], t2 = a[2] + a[3], t3 = a[1] - a[4], t4 = a[2] - a[3];
+  C r1 = a[0] + t1 * c1 + t2 * c2, r2 = a[0] + t1 * c2 + t2 * c1;
+  C u1 = quarter<Inv>(t3 * s1 + t4 * s2), u2 = quarter<Inv>(t3 * s2 - t4 * s1);
+  a[0] = a[0] + t1 + t2;
+  a[1] = r1 + u1;
+  a[4] = r1 - u1;
+  a[2] = r2 + u2;
+  a[3] = r2 - u2;
+}
+template <bool Inv, int R, typename C>
+HWY_INLINE void dft_fixed(C* a) {
+  if constexpr (R == 2) dft2<Inv>(a);
+  else if constexpr (R == 3) dft3<Inv>(a);
+  else if constexpr (R == 4) dft4<Inv>(a);
+  else dft5<Inv>(a);
+}
+
+// Scalar stage over p in [p0, p1) with interleave S (= stage stride * lines):
+// y[q + S (R p + k)] = w^{pk} DFT_R(x[q + S (p + j m)])_k.
+template <bool Inv, int R>
+void stage_scalar(const Stage& st, const cf* x, cf* y, int64_t S, int64_t q0, int64_t p0, int64_t p1) {
+  const int64_t m = st.m;
+  for (int64_t p = p0; p < p1; ++p) {
+    const cf* w = st.tw.data() + p * (R - 1);
+    for (int64_t q = q0; q < S; ++q) {
+      cf a[R];
+      for (int j = 0; j < R; ++j) a[j] = x[q + S * (p + j * m)];
+      dft_fixed<Inv, R>(a);
+      cf* yp = y + q + S * R * p;
+      yp[0] = a[0];
+      for (int k = 1; k < R; ++k) yp[k * S] = twiddle<Inv>(a[k], w[k - 1]);
+    }
+  }
+}
+
+template <bool Inv, int R>
+void stage_vec(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
+  const D d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = st.m, vec_end = S - S % N;
+  for (int64_t p = p0; p < p1; ++p) {
+    const cf* w = st.tw.data() + p * (R - 1);
+    V wr[R], wi[R];
+    for (int k = 1; k < R; ++k) {
+      wr[k] = hn::Set(d, w[k - 1].re);
+      wi[k] = hn::Set(d, Inv ? -w[k - 1].im : w[k - 1].im);
+    }
+    const cf* xp = x + S * p;
+    cf* yp = y + S * R * p;
+    for (int64_t q = 0; q < vec_end; q += N) {
+      VC a[R];
+      for (int j = 0; j < R; ++j)
+        hn::LoadInterleaved2(d, reinterpret_cast<const float*>(xp + q + S * m * j), a[j].re, a[j].im);
+      dft_fixed<Inv, R>(a);
+      hn::StoreInterleaved2(a[0].re, a[0].im, d, reinterpret_cast<float*>(yp + q));
+      for (int k = 1; k < R; ++k) {
+        // No fused multiply-adds: the same rounding as the scalar path, so a line's result
+        // does not depend on how many lines it is batched with.
+        V re = hn::Sub(hn::Mul(a[k].re, wr[k]), hn::Mul(a[k].im, wi[k]));
+        V im = hn::Add(hn::Mul(a[k].re, wi[k]), hn::Mul(a[k].im, wr[k]));
+        hn::StoreInterleaved2(re, im, d, reinterpret_cast<float*>(yp + q + S * k));
+      }
+    }
+    if (vec_end < S) stage_scalar<Inv, R>(st, x, y, S, vec_end, p, p + 1);
+  }
+}
+
+template <bool Inv>
+void run_stage_t(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
+  const bool vec = S >= static_cast<int64_t>(hn::Lanes(D()));
+  switch (st.radix) {
+#define LAZULI_FFT_RADIX(R)                                          \
+  case R:                                                            \
+    if (vec) return stage_vec<Inv, R>(st, x, y, S, p0, p1);          \
+    return stage_scalar<Inv, R>(st, x, y, S, 0, p0, p1);
+    LAZULI_FFT_RADIX(2)
+    LAZULI_FFT_RADIX(3)
+    LAZULI_FFT_RADIX(4)
+    LAZULI_FFT_RADIX(5)
+#undef LAZULI_FFT_RADIX
+    default: return stage_generic<Inv>(st, x, y, S, p0, p1);
+  }
+}
+
+void RunStage(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1, bool inverse) {
+  if (inverse) run_stage_t<true>(st, x, y, S, p0, p1);
+  else run_stage_t<false>(st, x, y, S, p0, p1);
+}
+
+}  // namespace lazuli::cpu::fft_engine::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lazuli {
+namespace cpu::fft_engine {
+HWY_EXPORT(RunStage);
+
+namespace {
+
+cf unit(double turns) {  // e^{-2 pi i turns}
+  double a = -2.0 * M_PI * turns;
+  return {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))};
+}
+
 std::vector<int> factorize(int64_t n) {
   std::vector<int> f;
   while (n % 4 == 0) f.push_back(4), n /= 4;
@@ -80,31 +291,30 @@ std::vector<int> factorize(int64_t n) {
   return f;
 }
 
-std::shared_ptr<const Plan> make_plan(int64_t n);
-// Unnormalised transform of x (n points) into out; `work` holds n points. x may be out.
-template <bool Inv>
-void run_plan(const Plan& plan, const cf* x, cf* out, cf* work, bool split);
-
-std::shared_ptr<const Plan> get_plan(int64_t n) {
-  static std::mutex mu;
-  static std::map<int64_t, std::shared_ptr<const Plan>> cache;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(n);
-    if (it != cache.end()) return it->second;
-  }
-  auto plan = make_plan(n);  // outside the lock: Bluestein asks for its sub-plan
-  std::lock_guard<std::mutex> lock(mu);
-  return cache.emplace(n, plan).first->second;
+// The smallest 2/3/5-smooth number >= n.
+int64_t smooth_at_least(int64_t n) {
+  int64_t best = 1;
+  while (best < n) best *= 2;
+  for (int64_t p5 = 1; p5 < best; p5 *= 5)
+    for (int64_t p35 = p5; p35 < best; p35 *= 3) {
+      int64_t v = p35;
+      while (v < n) v *= 2;
+      best = std::min(best, v);
+    }
+  return best;
 }
+
+std::shared_ptr<const Plan> get_plan(int64_t n);
+// Unnormalised transform of `lines` interleaved lines ([n][lines]) of x into out; `work`
+// holds as many points. x may be out.
+void run_plan(const Plan& plan, const cf* x, cf* out, cf* work, int64_t lines, bool inverse, bool split);
 
 std::shared_ptr<const Plan> make_plan(int64_t n) {
   auto plan = std::make_shared<Plan>();
   plan->n = n;
   std::vector<int> radices = n == 1 ? std::vector<int>{} : factorize(n);
   if (n > 1 && radices.empty()) {
-    int64_t m = 1;
-    while (m < 2 * n - 1) m *= 2;
+    const int64_t m = smooth_at_least(2 * n - 1);
     plan->sub = get_plan(m);
     plan->chirp.resize(n);
     for (int64_t j = 0; j < n; ++j) {
@@ -112,14 +322,13 @@ std::shared_ptr<const Plan> make_plan(int64_t n) {
       int64_t q = static_cast<int64_t>((static_cast<unsigned __int128>(j) * j) % (2 * n));
       plan->chirp[j] = unit(static_cast<double>(q) / (2.0 * n));
     }
-    std::vector<cf> b(m, cf{0, 0});
+    std::vector<cf> b(m, cf{0, 0}), work(m);
     for (int64_t j = 0; j < n; ++j) {
       b[j] = conj(plan->chirp[j]);
       if (j > 0) b[m - j] = conj(plan->chirp[j]);
     }
     plan->kernel.resize(m);
-    std::vector<cf> work(m);
-    run_plan<false>(*plan->sub, b.data(), plan->kernel.data(), work.data(), false);
+    run_plan(*plan->sub, b.data(), plan->kernel.data(), work.data(), 1, false, false);
     for (auto& v : plan->kernel) v = v * (1.0f / static_cast<float>(m));
     return plan;
   }
@@ -148,299 +357,133 @@ std::shared_ptr<const Plan> make_plan(int64_t n) {
   return plan;
 }
 
-// ---- butterflies ------------------------------------------------------------------------
-// a[j] = x[j * m] (j < r) -> b[k] = sum_j a[j] w_r^{jk}, written at y[k * ys].
-
-template <bool Inv>
-inline void dft2(cf* a) {
-  cf t = a[0] - a[1];
-  a[0] = a[0] + a[1];
-  a[1] = t;
-}
-template <bool Inv>
-inline void dft3(cf* a) {
-  constexpr float h = 0.86602540378443864676f;  // sin(2 pi / 3)
-  cf t1 = a[1] + a[2];
-  cf t2 = a[0] - t1 * 0.5f;
-  cf t3 = quarter<Inv>(a[1] - a[2]) * h;
-  a[0] = a[0] + t1;
-  a[1] = t2 + t3;
-  a[2] = t2 - t3;
-}
-template <bool Inv>
-inline void dft4(cf* a) {
-  cf t0 = a[0] + a[2], t1 = a[0] - a[2], t2 = a[1] + a[3], t3 = quarter<Inv>(a[1] - a[3]);
-  a[0] = t0 + t2;
-  a[2] = t0 - t2;
-  a[1] = t1 + t3;
-  a[3] = t1 - t3;
-}
-template <bool Inv>
-inline void dft5(cf* a) {
-  constexpr float c1 = 0.30901699437494742410f, c2 = -0.80901699437494742410f;
-  constexpr float s1 = 0.95105651629515357212f, s2 = 0.58778525229247312917f;
-  cf t1 = a[1] + a[4], t2 = a[2] + a[3], t3 = a[1] - a[4], t4 = a[2] - a[3];
-  cf r1 = a[0] + t1 * c1 + t2 * c2, r2 = a[0] + t1 * c2 + t2 * c1;
-  cf u1 = quarter<Inv>(t3 * s1 + t4 * s2), u2 = quarter<Inv>(t3 * s2 - t4 * s1);
-  a[0] = a[0] + t1 + t2;
-  a[1] = r1 + u1;
-  a[4] = r1 - u1;
-  a[2] = r2 + u2;
-  a[3] = r2 - u2;
-}
-// Odd radix r: pairs (j, r - j) share their cosines and sines.
-template <bool Inv>
-inline void dft_odd(cf* a, int r, const float* cs, const float* sn) {
-  cf sum[kMaxRadix], dif[kMaxRadix], out[kMaxRadix];
-  int h = (r - 1) / 2;
-  cf dc = a[0];
-  for (int j = 1; j <= h; ++j) {
-    sum[j] = a[j] + a[r - j];
-    dif[j] = a[j] - a[r - j];
-    dc = dc + sum[j];
+std::shared_ptr<const Plan> get_plan(int64_t n) {
+  static std::mutex mu;
+  static std::map<int64_t, std::shared_ptr<const Plan>> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(n);
+    if (it != cache.end()) return it->second;
   }
-  out[0] = dc;
-  for (int k = 1; k <= h; ++k) {
-    cf re = a[0], im{0, 0};
-    for (int j = 1; j <= h; ++j) {
-      re = re + sum[j] * cs[j * r + k];
-      im = im + dif[j] * sn[j * r + k];
-    }
-    cf u = quarter<Inv>(im);
-    out[k] = re + u;
-    out[r - k] = re - u;
-  }
-  for (int k = 0; k < r; ++k) a[k] = out[k];
+  auto plan = make_plan(n);  // outside the lock: Bluestein asks for its sub-plan
+  std::lock_guard<std::mutex> lock(mu);
+  return cache.emplace(n, plan).first->second;
 }
 
-// Stage over p in [p0, p1): y[q + s (r p + k)] = w^{pk} * DFT_r(x[q + s (p + j m)])_k.
-template <bool Inv, int R>
-void stage_fixed(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
-  const int64_t m = st.m, s = st.s;
-  const cf* tw = st.tw.data();
-  for (int64_t p = p0; p < p1; ++p) {
-    cf w[R];
-    for (int k = 1; k < R; ++k) w[k] = tw[p * (R - 1) + k - 1];
-    const cf* xp = x + s * p;
-    cf* yp = y + s * R * p;
-    for (int64_t q = 0; q < s; ++q) {
-      cf a[R];
-      for (int j = 0; j < R; ++j) a[j] = xp[q + j * s * m];
-      if constexpr (R == 2) dft2<Inv>(a);
-      else if constexpr (R == 3) dft3<Inv>(a);
-      else if constexpr (R == 4) dft4<Inv>(a);
-      else dft5<Inv>(a);
-      yp[q] = a[0];
-      for (int k = 1; k < R; ++k) yp[q + k * s] = twiddle<Inv>(a[k], w[k]);
-    }
-  }
-}
+constexpr int64_t kSplitStages = 1 << 15;  // a single line this long splits its stages
 
-template <bool Inv>
-void stage_generic(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
-  const int r = st.radix;
-  const int64_t m = st.m, s = st.s;
-  for (int64_t p = p0; p < p1; ++p) {
-    const cf* w = st.tw.data() + p * (r - 1);
-    for (int64_t q = 0; q < s; ++q) {
-      cf a[kMaxRadix];
-      for (int j = 0; j < r; ++j) a[j] = x[q + s * (p + j * m)];
-      dft_odd<Inv>(a, r, st.cs.data(), st.sn.data());
-      cf* yp = y + q + s * r * p;
-      yp[0] = a[0];
-      for (int k = 1; k < r; ++k) yp[k * s] = twiddle<Inv>(a[k], w[k - 1]);
-    }
-  }
-}
+// The points one line of the plan touches (Bluestein: its convolution length).
+int64_t footprint(const Plan& plan) { return plan.sub ? plan.sub->n : plan.n; }
 
-template <bool Inv>
-void run_stage(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
-  switch (st.radix) {
-    case 2: return stage_fixed<Inv, 2>(st, x, y, p0, p1);
-    case 3: return stage_fixed<Inv, 3>(st, x, y, p0, p1);
-    case 4: return stage_fixed<Inv, 4>(st, x, y, p0, p1);
-    case 5: return stage_fixed<Inv, 5>(st, x, y, p0, p1);
-    default: return stage_generic<Inv>(st, x, y, p0, p1);
-  }
-}
-
-constexpr int64_t kSplitStages = 1 << 15;  // a line this long splits its stages over threads
-
-template <bool Inv>
-void run_plan(const Plan& plan, const cf* x, cf* out, cf* work, bool split) {
-  const int64_t n = plan.n;
+void run_plan(const Plan& plan, const cf* x, cf* out, cf* work, int64_t lines, bool inverse, bool split) {
+  const int64_t n = plan.n, L = lines;
   if (plan.sub) {
     // Bluestein: X_k = w_k sum_j (x_j w_j) conj(w_{k-j}), a circular convolution of length
-    // m. The inverse is conj(forward(conj(x))).
+    // m; the inverse is conj(forward(conj(x))).
     const Plan& sub = *plan.sub;
     const int64_t m = sub.n;
     thread_local std::vector<cf> a, b;
-    a.resize(m), b.resize(m);
-    for (int64_t j = 0; j < n; ++j) a[j] = mul(Inv ? conj(x[j]) : x[j], plan.chirp[j]);
-    std::fill(a.begin() + n, a.end(), cf{0, 0});
-    run_plan<false>(sub, a.data(), a.data(), b.data(), split);
-    for (int64_t j = 0; j < m; ++j) a[j] = mul(a[j], plan.kernel[j]);
-    run_plan<true>(sub, a.data(), a.data(), b.data(), split);
-    for (int64_t k = 0; k < n; ++k) {
-      cf r = mul(a[k], plan.chirp[k]);
-      out[k] = Inv ? conj(r) : r;
-    }
+    a.resize(m * L), b.resize(m * L);
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t c = 0; c < L; ++c) {
+        cf v = x[j * L + c];
+        a[j * L + c] = mul(inverse ? conj(v) : v, plan.chirp[j]);
+      }
+    std::fill(a.begin() + n * L, a.end(), cf{0, 0});
+    run_plan(sub, a.data(), a.data(), b.data(), L, false, split);
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < L; ++c) a[j * L + c] = mul(a[j * L + c], plan.kernel[j]);
+    run_plan(sub, a.data(), a.data(), b.data(), L, true, split);
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t c = 0; c < L; ++c) {
+        cf r = mul(a[k * L + c], plan.chirp[k]);
+        out[k * L + c] = inverse ? conj(r) : r;
+      }
     return;
   }
   const size_t stages = plan.stages.size();
   if (stages == 0) {
-    if (out != x) out[0] = x[0];
+    if (out != x) std::memcpy(out, x, sizeof(cf) * L);
     return;
   }
   // Stages alternate between `work` and `out` so that the last one writes `out`. When x is
   // out and the first stage would write out too, x moves to `work` first.
   const cf* src = x;
   if (x == out && stages % 2 == 1) {
-    std::memcpy(work, x, sizeof(cf) * n);
+    std::memcpy(work, x, sizeof(cf) * n * L);
     src = work;
   }
   for (size_t i = 0; i < stages; ++i) {
     const Stage& st = plan.stages[i];
     cf* dst = (stages - i) % 2 == 1 ? out : work;
-    if (split && n >= kSplitStages) {
-      parallel_for(st.m, std::max<int64_t>(1, 4096 / (st.s * st.radix)),
-                   [&](int64_t p0, int64_t p1) { run_stage<Inv>(st, src, dst, p0, p1); });
+    const int64_t S = st.s * L;
+    if (split && n * L >= kSplitStages) {
+      parallel_for(st.m, std::max<int64_t>(1, 8192 / (S * st.radix)), [&](int64_t p0, int64_t p1) {
+        HWY_DYNAMIC_DISPATCH(RunStage)(st, src, dst, S, p0, p1, inverse);
+      });
     } else {
-      run_stage<Inv>(st, src, dst, 0, st.m);
+      HWY_DYNAMIC_DISPATCH(RunStage)(st, src, dst, S, 0, st.m, inverse);
     }
     src = dst;
   }
 }
 
+// ---- real transforms of even length n = 2h ---------------------------------------------
+// z_j = x_{2j} + i x_{2j+1} has Z = FFT_h(z); the spectra of the even and odd samples are
+// E_k = (Z_k + conj Z_{h-k}) / 2 and O_k = (Z_k - conj Z_{h-k}) / 2i, and X_k = E_k + w_n^k O_k.
 
-// ---- real transforms (even n = 2h) --------------------------------------------------------
-// z_j = x_{2j} + i x_{2j+1} has Z = FFT_h(z); with E, O the spectra of the even and odd
-// samples, E_k = (Z_k + conj Z_{h-k}) / 2, O_k = (Z_k - conj Z_{h-k}) / 2i, X_k = E_k + w_n^k O_k.
-
-struct RealPlan {
-  std::shared_ptr<const Plan> half;
-  std::vector<cf> w;  // w_n^k, k in [0, h]
-};
-
-std::shared_ptr<const RealPlan> get_real_plan(int64_t n) {
+std::shared_ptr<const std::vector<cf>> real_twiddles(int64_t n) {  // w_n^k, k in [0, n/2]
   static std::mutex mu;
-  static std::map<int64_t, std::shared_ptr<const RealPlan>> cache;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(n);
-    if (it != cache.end()) return it->second;
-  }
-  auto rp = std::make_shared<RealPlan>();
-  int64_t h = n / 2;
-  rp->half = get_plan(h);
-  rp->w.resize(h + 1);
-  for (int64_t k = 0; k <= h; ++k) rp->w[k] = unit(static_cast<double>(k) / n);
+  static std::map<int64_t, std::shared_ptr<const std::vector<cf>>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  return cache.emplace(n, rp).first->second;
-}
-
-// x: n reals (even n) -> X: h + 1 complex. work: 2h complex.
-void real_forward_even(const RealPlan& rp, const float* x, cf* X, cf* work, bool split) {
-  const int64_t h = rp.half->n;
-  const cf* z = reinterpret_cast<const cf*>(x);
-  cf* Z = work;
-  run_plan<false>(*rp.half, z, Z, X, split);  // X (h + 1 points) as scratch
-  X[0] = {Z[0].re + Z[0].im, 0.f};
-  X[h] = {Z[0].re - Z[0].im, 0.f};
-  for (int64_t k = 1; k < h; ++k) {
-    cf a = Z[k], b = conj(Z[h - k]);
-    cf e = (a + b) * 0.5f;
-    cf d = (a - b) * 0.5f;
-    cf o{d.im, -d.re};  // d / i
-    X[k] = e + mul(o, rp.w[k]);
+  auto& slot = cache[n];
+  if (!slot) {
+    auto w = std::make_shared<std::vector<cf>>(n / 2 + 1);
+    for (int64_t k = 0; k <= n / 2; ++k) (*w)[k] = unit(static_cast<double>(k) / n);
+    slot = w;
   }
+  return slot;
 }
 
-// X: h + 1 complex (imaginary parts of X_0 and X_h ignored) -> x: n reals, scaled by 1/n.
-void real_inverse_even(const RealPlan& rp, const cf* X, float* x, cf* work, bool split) {
-  const int64_t h = rp.half->n;
-  cf* Z = work;
-  cf x0{X[0].re, 0.f}, xh{X[h].re, 0.f};
-  for (int64_t k = 0; k < h; ++k) {
-    cf a = k == 0 ? x0 : X[k], b = conj(k == 0 ? xh : X[h - k]);
-    cf e = (a + b) * 0.5f;
-    cf o = twiddle<true>((a - b) * 0.5f, rp.w[k]);  // (a - b) conj(w^k) / 2
-    Z[k] = e + cf{-o.im, o.re};                      // E + i O
+// Z: [h][L] (the packed lines' FFT) -> X: [h + 1][L].
+void split_spectrum(const cf* Z, cf* X, const cf* w, int64_t h, int64_t L) {
+  for (int64_t c = 0; c < L; ++c) {
+    X[c] = {Z[c].re + Z[c].im, 0.f};
+    X[h * L + c] = {Z[c].re - Z[c].im, 0.f};
   }
-  cf* z = reinterpret_cast<cf*>(x);
-  run_plan<true>(*rp.half, Z, z, work + h, split);
-  const float scale = 1.0f / static_cast<float>(h);
-  for (int64_t j = 0; j < 2 * h; ++j) x[j] *= scale;
+  for (int64_t k = 1; k < h; ++k)
+    for (int64_t c = 0; c < L; ++c) {
+      cf a = Z[k * L + c], b = conj(Z[(h - k) * L + c]);
+      cf e = (a + b) * 0.5f, d = (a - b) * 0.5f;
+      X[k * L + c] = e + mul(cf{d.im, -d.re}, w[k]);  // E + w^k (d / i)
+    }
 }
 
-// ---- lines ------------------------------------------------------------------------------
+// X: [h + 1][L] (imaginary parts of X_0 and X_h ignored) -> Z: [h][L], the FFT of the
+// packed lines.
+void join_spectrum(const cf* X, cf* Z, const cf* w, int64_t h, int64_t L) {
+  for (int64_t k = 0; k < h; ++k)
+    for (int64_t c = 0; c < L; ++c) {
+      cf a = X[k * L + c], b = conj(X[(h - k) * L + c]);
+      if (k == 0) a.im = 0.f, b.im = 0.f;
+      cf e = (a + b) * 0.5f;
+      cf o = twiddle<true>((a - b) * 0.5f, w[k]);  // (a - b) conj(w^k) / 2
+      Z[k * L + c] = e + cf{-o.im, o.re};           // E + i O
+    }
+}
 
-// Per-thread scratch that grows as needed.
+// Per-thread scratch buffers that grow as needed.
 cf* scratch(size_t n, int slot) {
   thread_local std::vector<cf> bufs[3];
   if (bufs[slot].size() < n) bufs[slot].resize(n);
   return bufs[slot].data();
 }
 
-// One line of the transform: `in` (contiguous, in_len elements of the input type) -> `out`
-// (contiguous, out_len elements of the output type).
-struct LineFFT {
-  FFTKind kind;
-  int64_t n;
-  std::shared_ptr<const Plan> plan;          // complex lengths (and odd real ones)
-  std::shared_ptr<const RealPlan> real;      // even real lengths
-
-  LineFFT(FFTKind k, int64_t n_) : kind(k), n(n_) {
-    bool is_real = k == FFTKind::RealForward || k == FFTKind::RealInverse;
-    if (is_real && n % 2 == 0) real = get_real_plan(n);
-    else plan = get_plan(n);
-  }
-
-  void operator()(const void* in, void* out, bool split) const {
-    const int64_t h = n / 2;
-    switch (kind) {
-      case FFTKind::Forward:
-      case FFTKind::Inverse: {
-        const cf* x = static_cast<const cf*>(in);
-        cf* y = static_cast<cf*>(out);
-        if (kind == FFTKind::Forward) run_plan<false>(*plan, x, y, scratch(n, 0), split);
-        else {
-          run_plan<true>(*plan, x, y, scratch(n, 0), split);
-          const float scale = 1.0f / static_cast<float>(n);
-          for (int64_t k = 0; k < n; ++k) y[k] = y[k] * scale;
-        }
-        return;
-      }
-      case FFTKind::RealForward: {
-        const float* x = static_cast<const float*>(in);
-        cf* y = static_cast<cf*>(out);
-        if (real) return real_forward_even(*real, x, y, scratch(2 * h, 0), split);
-        cf* z = scratch(n, 1);
-        for (int64_t j = 0; j < n; ++j) z[j] = {x[j], 0.f};
-        cf* Z = scratch(n, 2);
-        run_plan<false>(*plan, z, Z, scratch(n, 0), split);
-        std::memcpy(y, Z, sizeof(cf) * (h + 1));
-        return;
-      }
-      case FFTKind::RealInverse: {
-        const cf* X = static_cast<const cf*>(in);
-        float* y = static_cast<float*>(out);
-        if (real) return real_inverse_even(*real, X, y, scratch(2 * h, 0), split);
-        // Odd n: the full Hermitian spectrum (X_0's imaginary part ignored), then complex.
-        cf* Z = scratch(n, 1);
-        Z[0] = {X[0].re, 0.f};
-        for (int64_t k = 1; k <= h; ++k) Z[k] = X[k], Z[n - k] = conj(X[k]);
-        cf* z = scratch(n, 2);
-        run_plan<true>(*plan, Z, z, scratch(n, 0), split);
-        const float scale = 1.0f / static_cast<float>(n);
-        for (int64_t j = 0; j < n; ++j) y[j] = z[j].re * scale;
-        return;
-      }
-    }
-  }
-};
-
 }  // namespace
+}  // namespace cpu::fft_engine
+
+using namespace cpu;
+using namespace cpu::fft_engine;
 
 void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
@@ -448,19 +491,32 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
   allocate(out);
   if (out.size() == 0) return;
   const int axis = axis_;
+  const int64_t n = n_, h = n / 2;
   const int64_t in_len = in.shape()[axis], out_len = out.shape()[axis];
-  const size_t in_size = kind_ == FFTKind::RealForward ? sizeof(float) : sizeof(cf);
-  const size_t out_size = kind_ == FFTKind::RealInverse ? sizeof(float) : sizeof(cf);
-  const char* px = static_cast<const char*>(const_cast<array&>(in).raw_data());
-  char* po = static_cast<char*>(out.raw_data());
+  const bool real_in = kind_ == FFTKind::RealForward, real_out = kind_ == FFTKind::RealInverse;
+  const bool inverse = kind_ == FFTKind::Inverse || real_out;
+  const bool packed = (real_in || real_out) && n % 2 == 0;  // the half-length trick
+  auto plan = get_plan(packed ? h : n);
+  std::shared_ptr<const std::vector<cf>> rw = packed ? real_twiddles(n) : nullptr;
+  const int64_t len = plan->n;  // points per line of the complex transform
+
+  const float* pf = static_cast<const float*>(const_cast<array&>(in).raw_data());
+  const cf* pc = reinterpret_cast<const cf*>(pf);
+  float* of = static_cast<float*>(out.raw_data());
+  cf* oc = reinterpret_cast<cf*>(of);
   const int64_t in_step = in.strides()[axis], out_step = out.strides()[axis];
   const int64_t lines = static_cast<int64_t>(out.size()) / out_len;
-  LineFFT line(kind_, n_);
+  const float scale = inverse ? 1.0f / static_cast<float>(n) : 1.0f;
 
-  // Offsets (in elements) of line `l`: every index of the shape with `axis` fixed at 0, in
-  // row-major order.
+  // Lines per block: as many as keep a block's buffers in cache.
+  int64_t block = 16;
+  while (block > 1 && block * footprint(*plan) > (int64_t{1} << 15)) block /= 2;
+  block = std::min(block, lines);
+  const bool split = lines < thread_count();
+
   const Shape& shape = in.shape();
   const int nd = static_cast<int>(shape.size());
+  // Offsets (in elements) of line l: its index over the other axes, row-major.
   auto offsets = [&](int64_t l, int64_t& io, int64_t& oo) {
     io = 0, oo = 0;
     for (int d = nd - 1; d >= 0; --d) {
@@ -471,37 +527,84 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
       oo += i * out.strides()[d];
     }
   };
-  const bool split = lines < thread_count();
-  // Lines in blocks: neighbouring lines are usually neighbours in memory, so gathering a
-  // block one axis step at a time reads (and writes) whole cache lines.
-  constexpr int64_t kBlock = 8;
-  const bool direct_in = in_step == 1, direct_out = out_step == 1;
-  const int64_t work_per_line = std::max<int64_t>(1, n_ * 4);
-  parallel_for((lines + kBlock - 1) / kBlock, std::max<int64_t>(1, kGrain / (kBlock * work_per_line)),
-               [&](int64_t b0, int64_t b1) {
-                 std::vector<char> ibuf, obuf;
-                 if (!direct_in) ibuf.resize(kBlock * in_len * in_size);
-                 if (!direct_out) obuf.resize(kBlock * out_len * out_size);
-                 for (int64_t b = b0; b < b1; ++b) {
-                   int64_t l0 = b * kBlock, l1 = std::min(lines, l0 + kBlock);
-                   int64_t io[kBlock], oo[kBlock];
-                   for (int64_t l = l0; l < l1; ++l) offsets(l, io[l - l0], oo[l - l0]);
-                   const int64_t cnt = l1 - l0;
-                   if (!direct_in)
-                     for (int64_t t = 0; t < in_len; ++t)
-                       for (int64_t c = 0; c < cnt; ++c)
-                         std::memcpy(&ibuf[(c * in_len + t) * in_size], px + (io[c] + t * in_step) * in_size, in_size);
-                   for (int64_t c = 0; c < cnt; ++c) {
-                     const void* src = direct_in ? px + io[c] * in_size : ibuf.data() + c * in_len * in_size;
-                     void* dst = direct_out ? po + oo[c] * out_size : obuf.data() + c * out_len * out_size;
-                     line(src, dst, split);
-                   }
-                   if (!direct_out)
-                     for (int64_t t = 0; t < out_len; ++t)
-                       for (int64_t c = 0; c < cnt; ++c)
-                         std::memcpy(po + (oo[c] + t * out_step) * out_size, &obuf[(c * out_len + t) * out_size], out_size);
-                 }
-               });
+
+  const int64_t blocks = (lines + block - 1) / block;
+  const int64_t cost = block * footprint(*plan) * 8;
+  parallel_for(blocks, std::max<int64_t>(1, kGrain / cost), [&](int64_t b0, int64_t b1) {
+    const int64_t rows = std::max(len, h + 1) + 1;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t l0 = b * block, L = std::min(lines, l0 + block) - l0;
+      int64_t io[16], oo[16];
+      for (int64_t c = 0; c < L; ++c) offsets(l0 + c, io[c], oo[c]);
+      cf* A = scratch(rows * L, 0);
+      cf* W = scratch(rows * L, 1);
+      cf* R = scratch(rows * L, 2);
+      // A single contiguous complex line is read and written in place.
+      const bool direct_in = L == 1 && in_step == 1 && !real_out && (!real_in || packed);
+      const bool direct_out = L == 1 && out_step == 1 && !real_in && !real_out;
+
+      // 1. Gather the block into A, [points][L], as the complex transform's input.
+      const cf* src = A;
+      if (direct_in) {
+        src = real_in ? reinterpret_cast<const cf*>(pf + io[0]) : pc + io[0];
+      } else if (real_in) {
+        if (packed) {
+          for (int64_t j = 0; j < h; ++j)
+            for (int64_t c = 0; c < L; ++c)
+              A[j * L + c] = {pf[io[c] + 2 * j * in_step], pf[io[c] + (2 * j + 1) * in_step]};
+        } else {
+          for (int64_t t = 0; t < n; ++t)
+            for (int64_t c = 0; c < L; ++c) A[t * L + c] = {pf[io[c] + t * in_step], 0.f};
+        }
+      } else if (real_out && !packed) {
+        // Odd n: the full Hermitian spectrum (X_0's imaginary part ignored).
+        for (int64_t c = 0; c < L; ++c) A[c] = {pc[io[c]].re, 0.f};
+        for (int64_t k = 1; k <= h; ++k)
+          for (int64_t c = 0; c < L; ++c) {
+            cf v = pc[io[c] + k * in_step];
+            A[k * L + c] = v;
+            A[(n - k) * L + c] = conj(v);
+          }
+      } else {
+        for (int64_t t = 0; t < in_len; ++t)
+          for (int64_t c = 0; c < L; ++c) A[t * L + c] = pc[io[c] + t * in_step];
+        if (real_out) {  // packed: fold the half spectrum into the packed lines' FFT
+          join_spectrum(A, R, rw->data(), h, L);
+          src = R, R = A;
+        }
+      }
+
+      // 2. Transform.
+      cf* res = direct_out ? oc + oo[0] : R;
+      run_plan(*plan, src, res, W, L, inverse, split);
+      if (real_in && packed) {
+        split_spectrum(res, A, rw->data(), h, L);
+        res = A;
+      }
+
+      // 3. Scatter (and scale the inverse).
+      if (direct_out) {
+        if (scale != 1.0f)
+          for (int64_t t = 0; t < n; ++t) res[t] = res[t] * scale;
+      } else if (real_out) {
+        const float s2 = packed ? 1.0f / static_cast<float>(h) : scale;
+        if (packed) {
+          for (int64_t j = 0; j < h; ++j)
+            for (int64_t c = 0; c < L; ++c) {
+              of[oo[c] + 2 * j * out_step] = res[j * L + c].re * s2;
+              of[oo[c] + (2 * j + 1) * out_step] = res[j * L + c].im * s2;
+            }
+        } else {
+          for (int64_t t = 0; t < n; ++t)
+            for (int64_t c = 0; c < L; ++c) of[oo[c] + t * out_step] = res[t * L + c].re * s2;
+        }
+      } else {
+        for (int64_t t = 0; t < out_len; ++t)
+          for (int64_t c = 0; c < L; ++c) oc[oo[c] + t * out_step] = res[t * L + c] * scale;
+      }
+    }
+  });
 }
 
 }  // namespace lazuli
+#endif  // HWY_ONCE
