@@ -51,6 +51,7 @@ struct Stage {
   int radix;
   int64_t m, s;
   std::vector<cf> tw;         // tw[p * (radix - 1) + k - 1] = w_{radix m}^{p k}
+  std::vector<cf> tw_by_k;    // first stage (s == 1): tw_by_k[(k - 1) * m + p], the same
   std::vector<float> cs, sn;  // odd radix > 5: cos / sin of 2 pi jk / radix
 };
 
@@ -128,22 +129,36 @@ namespace lazuli::cpu::fft_engine::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using D = hn::ScalableTag<float>;
-using V = hn::Vec<D>;
 
 // Lanes of complex numbers, split into real and imaginary parts.
+template <class V>
 struct VC {
   V re, im;
 };
-HWY_INLINE VC operator+(VC a, VC b) { return {hn::Add(a.re, b.re), hn::Add(a.im, b.im)}; }
-HWY_INLINE VC operator-(VC a, VC b) { return {hn::Sub(a.re, b.re), hn::Sub(a.im, b.im)}; }
-HWY_INLINE VC operator*(VC a, float s) {
-  const V v = hn::Set(D(), s);
+template <class V>
+HWY_INLINE VC<V> operator+(VC<V> a, VC<V> b) {
+  return {hn::Add(a.re, b.re), hn::Add(a.im, b.im)};
+}
+template <class V>
+HWY_INLINE VC<V> operator-(VC<V> a, VC<V> b) {
+  return {hn::Sub(a.re, b.re), hn::Sub(a.im, b.im)};
+}
+template <class V>
+HWY_INLINE VC<V> operator*(VC<V> a, float s) {
+  const V v = hn::Set(hn::DFromV<V>(), s);
   return {hn::Mul(a.re, v), hn::Mul(a.im, v)};
 }
-template <bool Inv>
-HWY_INLINE VC quarter(VC a) {
+template <bool Inv, class V>
+HWY_INLINE VC<V> quarter(VC<V> a) {
   if constexpr (Inv) return {hn::Neg(a.im), a.re};
   else return {a.im, hn::Neg(a.re)};
+}
+// a * w; the caller conjugates w for the inverse. No fused multiply-adds (and the file is
+// built without contraction): the vector and scalar paths round alike, so a line's result
+// does not depend on how many lines it is batched with.
+template <class V>
+HWY_INLINE VC<V> times(VC<V> a, V wr, V wi) {
+  return {hn::Sub(hn::Mul(a.re, wr), hn::Mul(a.im, wi)), hn::Add(hn::Mul(a.re, wi), hn::Mul(a.im, wr))};
 }
 
 // Butterflies, written once for scalars (cf) and vectors (VC): a[j] (j < R) ->
@@ -212,9 +227,10 @@ void stage_scalar(const Stage& st, const cf* x, cf* y, int64_t S, int64_t q0, in
   }
 }
 
-template <bool Inv, int R>
-void stage_vec(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
-  const D d;
+// Vectorised over q (S >= lanes of DT): each load takes lanes consecutive q of one input.
+template <bool Inv, int R, class DT>
+void stage_vec(DT d, const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
+  using V = hn::Vec<DT>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = st.m, vec_end = S - S % N;
   for (int64_t p = p0; p < p1; ++p) {
@@ -227,30 +243,72 @@ void stage_vec(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64
     const cf* xp = x + S * p;
     cf* yp = y + S * R * p;
     for (int64_t q = 0; q < vec_end; q += N) {
-      VC a[R];
+      VC<V> a[R];
       for (int j = 0; j < R; ++j)
         hn::LoadInterleaved2(d, reinterpret_cast<const float*>(xp + q + S * m * j), a[j].re, a[j].im);
       dft_fixed<Inv, R>(a);
       hn::StoreInterleaved2(a[0].re, a[0].im, d, reinterpret_cast<float*>(yp + q));
       for (int k = 1; k < R; ++k) {
-        // No fused multiply-adds: the same rounding as the scalar path, so a line's result
-        // does not depend on how many lines it is batched with.
-        V re = hn::Sub(hn::Mul(a[k].re, wr[k]), hn::Mul(a[k].im, wi[k]));
-        V im = hn::Add(hn::Mul(a[k].re, wi[k]), hn::Mul(a[k].im, wr[k]));
-        hn::StoreInterleaved2(re, im, d, reinterpret_cast<float*>(yp + q + S * k));
+        VC<V> b = times(a[k], wr[k], wi[k]);
+        hn::StoreInterleaved2(b.re, b.im, d, reinterpret_cast<float*>(yp + q + S * k));
       }
     }
     if (vec_end < S) stage_scalar<Inv, R>(st, x, y, S, vec_end, p, p + 1);
   }
 }
 
+// The first stage of a single line (S == 1), vectorised over p instead: the inputs
+// x[p + j m] are consecutive in p, the twiddles come from the stage's table by k
+// (tw_by_k[(k - 1) m + p]), and the R outputs of each p (y[R p + k]) are interleaved as
+// 64-bit complex lanes.
+template <bool Inv, int R>
+void stage_first(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
+#if HWY_TARGET == HWY_SCALAR
+  stage_scalar<Inv, R>(st, x, y, 1, 0, p0, p1);
+#else
+  const D d;
+  const hn::Repartition<double, D> d64;  // one complex number per lane
+  using V = hn::Vec<D>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), H = N / 2;
+  const int64_t m = st.m;
+  const cf* tk = st.tw_by_k.data();
+  HWY_ALIGN float buf[R][2 * hn::MaxLanes(d)];
+  int64_t p = p0;
+  for (; p + N <= p1; p += N) {
+    VC<V> a[R];
+    for (int j = 0; j < R; ++j) hn::LoadInterleaved2(d, reinterpret_cast<const float*>(x + p + j * m), a[j].re, a[j].im);
+    dft_fixed<Inv, R>(a);
+    hn::StoreInterleaved2(a[0].re, a[0].im, d, buf[0]);
+    for (int k = 1; k < R; ++k) {
+      V wr, wi;
+      hn::LoadInterleaved2(d, reinterpret_cast<const float*>(tk + (k - 1) * m + p), wr, wi);
+      if (Inv) wi = hn::Neg(wi);
+      VC<V> b = times(a[k], wr, wi);
+      hn::StoreInterleaved2(b.re, b.im, d, buf[k]);
+    }
+    double* out = reinterpret_cast<double*>(y + R * p);
+    for (int64_t h = 0; h < 2; ++h) {
+      auto v = [&](int k) { return hn::Load(d64, reinterpret_cast<const double*>(buf[k]) + h * H); };
+      if constexpr (R == 2) hn::StoreInterleaved2(v(0), v(1), d64, out + h * H * R);
+      else if constexpr (R == 3) hn::StoreInterleaved3(v(0), v(1), v(2), d64, out + h * H * R);
+      else hn::StoreInterleaved4(v(0), v(1), v(2), v(3), d64, out + h * H * R);
+    }
+  }
+  if (p < p1) stage_scalar<Inv, R>(st, x, y, 1, 0, p, p1);
+#endif
+}
+
 template <bool Inv>
 void run_stage_t(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1) {
-  const bool vec = S >= static_cast<int64_t>(hn::Lanes(D()));
+  const D d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const hn::CappedTag<float, 4> d4;
   switch (st.radix) {
-#define LAZULI_FFT_RADIX(R)                                          \
-  case R:                                                            \
-    if (vec) return stage_vec<Inv, R>(st, x, y, S, p0, p1);          \
+#define LAZULI_FFT_RADIX(R)                                                              \
+  case R:                                                                                \
+    if (S >= N) return stage_vec<Inv, R>(d, st, x, y, S, p0, p1);                        \
+    if (S >= 4 && N > 4) return stage_vec<Inv, R>(d4, st, x, y, S, p0, p1);              \
+    if (S == 1 && R <= 4 && !st.tw_by_k.empty()) return stage_first<Inv, R>(st, x, y, p0, p1); \
     return stage_scalar<Inv, R>(st, x, y, S, 0, p0, p1);
     LAZULI_FFT_RADIX(2)
     LAZULI_FFT_RADIX(3)
@@ -341,6 +399,11 @@ std::shared_ptr<const Plan> make_plan(int64_t n) {
     st.tw.resize(st.m * (r - 1));
     for (int64_t p = 0; p < st.m; ++p)
       for (int k = 1; k < r; ++k) st.tw[p * (r - 1) + k - 1] = unit(static_cast<double>(p * k) / len);
+    if (s == 1 && r <= 4) {
+      st.tw_by_k.resize(st.m * (r - 1));
+      for (int64_t p = 0; p < st.m; ++p)
+        for (int k = 1; k < r; ++k) st.tw_by_k[(k - 1) * st.m + p] = st.tw[p * (r - 1) + k - 1];
+    }
     if (r > 5) {
       st.cs.resize(r * r), st.sn.resize(r * r);
       for (int j = 0; j < r; ++j)
