@@ -319,6 +319,27 @@ void run_stage_t(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int
   }
 }
 
+// out[j] = c2(c1(a[j]) * w[j]) for j < n, where c1 and c2 conjugate when asked.
+void MulChirp(const cf* a, const cf* w, cf* out, int64_t n, bool conj_in, bool conj_out) {
+  const D d;
+  using V = hn::Vec<D>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t j = 0;
+  for (; j + N <= n; j += N) {
+    VC<V> x, c;
+    hn::LoadInterleaved2(d, reinterpret_cast<const float*>(a + j), x.re, x.im);
+    hn::LoadInterleaved2(d, reinterpret_cast<const float*>(w + j), c.re, c.im);
+    if (conj_in) x.im = hn::Neg(x.im);
+    VC<V> r = times(x, c.re, c.im);
+    if (conj_out) r.im = hn::Neg(r.im);
+    hn::StoreInterleaved2(r.re, r.im, d, reinterpret_cast<float*>(out + j));
+  }
+  for (; j < n; ++j) {
+    cf r = mul(conj_in ? conj(a[j]) : a[j], w[j]);
+    out[j] = conj_out ? conj(r) : r;
+  }
+}
+
 void RunStage(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int64_t p1, bool inverse) {
   if (inverse) run_stage_t<true>(st, x, y, S, p0, p1);
   else run_stage_t<false>(st, x, y, S, p0, p1);
@@ -331,6 +352,7 @@ HWY_AFTER_NAMESPACE();
 namespace lazuli {
 namespace cpu::fft_engine {
 HWY_EXPORT(RunStage);
+HWY_EXPORT(MulChirp);
 
 namespace {
 
@@ -349,13 +371,14 @@ std::vector<int> factorize(int64_t n) {
   return f;
 }
 
-// The smallest 2/3/5-smooth number >= n.
+// The smallest n' >= n of the form 2^a 3^b 5^c with 2^a >= min(64, n'): the factors 4
+// and 2 run first, so every later stage's stride is a multiple of 16 (whole vectors).
 int64_t smooth_at_least(int64_t n) {
   int64_t best = 1;
   while (best < n) best *= 2;
   for (int64_t p5 = 1; p5 < best; p5 *= 5)
     for (int64_t p35 = p5; p35 < best; p35 *= 3) {
-      int64_t v = p35;
+      int64_t v = p35 * 64;
       while (v < n) v *= 2;
       best = std::min(best, v);
     }
@@ -445,23 +468,23 @@ void run_plan(const Plan& plan, const cf* x, cf* out, cf* work, int64_t lines, b
     // m; the inverse is conj(forward(conj(x))).
     const Plan& sub = *plan.sub;
     const int64_t m = sub.n;
-    thread_local std::vector<cf> a, b;
-    a.resize(m * L), b.resize(m * L);
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t c = 0; c < L; ++c) {
-        cf v = x[j * L + c];
-        a[j * L + c] = mul(inverse ? conj(v) : v, plan.chirp[j]);
-      }
+    thread_local std::vector<cf> a, b, c;
+    a.resize(m * L), b.resize(m * L), c.resize(m * L);
+    // Each line's points times a per-point factor w (conjugating on the way in or out).
+    auto scale_lines = [&](const cf* in, const cf* w, cf* o, int64_t points, bool conj_in, bool conj_out) {
+      if (L == 1) return HWY_DYNAMIC_DISPATCH(MulChirp)(in, w, o, points, conj_in, conj_out);
+      for (int64_t j = 0; j < points; ++j)
+        for (int64_t c = 0; c < L; ++c) {
+          cf r = mul(conj_in ? conj(in[j * L + c]) : in[j * L + c], w[j]);
+          o[j * L + c] = conj_out ? conj(r) : r;
+        }
+    };
+    scale_lines(x, plan.chirp.data(), a.data(), n, inverse, false);
     std::fill(a.begin() + n * L, a.end(), cf{0, 0});
-    run_plan(sub, a.data(), a.data(), b.data(), L, false, split);
-    for (int64_t j = 0; j < m; ++j)
-      for (int64_t c = 0; c < L; ++c) a[j * L + c] = mul(a[j * L + c], plan.kernel[j]);
-    run_plan(sub, a.data(), a.data(), b.data(), L, true, split);
-    for (int64_t k = 0; k < n; ++k)
-      for (int64_t c = 0; c < L; ++c) {
-        cf r = mul(a[k * L + c], plan.chirp[k]);
-        out[k * L + c] = inverse ? conj(r) : r;
-      }
+    run_plan(sub, a.data(), b.data(), c.data(), L, false, split);
+    scale_lines(b.data(), plan.kernel.data(), b.data(), m, false, false);
+    run_plan(sub, b.data(), a.data(), c.data(), L, true, split);
+    scale_lines(a.data(), plan.chirp.data(), out, n, false, inverse);
     return;
   }
   const size_t stages = plan.stages.size();
@@ -571,10 +594,12 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
   const int64_t lines = static_cast<int64_t>(out.size()) / out_len;
   const float scale = inverse ? 1.0f / static_cast<float>(n) : 1.0f;
 
-  // Lines per block: as many as keep a block's buffers in cache.
+  // Lines per block: contiguous lines one at a time (read and written in place, every
+  // stage vectorised); strided ones in blocks as large as keep the buffers in cache.
   int64_t block = 16;
   while (block > 1 && block * footprint(*plan) > (int64_t{1} << 15)) block /= 2;
   block = std::min(block, lines);
+  if (in_step == 1 && out_step == 1) block = 1;
   const bool split = lines < thread_count();
 
   const Shape& shape = in.shape();
