@@ -139,6 +139,18 @@ def test_large_2d_and_3d():
     assert rel_err(mx.fft.irfft2(mx.fft.rfft2(mx.array(r)), s=r.shape), r) < 1e-5
 
 
+@pytest.mark.parametrize("shape,axis", [((97, 20), 0), ((10007, 3), 0), ((3, 97), 1), ((1 << 20,), 0),
+                                        ((1 << 16, 2), 0), ((2, 3, 1009), -1), ((1009, 17), 0)])
+def test_long_prime_and_strided_lines(shape, axis):
+    x = signal(shape, 19)
+    n = shape[axis]
+    assert rel_err(mx.fft.fft(mx.array(x), axis=axis), np.fft.fft(x, axis=axis)) < tol(n)
+    assert rel_err(mx.fft.ifft(mx.array(x), axis=axis), np.fft.ifft(x, axis=axis)) < tol(n)
+    r = x.real.copy()
+    assert rel_err(mx.fft.rfft(mx.array(r), axis=axis), np.fft.rfft(r, axis=axis)) < tol(n)
+    assert rel_err(mx.fft.irfft(mx.array(x), axis=axis), np.fft.irfft(x, axis=axis)) < tol(n)
+
+
 def test_non_contiguous_inputs():
     x = signal((12, 10), 9)
     a = mx.array(x)
