@@ -356,6 +356,9 @@ HWY_EXPORT(MulChirp);
 
 namespace {
 
+constexpr int64_t kSplitStages = 1 << 15;  // a single line this long splits its stages
+constexpr size_t kCachedPlans = 64;        // lengths whose plans are kept
+
 cf unit(double turns) {  // e^{-2 pi i turns}
   double a = -2.0 * M_PI * turns;
   return {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))};
@@ -453,10 +456,10 @@ std::shared_ptr<const Plan> get_plan(int64_t n) {
   }
   auto plan = make_plan(n);  // outside the lock: Bluestein asks for its sub-plan
   std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kCachedPlans) cache.clear();  // plans in use live on in their owners
   return cache.emplace(n, plan).first->second;
 }
 
-constexpr int64_t kSplitStages = 1 << 15;  // a single line this long splits its stages
 
 // The points one line of the plan touches (Bluestein: its convolution length).
 int64_t footprint(const Plan& plan) { return plan.sub ? plan.sub->n : plan.n; }
@@ -522,6 +525,7 @@ std::shared_ptr<const std::vector<cf>> real_twiddles(int64_t n) {  // w_n^k, k i
   static std::mutex mu;
   static std::map<int64_t, std::shared_ptr<const std::vector<cf>>> cache;
   std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kCachedPlans && !cache.count(n)) cache.clear();
   auto& slot = cache[n];
   if (!slot) {
     auto w = std::make_shared<std::vector<cf>>(n / 2 + 1);
@@ -627,23 +631,21 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
       cf* A = scratch(rows * L, 0);
       cf* W = scratch(rows * L, 1);
       cf* R = scratch(rows * L, 2);
-      // A single contiguous complex line is read and written in place.
-      const bool direct_in = L == 1 && in_step == 1 && !real_out && (!real_in || packed);
-      const bool direct_out = L == 1 && out_step == 1 && !real_in && !real_out;
+      // A single line whose input (output) is contiguous is read (written) where it lies.
+      const bool in_place_in = L == 1 && in_step == 1, in_place_out = L == 1 && out_step == 1;
+      const float inv_h = 1.0f / static_cast<float>(std::max<int64_t>(h, 1));
 
-      // 1. Gather the block into A, [points][L], as the complex transform's input.
+      // 1. The complex transform's input, [points][L].
       const cf* src = A;
-      if (direct_in) {
-        src = real_in ? reinterpret_cast<const cf*>(pf + io[0]) : pc + io[0];
-      } else if (real_in) {
-        if (packed) {
+      if (real_in && packed) {
+        if (in_place_in) src = reinterpret_cast<const cf*>(pf + io[0]);
+        else
           for (int64_t j = 0; j < h; ++j)
             for (int64_t c = 0; c < L; ++c)
               A[j * L + c] = {pf[io[c] + 2 * j * in_step], pf[io[c] + (2 * j + 1) * in_step]};
-        } else {
-          for (int64_t t = 0; t < n; ++t)
-            for (int64_t c = 0; c < L; ++c) A[t * L + c] = {pf[io[c] + t * in_step], 0.f};
-        }
+      } else if (real_in) {
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t c = 0; c < L; ++c) A[t * L + c] = {pf[io[c] + t * in_step], 0.f};
       } else if (real_out && !packed) {
         // Odd n: the full Hermitian spectrum (X_0's imaginary part ignored).
         for (int64_t c = 0; c < L; ++c) A[c] = {pc[io[c]].re, 0.f};
@@ -654,37 +656,49 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
             A[(n - k) * L + c] = conj(v);
           }
       } else {
-        for (int64_t t = 0; t < in_len; ++t)
-          for (int64_t c = 0; c < L; ++c) A[t * L + c] = pc[io[c] + t * in_step];
+        const cf* X = pc + io[0];
+        if (!in_place_in) {
+          for (int64_t t = 0; t < in_len; ++t)
+            for (int64_t c = 0; c < L; ++c) A[t * L + c] = pc[io[c] + t * in_step];
+          X = A;
+        }
+        src = X;
         if (real_out) {  // packed: fold the half spectrum into the packed lines' FFT
-          join_spectrum(A, R, rw->data(), h, L);
+          join_spectrum(X, R, rw->data(), h, L);
           src = R, R = A;
         }
       }
 
-      // 2. Transform.
-      cf* res = direct_out ? oc + oo[0] : R;
+      // 2. Transform, straight into the output where it is a contiguous complex line.
+      // (An odd-length real output is narrower than the complex transform: not in place.)
+      const bool transform_in_place = in_place_out && !real_in && (!real_out || packed);
+      cf* res = !transform_in_place ? R : real_out ? reinterpret_cast<cf*>(of + oo[0]) : oc + oo[0];
       run_plan(*plan, src, res, W, L, inverse, split);
-      if (real_in && packed) {
-        split_spectrum(res, A, rw->data(), h, L);
-        res = A;
-      }
 
-      // 3. Scatter (and scale the inverse).
-      if (direct_out) {
-        if (scale != 1.0f)
+      // 3. Finish: separate the real input's spectra, scale the inverse, scatter.
+      if (real_in && packed) {
+        cf* X = in_place_out ? oc + oo[0] : A;
+        split_spectrum(res, X, rw->data(), h, L);
+        if (in_place_out) continue;
+        res = X;
+      }
+      if (transform_in_place) {
+        if (real_out) {
+          float* x = of + oo[0];
+          for (int64_t t = 0; t < n; ++t) x[t] *= inv_h;
+        } else if (scale != 1.0f) {
           for (int64_t t = 0; t < n; ++t) res[t] = res[t] * scale;
+        }
       } else if (real_out) {
-        const float s2 = packed ? 1.0f / static_cast<float>(h) : scale;
         if (packed) {
           for (int64_t j = 0; j < h; ++j)
             for (int64_t c = 0; c < L; ++c) {
-              of[oo[c] + 2 * j * out_step] = res[j * L + c].re * s2;
-              of[oo[c] + (2 * j + 1) * out_step] = res[j * L + c].im * s2;
+              of[oo[c] + 2 * j * out_step] = res[j * L + c].re * inv_h;
+              of[oo[c] + (2 * j + 1) * out_step] = res[j * L + c].im * inv_h;
             }
         } else {
           for (int64_t t = 0; t < n; ++t)
-            for (int64_t c = 0; c < L; ++c) of[oo[c] + t * out_step] = res[t * L + c].re * s2;
+            for (int64_t c = 0; c < L; ++c) of[oo[c] + t * out_step] = res[t * L + c].re * scale;
         }
       } else {
         for (int64_t t = 0; t < out_len; ++t)
