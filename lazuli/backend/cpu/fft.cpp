@@ -8,12 +8,13 @@
 // - Real transforms of even length pack the n reals as n/2 complex numbers, transform
 //   those, and separate the spectra of the even and odd samples (the inverse does the
 //   reverse). Odd lengths go through the complex transform.
-// - Lines run in blocks of B, stored interleaved ([length][B]): one Stockham pass then
-//   transforms all B lines at once, with B-long (vectorised) inner loops in every stage,
-//   and a strided axis is gathered a cache line at a time. Blocks run in parallel; a
-//   single long line splits each stage over the threads instead.
-// The radix 2/3/4/5 stages are vectorised with Highway (run-time dispatch; complex numbers
-// de-interleaved into real and imaginary vectors on load).
+// - The radix 2/3/4/5 stages are vectorised with Highway (run-time dispatch; complex
+//   numbers de-interleaved into real and imaginary vectors on load): over the stage's
+//   stride where it holds a vector, over the butterflies in a line's first stage.
+// - A line that is contiguous in the input and output is transformed where it lies. Lines
+//   along a strided axis are gathered in blocks of B, interleaved ([length][B]), so that
+//   one pass transforms all B at once with B-wide inner loops. Lines (or blocks) run in
+//   parallel; a single long line splits each stage over the threads instead.
 #define HWY_DISABLED_TARGETS (HWY_AVX3 | HWY_AVX3_DL | HWY_SSSE3)
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lazuli/backend/cpu/fft.cpp"
