@@ -601,8 +601,8 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
 
   // Lines per block: contiguous lines one at a time (read and written in place, every
   // stage vectorised); strided ones in blocks as large as keep the buffers in cache.
-  int64_t block = 16;
-  while (block > 1 && block * footprint(*plan) > (int64_t{1} << 15)) block /= 2;
+  int64_t block = 32;
+  while (block > 1 && block * footprint(*plan) > (int64_t{1} << 16)) block /= 2;
   block = std::min(block, lines);
   if (in_step == 1 && out_step == 1) block = 1;
   const bool split = lines < thread_count();
@@ -627,13 +627,16 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
     const int64_t rows = std::max(len, h + 1) + 1;
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t l0 = b * block, L = std::min(lines, l0 + block) - l0;
-      int64_t io[16], oo[16];
+      int64_t io[32], oo[32];
       for (int64_t c = 0; c < L; ++c) offsets(l0 + c, io[c], oo[c]);
       cf* A = scratch(rows * L, 0);
       cf* W = scratch(rows * L, 1);
       cf* R = scratch(rows * L, 2);
       // A single line whose input (output) is contiguous is read (written) where it lies.
       const bool in_place_in = L == 1 && in_step == 1, in_place_out = L == 1 && out_step == 1;
+      // Neighbouring lines (the usual case of a strided axis): rows of L elements to copy.
+      bool rows_in = true, rows_out = true;
+      for (int64_t c = 1; c < L; ++c) rows_in &= io[c] == io[0] + c, rows_out &= oo[c] == oo[0] + c;
       const float inv_h = 1.0f / static_cast<float>(std::max<int64_t>(h, 1));
 
       // 1. The complex transform's input, [points][L].
@@ -659,8 +662,11 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
       } else {
         const cf* X = pc + io[0];
         if (!in_place_in) {
-          for (int64_t t = 0; t < in_len; ++t)
-            for (int64_t c = 0; c < L; ++c) A[t * L + c] = pc[io[c] + t * in_step];
+          if (rows_in)
+            for (int64_t t = 0; t < in_len; ++t) std::memcpy(A + t * L, pc + io[0] + t * in_step, sizeof(cf) * L);
+          else
+            for (int64_t t = 0; t < in_len; ++t)
+              for (int64_t c = 0; c < L; ++c) A[t * L + c] = pc[io[c] + t * in_step];
           X = A;
         }
         src = X;
@@ -700,6 +706,13 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
         } else {
           for (int64_t t = 0; t < n; ++t)
             for (int64_t c = 0; c < L; ++c) of[oo[c] + t * out_step] = res[t * L + c].re * scale;
+        }
+      } else if (rows_out) {
+        for (int64_t t = 0; t < out_len; ++t) {
+          cf* o = oc + oo[0] + t * out_step;
+          if (scale == 1.0f) std::memcpy(o, res + t * L, sizeof(cf) * L);
+          else
+            for (int64_t c = 0; c < L; ++c) o[c] = res[t * L + c] * scale;
         }
       } else {
         for (int64_t t = 0; t < out_len; ++t)
