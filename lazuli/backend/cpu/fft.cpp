@@ -359,6 +359,7 @@ namespace {
 
 constexpr int64_t kSplitStages = 1 << 15;  // a single line this long splits its stages
 constexpr size_t kCachedPlans = 64;        // lengths whose plans are kept
+constexpr int64_t kMaxBlock = 32;          // strided lines transformed together
 
 cf unit(double turns) {  // e^{-2 pi i turns}
   double a = -2.0 * M_PI * turns;
@@ -601,7 +602,7 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
 
   // Lines per block: contiguous lines one at a time (read and written in place, every
   // stage vectorised); strided ones in blocks as large as keep the buffers in cache.
-  int64_t block = 32;
+  int64_t block = kMaxBlock;
   while (block > 1 && block * footprint(*plan) > (int64_t{1} << 16)) block /= 2;
   block = std::min(block, lines);
   if (in_step == 1 && out_step == 1) block = 1;
@@ -627,7 +628,7 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
     const int64_t rows = std::max(len, h + 1) + 1;
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t l0 = b * block, L = std::min(lines, l0 + block) - l0;
-      int64_t io[32], oo[32];
+      int64_t io[kMaxBlock], oo[kMaxBlock];
       for (int64_t c = 0; c < L; ++c) offsets(l0 + c, io[c], oo[c]);
       cf* A = scratch(rows * L, 0);
       cf* W = scratch(rows * L, 1);
