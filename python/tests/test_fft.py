@@ -338,3 +338,20 @@ def test_signatures():
              "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
     for name in names:
         assert callable(getattr(mx.fft, name)), name
+
+
+def test_second_derivatives():
+    # f(x) = sum w * |rfft(x)|^2 is quadratic: its gradient is linear, so the gradient of
+    # <grad f(x), v> is the Hessian times v, constant, and equals the difference quotient.
+    rng = np.random.default_rng(20)
+    w = mx.array(rng.uniform(0.5, 1.5, 5).astype(np.float32))
+    v = mx.array(rng.standard_normal(8).astype(np.float32))
+
+    def f(x):
+        y = mx.fft.rfft(x)
+        return mx.sum(w * (mx.real(y) ** 2 + mx.imag(y) ** 2))
+
+    hv = mx.grad(lambda x: mx.sum(mx.grad(f)(x) * v))(mx.zeros(8))
+    x0 = mx.array(rng.standard_normal(8).astype(np.float32))
+    want = (mx.grad(f)(x0 + v) - mx.grad(f)(x0)).astype(mx.float32)
+    np.testing.assert_allclose(np.array(hv), np.array(want), rtol=1e-3, atol=1e-3)
