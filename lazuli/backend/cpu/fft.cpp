@@ -52,7 +52,8 @@ struct Stage {
   int radix;
   int64_t m, s;
   std::vector<cf> tw;         // tw[p * (radix - 1) + k - 1] = w_{radix m}^{p k}
-  std::vector<cf> tw_by_k;    // first stage (s == 1): tw_by_k[(k - 1) * m + p], the same
+  // The first stage (s == 1) again, by k and split: re_by_k[(k - 1) * m + p] (and im).
+  std::vector<float> re_by_k, im_by_k;
   std::vector<float> cs, sn;  // odd radix > 5: cos / sin of 2 pi jk / radix
 };
 
@@ -260,7 +261,7 @@ void stage_vec(DT d, const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0,
 
 // The first stage of a single line (S == 1), vectorised over p instead: the inputs
 // x[p + j m] are consecutive in p, the twiddles come from the stage's table by k
-// (tw_by_k[(k - 1) m + p]), and the R outputs of each p (y[R p + k]) are interleaved as
+// (re_by_k, im_by_k), and the R outputs of each p (y[R p + k]) are interleaved as
 // 64-bit complex lanes.
 template <bool Inv, int R>
 void stage_first(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
@@ -272,7 +273,8 @@ void stage_first(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
   using V = hn::Vec<D>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d)), H = N / 2;
   const int64_t m = st.m;
-  const cf* tk = st.tw_by_k.data();
+  const float* tr = st.re_by_k.data();
+  const float* ti = st.im_by_k.data();
   HWY_ALIGN float buf[R][2 * hn::MaxLanes(d)];
   int64_t p = p0;
   for (; p + N <= p1; p += N) {
@@ -281,9 +283,8 @@ void stage_first(const Stage& st, const cf* x, cf* y, int64_t p0, int64_t p1) {
     dft_fixed<Inv, R>(a);
     hn::StoreInterleaved2(a[0].re, a[0].im, d, buf[0]);
     for (int k = 1; k < R; ++k) {
-      V wr, wi;
-      hn::LoadInterleaved2(d, reinterpret_cast<const float*>(tk + (k - 1) * m + p), wr, wi);
-      if (Inv) wi = hn::Neg(wi);
+      const V wr = hn::LoadU(d, tr + (k - 1) * m + p);
+      const V wi = Inv ? hn::Neg(hn::LoadU(d, ti + (k - 1) * m + p)) : hn::LoadU(d, ti + (k - 1) * m + p);
       VC<V> b = times(a[k], wr, wi);
       hn::StoreInterleaved2(b.re, b.im, d, buf[k]);
     }
@@ -309,7 +310,7 @@ void run_stage_t(const Stage& st, const cf* x, cf* y, int64_t S, int64_t p0, int
   case R:                                                                                \
     if (S >= N) return stage_vec<Inv, R>(d, st, x, y, S, p0, p1);                        \
     if (S >= 4 && N > 4) return stage_vec<Inv, R>(d4, st, x, y, S, p0, p1);              \
-    if (S == 1 && R <= 4 && !st.tw_by_k.empty()) return stage_first<Inv, R>(st, x, y, p0, p1); \
+    if (S == 1 && R <= 4 && !st.re_by_k.empty()) return stage_first<Inv, R>(st, x, y, p0, p1); \
     return stage_scalar<Inv, R>(st, x, y, S, 0, p0, p1);
     LAZULI_FFT_RADIX(2)
     LAZULI_FFT_RADIX(3)
@@ -428,9 +429,12 @@ std::shared_ptr<const Plan> make_plan(int64_t n) {
     for (int64_t p = 0; p < st.m; ++p)
       for (int k = 1; k < r; ++k) st.tw[p * (r - 1) + k - 1] = unit(static_cast<double>(p * k) / len);
     if (s == 1 && r <= 4) {
-      st.tw_by_k.resize(st.m * (r - 1));
+      st.re_by_k.resize(st.m * (r - 1)), st.im_by_k.resize(st.m * (r - 1));
       for (int64_t p = 0; p < st.m; ++p)
-        for (int k = 1; k < r; ++k) st.tw_by_k[(k - 1) * st.m + p] = st.tw[p * (r - 1) + k - 1];
+        for (int k = 1; k < r; ++k) {
+          st.re_by_k[(k - 1) * st.m + p] = st.tw[p * (r - 1) + k - 1].re;
+          st.im_by_k[(k - 1) * st.m + p] = st.tw[p * (r - 1) + k - 1].im;
+        }
     }
     if (r > 5) {
       st.cs.resize(r * r), st.sn.resize(r * r);
