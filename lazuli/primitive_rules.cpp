@@ -108,7 +108,8 @@ array apply_binary(BinaryOp op, const array& a, const array& b, StreamOrDevice s
 std::optional<array> unary_derivative(UnaryOp op, const array& x, const array& y, StreamOrDevice s) {
   auto c = [&](double v) { return scalar_like(v, x); };
   switch (op) {
-    case UnaryOp::Abs: return sign(x, s);
+    // Complex cotangents follow JAX's convention (as Multiply and Imag do): conj(x)/|x|.
+    case UnaryOp::Abs: return sign(x.dtype() == complex64 ? conjugate(x, s) : x, s);
     case UnaryOp::Negative: return c(-1);
     case UnaryOp::Sqrt: return divide(c(0.5), y, s);
     case UnaryOp::Rsqrt: return multiply(c(-0.5), divide(y, x, s), s);
@@ -173,7 +174,10 @@ std::vector<array> Unary::jvp(const std::vector<array>& primals, const std::vect
   if (!inexact(x) || !inexact(y)) return {zeros_like(y, stream())};
   auto d = unary_derivative(op_, x, y, stream());
   if (!d) return {zeros_like(y, stream())};
-  return {multiply(t, *d, stream())};
+  array dy = multiply(t, *d, stream());
+  // A real function of a complex input (abs) moves along the real part.
+  if (dy.dtype() == complex64 && y.dtype() != complex64) dy = real(dy, stream());
+  return {dy};
 }
 
 std::pair<std::vector<array>, std::vector<int>> Unary::vmap(const std::vector<array>& inputs,

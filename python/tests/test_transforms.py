@@ -793,3 +793,18 @@ def test_async_eval_inside_a_traced_function():
         g = mx.grad(loss)(w)
     t = np.tanh(np.array(w))
     np.testing.assert_allclose(np.array(g), 2 * t * (1 - t * t), rtol=1e-5)
+
+
+def test_complex_abs_derivatives_follow_the_multiply_convention():
+    # Cotangents of complex inputs follow JAX's convention throughout: d|z| is conj(z)/|z|,
+    # which is what makes the gradient of a real function of fft(x) come out real and right.
+    z = mx.array([3 + 4j, 1 - 1j])
+    np.testing.assert_allclose(np.array(mx.grad(lambda z: mx.abs(z).sum())(z)),
+                               np.conj(np.array(z)) / np.abs(np.array(z)), rtol=1e-6)
+    _, (t,) = mx.jvp(lambda z: mx.abs(z), [z], [mx.array([1 + 0j, 1j])])
+    assert t.dtype == mx.float32
+    np.testing.assert_allclose(np.array(t), [0.6, -np.sqrt(0.5)], rtol=1e-6)
+    x = mx.array([0.5, -1.0, 2.0, 0.3])
+    # Parseval: sum |fft(x)|^2 = n sum x^2.
+    np.testing.assert_allclose(np.array(mx.grad(lambda x: (mx.abs(mx.fft.fft(x)) ** 2).sum())(x)),
+                               8 * np.array(x), rtol=1e-5)
