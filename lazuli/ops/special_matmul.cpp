@@ -1,0 +1,161 @@
+// The special matmuls: block_masked_mm, gather_mm and segmented_mm, as compositions of
+// where/multiply, take and matmul (so their derivatives are those ops' rules; index and
+// segment arrays get none).
+#include <algorithm>
+
+#include "lazuli/einsum.h"
+#include "lazuli/ops/ops_util.h"
+
+namespace lazuli {
+using namespace detail;
+
+namespace {
+
+// a as (..., M, K) and b as (..., K, N): a vector a is one row, a vector b one column.
+// Checks the inner sizes agree.
+void as_matrices(array& a, array& b, const char* op, S s) {
+  if (a.ndim() == 0 || b.ndim() == 0)
+    fail(op, "Inputs must have at least 1 dimension, got shapes " + shape_str(a.shape()) + " and " +
+                 shape_str(b.shape()) + ".");
+  if (a.ndim() == 1) a = expand_dims(a, 0, s);
+  if (b.ndim() == 1) b = expand_dims(b, 1, s);
+  if (a.shape(-1) != b.shape(-2))
+    fail(op, "Last dimension of the first input with shape " + shape_str(a.shape()) +
+                 " must match the second to last dimension of the second input with shape " + shape_str(b.shape()) + ".");
+}
+
+// The output of a (..., M, N) product back to what vector inputs give.
+array squeeze_vectors(array out, bool a_vector, bool b_vector, S s) {
+  if (b_vector) out = squeeze(out, -1, s);
+  if (a_vector) out = squeeze(out, b_vector ? -1 : -2, s);
+  return out;
+}
+
+Shape batch_of(const array& x) { return Shape(x.shape().begin(), x.shape().end() - 2); }
+
+// True when a and b broadcast; the broadcast shape in `out`.
+bool broadcasts(const Shape& a, const Shape& b, Shape& out) {
+  size_t n = std::max(a.size(), b.size());
+  out.assign(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    int32_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int32_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (x != y && x != 1 && y != 1) return false;
+    out[i] = x == 1 ? y : x;
+  }
+  return true;
+}
+
+int32_t blocks(int32_t n, int bs) { return (n + bs - 1) / bs; }
+
+}  // namespace
+
+array block_masked_mm(const array& a_in, const array& b_in, int block_size, const std::optional<array>& mask_out,
+                      const std::optional<array>& mask_lhs, const std::optional<array>& mask_rhs, S s) {
+  const char* op = "block_masked_mm";
+  if (block_size <= 0) fail(op, "block_size must be positive, got " + std::to_string(block_size) + ".");
+  array a = a_in, b = b_in;
+  as_matrices(a, b, op, s);
+  Dtype t = result_type(a, b);
+  if (is_integral(t))
+    fail(op, std::string("Only floating-point inputs are supported, got ") + dtype_name(a.dtype()) + " and " +
+                 dtype_name(b.dtype()) + ".");
+  a = astype(a, t, s), b = astype(b, t, s);
+  Shape batch;
+  if (!broadcasts(batch_of(a), batch_of(b), batch))
+    fail(op, "Batch dimensions of shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " do not broadcast.");
+
+  // x (..., R, C) with each element of mask (..., ceil(R/bs), ceil(C/bs)) applied to its
+  // block: bool masks keep or zero it, others scale it.
+  auto apply = [&](const array& x, const std::optional<array>& mask, const char* name) {
+    if (!mask) return x;
+    const array& m = *mask;
+    int32_t R = x.shape(-2), C = x.shape(-1);
+    Shape want{blocks(R, block_size), blocks(C, block_size)}, joint;
+    if (m.ndim() < 2 || !broadcasts(Shape(m.shape().end() - 2, m.shape().end()), want, joint) || joint != want ||
+        !broadcasts(batch_of(m), batch, joint))
+      fail(op, std::string(name) + " with shape " + shape_str(m.shape()) + " does not broadcast to " +
+                   shape_str([&] {
+                     Shape w = batch;
+                     w.insert(w.end(), want.begin(), want.end());
+                     return w;
+                   }()) +
+                   " (blocks of " + std::to_string(block_size) + " for a " + std::to_string(R) + "x" +
+                   std::to_string(C) + " matrix).");
+    array full_mask = broadcast_to(m, [&] {
+      Shape w = batch_of(m);
+      w.insert(w.end(), want.begin(), want.end());
+      return w;
+    }(), s);
+    array e = repeat(repeat(full_mask, block_size, -2, s), block_size, -1, s);
+    Shape start(e.ndim(), 0), stop = e.shape();
+    stop[e.ndim() - 2] = R, stop[e.ndim() - 1] = C;
+    e = slice(e, start, stop, s);
+    if (m.dtype() == bool_) return where(e, x, zeros({}, t, s), s);
+    return multiply(x, astype(e, t, s), s);
+  };
+  array out = matmul(apply(a, mask_lhs, "mask_lhs"), apply(b, mask_rhs, "mask_rhs"), s);
+  out = apply(out, mask_out, "mask_out");
+  return squeeze_vectors(out, a_in.ndim() == 1, b_in.ndim() == 1, s);
+}
+
+array gather_mm(const array& a_in, const array& b_in, const std::optional<array>& lhs_indices,
+                const std::optional<array>& rhs_indices, bool /*sorted_indices: a hint*/, S s) {
+  const char* op = "gather_mm";
+  array a = a_in, b = b_in;
+  as_matrices(a, b, op, s);
+  Dtype t = result_type(a, b);
+  a = astype(a, t, s), b = astype(b, t, s);
+  // Indices default to every matrix of the batch, in order.
+  auto indices = [&](const array& x, const std::optional<array>& idx, const char* name) {
+    if (idx) {
+      if (!is_integral(idx->dtype()) || idx->dtype() == bool_)
+        fail(op, std::string(name) + " must be integral, got " + dtype_name(idx->dtype()) + ".");
+      return *idx;
+    }
+    Shape bs = batch_of(x);
+    return reshape(arange(0, static_cast<int>(shape_size(bs))), bs, s);
+  };
+  array li = indices(a, lhs_indices, "lhs_indices"), ri = indices(b, rhs_indices, "rhs_indices");
+  Shape batch;
+  if (!broadcasts(li.shape(), ri.shape(), batch))
+    fail(op, "lhs_indices with shape " + shape_str(li.shape()) + " and rhs_indices with shape " +
+                 shape_str(ri.shape()) + " do not broadcast.");
+  int32_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
+  auto gathered = [&](const array& x, const array& idx, int32_t rows, int32_t cols) {
+    array flat = reshape(x, {-1, rows, cols}, s);
+    return take(flat, reshape(broadcast_to(idx, batch, s), {-1}, s), 0, s);
+  };
+  array out = matmul(gathered(a, li, M, K), gathered(b, ri, K, N), s);
+  Shape out_shape = batch;
+  out_shape.push_back(M), out_shape.push_back(N);
+  return squeeze_vectors(reshape(out, out_shape, s), a_in.ndim() == 1, b_in.ndim() == 1, s);
+}
+
+array segmented_mm(const array& a, const array& b, const array& segments, S s) {
+  const char* op = "segmented_mm";
+  if (a.ndim() != 2 || b.ndim() != 2)
+    fail(op, "Inputs must be matrices (M, K) and (K, N), got shapes " + shape_str(a.shape()) + " and " +
+                 shape_str(b.shape()) + ".");
+  if (a.shape(1) != b.shape(0))
+    fail(op, "Inner dimensions of shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " do not match.");
+  if (!is_integral(segments.dtype()) || segments.dtype() == bool_)
+    fail(op, std::string("segments must be integral, got ") + dtype_name(segments.dtype()) + ".");
+  if (segments.ndim() == 0 || segments.shape(-1) != 2)
+    fail(op, "segments must have shape (..., 2), got " + shape_str(segments.shape()) + ".");
+  Dtype t = result_type(a, b);
+  int32_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+  // Segment i keeps the columns k of a with start_i <= k < end_i; out-of-range bounds clip.
+  array seg = reshape(astype(segments, int32, s), {-1, 2}, s);
+  int32_t n = seg.shape(0);
+  array start = slice(seg, {0, 0}, {n, 1}, s), end = slice(seg, {0, 1}, {n, 2}, s);
+  array k = reshape(arange(0, K), {1, K}, s);
+  array in_segment = logical_and(greater_equal(k, start, s), less(k, end, s), s);  // (n, K)
+  array masked = where(expand_dims(in_segment, 1, s), expand_dims(astype(a, t, s), 0, s), zeros({}, t, s), s);
+  array out = matmul(masked, astype(b, t, s), s);  // (n, M, N)
+  Shape out_shape(segments.shape().begin(), segments.shape().end() - 1);
+  out_shape.push_back(M), out_shape.push_back(N);
+  return reshape(out, out_shape, s);
+}
+
+}  // namespace lazuli
