@@ -1,9 +1,12 @@
 // CPU: the Walsh-Hadamard transform along the last axis. Each row of n = m * 2^k elements
-// is loaded into a buffer of the compute type, transformed there by the fast butterflies
-// (k passes of x[j], x[j+h] <- x[j] + x[j+h], x[j] - x[j+h]) on each of its m blocks of
-// 2^k, then, for m > 1, mixed across the blocks by the m x m matrix H_m, scaled and
-// stored. Rows run in parallel.
+// is copied into the output row (16-bit floats: into a float buffer), transformed there by
+// the fast butterflies on each of its m blocks of 2^k, then, for m > 1, mixed across the
+// blocks by the m x m matrix H_m, and scaled. Rows run in parallel.
 #include <algorithm>
+#include <cstring>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <vector>
 
 #include "lazuli/backend/cpu/kernels.h"
@@ -14,29 +17,64 @@ using namespace cpu;
 
 namespace {
 
-// In place: x (length p, a power of two) <- H_p x, Sylvester ordering.
+// In place: x (length p, a power of two) <- H_p x, Sylvester ordering, for the stages of
+// half-width h >= h0 (the earlier ones done already). Stages go two at a time (radix 4:
+// x[j], x[j+h], x[j+2h], x[j+3h] together), which halves the passes over the row; the
+// loops over j are the vectorised ones.
 template <typename C>
-void fwht(C* x, int64_t p) {
-  // h = 1 and h = 2 together as a radix-4 step: fewer passes over the row.
-  int64_t h = 1;
-  if (p >= 4) {
-    for (int64_t i = 0; i < p; i += 4) {
-      C a = x[i], b = x[i + 1], c = x[i + 2], d = x[i + 3];
-      C s0 = a + b, d0 = a - b, s1 = c + d, d1 = c - d;
-      x[i] = s0 + s1, x[i + 1] = d0 + d1, x[i + 2] = s0 - s1, x[i + 3] = d0 - d1;
-    }
-    h = 4;
-  }
-  for (; h < p; h *= 2)
-    for (int64_t i = 0; i < p; i += 2 * h) {
-      C* lo = x + i;
-      C* hi = x + i + h;
+inline __attribute__((always_inline)) void fwht_stages(C* __restrict x, int64_t p, int64_t h0) {
+  int64_t h = h0;
+  for (; 4 * h <= p; h *= 4)
+    for (int64_t i = 0; i < p; i += 4 * h) {
+      C* __restrict x0 = x + i;
+      C* __restrict x1 = x0 + h;
+      C* __restrict x2 = x1 + h;
+      C* __restrict x3 = x2 + h;
       for (int64_t j = 0; j < h; ++j) {
-        C a = lo[j], b = hi[j];
-        lo[j] = a + b;
-        hi[j] = a - b;
+        C a = x0[j], b = x1[j], c = x2[j], d = x3[j];
+        C s0 = a + b, d0 = a - b, s1 = c + d, d1 = c - d;
+        x0[j] = s0 + s1, x1[j] = d0 + d1, x2[j] = s0 - s1, x3[j] = d0 - d1;
       }
     }
+  if (h < p)  // one radix-2 stage left
+    for (int64_t j = 0; j < h; ++j) {
+      C a = x[j], b = x[j + h];
+      x[j] = a + b, x[j + h] = a - b;
+    }
+}
+
+#if defined(__x86_64__)
+// AVX2 for float: the three stages inside each group of 8 (h = 1, 2, 4) are lane shuffles
+// of one register (swap neighbours, pairs, halves; the upper lane of each pair takes the
+// difference), the rest are the radix-4 loops, vectorised 8 wide.
+__attribute__((target("avx2"))) void fwht_f32_avx2(float* x, int64_t p) {
+  if (p < 8) return fwht_stages(x, p, 1);
+  for (int64_t i = 0; i < p; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 s = _mm256_permute_ps(v, 0xB1);
+    v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xAA);
+    s = _mm256_permute_ps(v, 0x4E);
+    v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xCC);
+    s = _mm256_permute2f128_ps(v, v, 1);
+    v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xF0);
+    _mm256_storeu_ps(x + i, v);
+  }
+  fwht_stages(x, p, 8);
+}
+__attribute__((target("avx2"))) void fwht_f64_avx2(double* x, int64_t p) { fwht_stages(x, p, 1); }
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
+template <typename C>
+void fwht(C* x, int64_t p) {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<C, float>) {
+    if (kHasAvx2) return fwht_f32_avx2(x, p);
+  } else if constexpr (std::is_same_v<C, double>) {
+    if (kHasAvx2) return fwht_f64_avx2(x, p);
+  }
+#endif
+  fwht_stages(x, p, 1);
 }
 
 template <typename T>
@@ -57,18 +95,29 @@ void hadamard_rows(const array& in, array& out, int m, double scale, bool transp
   T* dst = static_cast<T*>(out.raw_data());
   C sc = static_cast<C>(scale);
   parallel_for(rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
-    std::vector<C> x(n), y(m > 1 ? n : 0);
+    // Rows whose type computes as itself are transformed in the output row; others (16-bit
+    // floats) in a buffer of float.
+    constexpr bool direct = std::is_same_v<T, C>;
+    std::vector<C> buffer(direct ? 0 : n), y(m > 1 ? n : 0);
     for (int64_t r = begin; r < end; ++r) {
       const T* s = src + r * n;
-      for (int64_t j = 0; j < n; ++j) x[j] = static_cast<C>(s[j]);
-      for (int b = 0; b < m; ++b) fwht(x.data() + b * p, p);
-      C* result = x.data();
+      T* d = dst + r * n;
+      C* x;
+      if constexpr (direct) {
+        if (s != d) std::memcpy(d, s, n * sizeof(T));
+        x = d;
+      } else {
+        for (int64_t j = 0; j < n; ++j) buffer[j] = static_cast<C>(s[j]);
+        x = buffer.data();
+      }
+      for (int b = 0; b < m; ++b) fwht(x + b * p, p);
+      C* result = x;
       if (m > 1) {
         for (int i = 0; i < m; ++i) {
           C* yi = y.data() + i * p;
           std::fill(yi, yi + p, C(0));
           for (int l = 0; l < m; ++l) {
-            const C* xl = x.data() + l * p;
+            const C* xl = x + l * p;
             if (signs[i * m + l] == C(1))
               for (int64_t j = 0; j < p; ++j) yi[j] += xl[j];
             else
@@ -77,7 +126,6 @@ void hadamard_rows(const array& in, array& out, int m, double scale, bool transp
         }
         result = y.data();
       }
-      T* d = dst + r * n;
       for (int64_t j = 0; j < n; ++j) d[j] = static_cast<T>(result[j] * sc);
     }
   });
