@@ -1,5 +1,5 @@
 // CPU benchmarks of the einsum family: a 3-operand einsum chain whose contraction order
-// matters, and the Walsh-Hadamard transform. One JSON line per case:
+// matters, a mixture-of-experts gather_mm, and the Walsh-Hadamard transform. One JSON line per case:
 // {"case", "ms", "flops"}; benchmarks/peers_einsum.py runs the same cases in NumPy and MLX.
 #include <algorithm>
 #include <chrono>
@@ -51,6 +51,14 @@ int main(int argc, char** argv) {
     double flops = 2.0 * (1024.0 * 1024 * 32 + 256.0 * 1024 * 32);
     report("einsum ij,jk,kl->il 256x1024,1024x1024,1024x32 f32",
            median_ms([&] { eval(einsum("ij,jk,kl->il", {a, b, c})); }, 21), flops);
+  }
+  if (want("gather_mm")) {
+    // Mixture-of-experts routing: 1024 token rows, each through one of 8 expert matrices.
+    array x = values({1024, 1, 512}), w = values({8, 512, 512});
+    array expert = astype(remainder(divide(arange(0, 1024), array(128)), array(8)), uint32);  // sorted
+    eval(x, w, expert);
+    report("gather_mm 1024x(1x512) @ 8x(512x512) f32",
+           median_ms([&] { eval(gather_mm(x, w, std::nullopt, expert, true)); }, 11), 2.0 * 1024 * 512 * 512);
   }
   if (want("hadamard")) {
     array x = values({4096, 4096});

@@ -294,9 +294,15 @@ LAZULI_CHECKER_CASES(einsum) {
   add("Matmul", Case{{{2, 3, 3}, {3}}, -2, 2, binary_fn([](const array& x, const array& y) {
                        return einsum("bii,i->b", {x, y});
                      })});
-  add("Matmul", Case{{{2, 3, 4}, {2, 4, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
-                       return gather_mm(x, y, array({1, 0, 1}), array({0, 0, 1}));
-                     })});
+  add("GatherMM", Case{{{2, 3, 4}, {2, 4, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                         return gather_mm(x, y, array({1, 0, 1}), array({0, 0, -1}));  // repeats: gradients add
+                       })});
+  add("GatherMM", Case{{{3, 4}, {3, 4, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                         return gather_mm(x, y, std::nullopt, array({2, 2, 0, 1}, Shape{2, 2}));
+                       }), true, true});
+  add("GatherMM", Case{{{2, 2, 3}, {3, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                         return gather_mm(x, y, array({1, 1, 0}), std::nullopt);
+                       }), true, false, {1, -1}});
   add("Matmul", Case{{{3, 5}, {5, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
                        return segmented_mm(x, y, array({0, 2, 2, 5}, Shape{2, 2}));
                      })});

@@ -1,13 +1,87 @@
-// The special matmuls: block_masked_mm, gather_mm and segmented_mm, as compositions of
-// where/multiply, take and matmul (so their derivatives are those ops' rules; index and
-// segment arrays get none).
+// The special matmuls. block_masked_mm and segmented_mm are compositions of where,
+// multiply and matmul (their derivatives are those ops' rules); gather_mm is the GatherMM
+// primitive (shape and transform rules here, kernel in backend/cpu/special_matmul.cpp).
+// Index and segment arrays get no derivative.
 #include <algorithm>
 
 #include "lazuli/einsum.h"
 #include "lazuli/ops/ops_util.h"
+#include "lazuli/primitives/einsum.h"
 
 namespace lazuli {
 using namespace detail;
+
+// ---- the GatherMM primitive ------------------------------------------------------------
+
+std::vector<Shape> GatherMM::output_shapes(const std::vector<array>& inputs) const {
+  return {{inputs[2].shape(0), inputs[0].shape(1), inputs[1].shape(2)}};
+}
+bool GatherMM::is_equivalent(const Primitive& o) const { return dynamic_cast<const GatherMM*>(&o) != nullptr; }
+
+namespace {
+array gather_mm_node(const array& a, const array& b, const array& li, const array& ri, S s) {
+  return make_node<GatherMM>({a, b, li, ri}, a.dtype(), s);
+}
+}  // namespace
+
+// out[l] = a[li[l]] @ b[ri[l]]: the cotangent of a[i] sums g[l] @ b[ri[l]]^T over the l with
+// li[l] = i (a GatherMM with b transposed, then a scatter_add), and likewise for b.
+std::vector<array> GatherMM::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
+                                 const std::vector<int>& argnums, const std::vector<array>&) {
+  const array &a = primals[0], &b = primals[1], &li = primals[2], &ri = primals[3], &g = cts[0];
+  S s = stream();
+  array every = arange(0, li.shape(0), s);
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0)
+      out.push_back(scatter_add(zeros_like(a, s), li, gather_mm_node(g, swapaxes(b, 1, 2, s), every, ri, s), 0, s));
+    else if (arg == 1)
+      out.push_back(scatter_add(zeros_like(b, s), ri, gather_mm_node(swapaxes(a, 1, 2, s), g, li, every, s), 0, s));
+    else
+      out.push_back(zeros_like(primals[arg], s));
+  }
+  return out;
+}
+std::vector<array> GatherMM::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums) {
+  const array &a = primals[0], &b = primals[1], &li = primals[2], &ri = primals[3];
+  S s = stream();
+  std::optional<array> t;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (argnums[k] > 1) continue;
+    array part = argnums[k] == 0 ? gather_mm_node(tangents[k], b, li, ri, s) : gather_mm_node(a, tangents[k], li, ri, s);
+    t = t ? add(*t, part, s) : part;
+  }
+  if (!t) t = zeros({li.shape(0), a.shape(1), b.shape(2)}, a.dtype(), s);
+  return {*t};
+}
+// A mapped a (V, A, M, K) becomes V*A matrices, its indices offset by v*A for sample v
+// (likewise b); the indices of all samples run as one list of V*L.
+std::pair<std::vector<array>, std::vector<int>> GatherMM::vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes) {
+  S s = stream();
+  int32_t V = 1;
+  for (size_t i = 0; i < 4; ++i)
+    if (axes[i] >= 0) V = inputs[i].shape(axes[i]);
+  auto matrices = [&](int i, array& idx) {
+    const array& x = inputs[i];
+    if (axes[i] < 0) return x;
+    array f = to_front(x, axes[i], s);
+    int32_t n = f.shape(1);
+    idx = add(idx, reshape(arange(0, V * n, n, s), {V, 1}, s), s);
+    return reshape(f, {V * n, f.shape(2), f.shape(3)}, s);
+  };
+  auto indices = [&](int i) {
+    return axes[i] >= 0 ? to_front(inputs[i], axes[i], s) : expand_dims(inputs[i], 0, s);
+  };
+  array li = indices(2), ri = indices(3);
+  array a = matrices(0, li), b = matrices(1, ri);
+  int32_t L = std::max(li.shape(1), ri.shape(1));
+  li = reshape(broadcast_to(li, {V, L}, s), {V * L}, s);
+  ri = reshape(broadcast_to(ri, {V, L}, s), {V * L}, s);
+  array out = gather_mm_node(a, b, li, ri, s);
+  return {{reshape(out, {V, L, out.shape(1), out.shape(2)}, s)}, {0}};
+}
 
 namespace {
 
@@ -121,12 +195,21 @@ array gather_mm(const array& a_in, const array& b_in, const std::optional<array>
   if (!broadcasts(li.shape(), ri.shape(), batch))
     fail(op, "lhs_indices with shape " + shape_str(li.shape()) + " and rhs_indices with shape " +
                  shape_str(ri.shape()) + " do not broadcast.");
+  if (t == bool_) fail(op, "bool inputs are not supported.");
   int32_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
-  auto gathered = [&](const array& x, const array& idx, int32_t rows, int32_t cols) {
-    array flat = reshape(x, {-1, rows, cols}, s);
-    return take(flat, reshape(broadcast_to(idx, batch, s), {-1}, s), 0, s);
+  // The matrices as one list each, the indices as one flat list each (negative ones
+  // counted from the end here, so the transform rules see plain positions).
+  auto matrices = [&](const array& x, int32_t rows, int32_t cols) {
+    return reshape(x, {static_cast<int32_t>(shape_size(batch_of(x))), rows, cols}, s);
   };
-  array out = matmul(gathered(a, li, M, K), gathered(b, ri, K, N), s);
+  auto flat = [&](const array& idx, int32_t count) {
+    array i = reshape(broadcast_to(idx, batch, s), {-1}, s);
+    if (!is_unsigned(i.dtype())) i = where(less(i, zeros({}, i.dtype(), s), s), add(i, array(count, i.dtype()), s), i, s);
+    return i;
+  };
+  array am = matrices(a, M, K), bm = matrices(b, K, N);
+  array lf = flat(li, am.shape(0)), rf = flat(ri, bm.shape(0));
+  array out = gather_mm_node(am, bm, lf, rf, s);
   Shape out_shape = batch;
   out_shape.push_back(M), out_shape.push_back(N);
   return squeeze_vectors(reshape(out, out_shape, s), a_in.ndim() == 1, b_in.ndim() == 1, s);

@@ -1,5 +1,5 @@
-// Primitives of the einsum family: the Walsh-Hadamard transform. (einsum and the special
-// matmuls are compositions of existing ops.)
+// Primitives of the einsum family: the Walsh-Hadamard transform and the gathered matmul.
+// (einsum and the other special matmuls are compositions of existing ops.)
 #pragma once
 #include "lazuli/primitives.h"
 
@@ -27,6 +27,19 @@ class Hadamard : public Primitive {
   int m_;
   double scale_;
   bool transposed_;
+};
+
+// out[l] = a[lhs[l]] @ b[rhs[l]] for a (A, M, K), b (B, K, N) and 1-D integer indices of
+// equal length L (negative ones count from the end): output (L, M, N). The matrices are
+// read where they lie, never gathered into copies.
+class GatherMM : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::string name() const override { return "GatherMM"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(GatherMM)
 };
 
 namespace detail {

@@ -325,6 +325,25 @@ def test_gather_mm_errors():
         mx.gather_mm(a, mx.ones((3, 4, 4)), mx.array([0]), mx.array([0]))
 
 
+def test_gather_mm_vmap_over_indices_and_matrices():
+    a, b = rand(3, 2, 4), rand(5, 4, 3)
+    idx = RNG.integers(0, 5, (4, 6)).astype(np.int32)  # 4 samples of 6 rhs indices
+    got = mx.vmap(lambda i: mx.gather_mm(mx.array(a), mx.array(b), mx.array([0, 1, 2, 0, 1, 2]), i))(mx.array(idx))
+    want = np.stack([gather_reference(a, b, np.array([0, 1, 2, 0, 1, 2]), i) for i in idx])
+    close(got, want)
+    bs = rand(2, 5, 4, 3)  # mapped matrices and mapped indices together
+    got = mx.vmap(lambda m, i: mx.gather_mm(mx.array(a), m, None, i[:3]))(mx.array(bs), mx.array(idx[:2]))
+    want = np.stack([gather_reference(a, bs[v], np.arange(3), idx[v, :3]) for v in range(2)])
+    close(got, want)
+
+
+def test_gather_mm_out_of_range_and_negative_indices():
+    a, b = rand(3, 2, 4), rand(5, 4, 3)
+    close(mx.gather_mm(mx.array(a), mx.array(b), mx.array([-1]), mx.array([-5])), gather_reference(a, b, [2], [0]))
+    with pytest.raises(Exception, match=r"\[gather_mm\].*7"):
+        mx.eval(mx.gather_mm(mx.array(a), mx.array(b), mx.array([0]), mx.array([7])))
+
+
 def test_gather_mm_gradients():
     a, b = rand(3, 2, 4, dtype=np.float64), rand(2, 4, 3, dtype=np.float64)
     li, ri = mx.array([2, 0, 2]), mx.array([1, 1, 0])
