@@ -303,9 +303,15 @@ LAZULI_CHECKER_CASES(einsum) {
   add("GatherMM", Case{{{2, 2, 3}, {3, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
                          return gather_mm(x, y, array({1, 1, 0}), std::nullopt);
                        }), true, false, {1, -1}});
-  add("Matmul", Case{{{3, 5}, {5, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
-                       return segmented_mm(x, y, array({0, 2, 2, 5}, Shape{2, 2}));
-                     })});
+  add("SegmentedMM", Case{{{3, 5}, {5, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                            return segmented_mm(x, y, array({0, 2, 2, 5, 1, 4, 3, 3}, Shape{2, 2, 2}));  // overlapping, empty
+                          })});
+  add("SegmentedMM", Case{{{3, 5}, {5, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                            return segmented_mm(x, y, array({0, 2, 2, 5}, Shape{2, 2}));
+                          }), true, true, {0, -1}});
+  add("SegmentedMM", Case{{{3, 5}, {5, 2}}, -2, 2, binary_fn([](const array& x, const array& y) {
+                            return segmented_mm(x, y, array({0, 2, 2, 5}, Shape{2, 2}));
+                          }), true, false, {-1, 1}});
   add("Matmul", Case{{{4, 3}, {3, 4}}, -2, 2, binary_fn([](const array& x, const array& y) {
                        return block_masked_mm(x, y, 2, array({true, false, true, true}, Shape{2, 2}),
                                               array({1.0, 2.0, 0.0, 1.0}, Shape{2, 2}));

@@ -1,7 +1,7 @@
-// The special matmuls. block_masked_mm and segmented_mm are compositions of where,
-// multiply and matmul (their derivatives are those ops' rules); gather_mm is the GatherMM
-// primitive (shape and transform rules here, kernel in backend/cpu/special_matmul.cpp).
-// Index and segment arrays get no derivative.
+// The special matmuls. block_masked_mm is a composition of where, multiply and matmul (its
+// derivatives are those ops' rules); gather_mm and segmented_mm are the GatherMM and
+// SegmentedMM primitives (shape and transform rules here, kernels in
+// backend/cpu/special_matmul.cpp). Index and segment arrays get no derivative.
 #include <algorithm>
 
 #include "lazuli/einsum.h"
@@ -124,6 +124,108 @@ int32_t blocks(int32_t n, int bs) { return (n + bs - 1) / bs; }
 
 }  // namespace
 
+// ---- the SegmentedMM primitive ---------------------------------------------------------
+
+std::vector<Shape> SegmentedMM::output_shapes(const std::vector<array>& inputs) const {
+  return {{inputs[2].shape(0), inputs[0].shape(0), inputs[1].shape(1)}};
+}
+bool SegmentedMM::is_equivalent(const Primitive& o) const { return dynamic_cast<const SegmentedMM*>(&o) != nullptr; }
+
+namespace {
+
+array segmented_mm_node(const array& a, const array& b, const array& seg, S s) {
+  return make_node<SegmentedMM>({a, b, seg}, a.dtype(), s);
+}
+
+// in_segment[..., s, k]: start_s <= k < end_s, for segments (..., S, 2) over K columns.
+array segment_mask(const array& seg, int32_t K, S s) {
+  int nd = static_cast<int>(seg.ndim());
+  Shape start(nd, 0), stop = seg.shape();
+  stop[nd - 1] = 1;
+  array lo = slice(seg, start, stop, s);
+  start[nd - 1] = 1, stop[nd - 1] = 2;
+  array hi = slice(seg, start, stop, s);
+  array k = arange(0, K, s);
+  return logical_and(greater_equal(k, lo, s), less(k, hi, s), s);
+}
+
+// The same product by masking: a (..., M, K), b (..., K, N), segments (..., S, 2) with
+// broadcasting batch dimensions, giving (..., S, M, N). S times the work of the kernel; the
+// vmap rule uses it when more than one input is mapped.
+array segmented_by_mask(const array& a, const array& b, const array& seg, S s) {
+  array mask = expand_dims(segment_mask(seg, a.shape(-1), s), -2, s);  // (..., S, 1, K)
+  array masked = where(mask, expand_dims(a, -3, s), zeros({}, a.dtype(), s), s);  // (..., S, M, K)
+  return matmul(masked, expand_dims(b, -3, s), s);
+}
+
+}  // namespace
+
+// The cotangent of a sums, over segments, g_s @ b^T on the segment's columns; that of b,
+// a^T @ g_s on its rows (S products each: segments may overlap).
+std::vector<array> SegmentedMM::vjp(const std::vector<array>& primals, const std::vector<array>& cts,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const array &a = primals[0], &b = primals[1], &seg = primals[2], &g = cts[0];
+  S st = stream();
+  array mask = segment_mask(seg, a.shape(1), st);  // (S, K)
+  std::vector<array> out;
+  for (int arg : argnums) {
+    if (arg == 0) {
+      array per = matmul(g, transpose(b, st), st);  // (S, M, K)
+      out.push_back(sum(where(expand_dims(mask, 1, st), per, zeros({}, per.dtype(), st), st), 0, false, st));
+    } else if (arg == 1) {
+      array per = matmul(transpose(a, st), g, st);  // (S, K, N)
+      out.push_back(sum(where(expand_dims(mask, 2, st), per, zeros({}, per.dtype(), st), st), 0, false, st));
+    } else {
+      out.push_back(zeros_like(seg, st));
+    }
+  }
+  return out;
+}
+std::vector<array> SegmentedMM::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                    const std::vector<int>& argnums) {
+  const array &a = primals[0], &b = primals[1], &seg = primals[2];
+  S st = stream();
+  std::optional<array> t;
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (argnums[k] > 1) continue;
+    array part = argnums[k] == 0 ? segmented_mm_node(tangents[k], b, seg, st) : segmented_mm_node(a, tangents[k], seg, st);
+    t = t ? add(*t, part, st) : part;
+  }
+  if (!t) t = zeros({seg.shape(0), a.shape(0), b.shape(1)}, a.dtype(), st);
+  return {*t};
+}
+// One mapped input folds into the kernel's own dimensions: a's samples become more rows,
+// b's more columns, the segments' more segments. Several mapped inputs use the mask form.
+std::pair<std::vector<array>, std::vector<int>> SegmentedMM::vmap(const std::vector<array>& inputs,
+                                                                  const std::vector<int>& axes) {
+  S st = stream();
+  array a = to_front(inputs[0], axes[0], st), b = to_front(inputs[1], axes[1], st),
+        seg = to_front(inputs[2], axes[2], st);
+  int mapped = (axes[0] >= 0) + (axes[1] >= 0) + (axes[2] >= 0);
+  if (mapped > 1) {
+    if (axes[0] < 0) a = expand_dims(a, 0, st);
+    if (axes[1] < 0) b = expand_dims(b, 0, st);
+    if (axes[2] < 0) seg = expand_dims(seg, 0, st);
+    return {{segmented_by_mask(a, b, seg, st)}, {0}};
+  }
+  if (axes[0] >= 0) {
+    int32_t V = a.shape(0), M = a.shape(1), K = a.shape(2);
+    array out = segmented_mm_node(reshape(a, {V * M, K}, st), b, seg, st);  // (S, V*M, N)
+    return {{reshape(out, {out.shape(0), V, M, out.shape(2)}, st)}, {1}};
+  }
+  if (axes[1] >= 0) {
+    int32_t V = b.shape(0), K = b.shape(1), N = b.shape(2);
+    array bk = reshape(transpose(b, {1, 0, 2}, st), {K, V * N}, st);
+    array out = segmented_mm_node(a, bk, seg, st);  // (S, M, V*N)
+    return {{reshape(out, {out.shape(0), out.shape(1), V, N}, st)}, {2}};
+  }
+  int32_t V = seg.shape(0), n = seg.shape(1);
+  array out = segmented_mm_node(a, b, reshape(seg, {V * n, 2}, st), st);  // (V*S, M, N)
+  return {{reshape(out, {V, n, out.shape(1), out.shape(2)}, st)}, {0}};
+}
+
+// ---- ops -------------------------------------------------------------------------------
+
 array block_masked_mm(const array& a_in, const array& b_in, int block_size, const std::optional<array>& mask_out,
                       const std::optional<array>& mask_lhs, const std::optional<array>& mask_rhs, S s) {
   const char* op = "block_masked_mm";
@@ -227,15 +329,10 @@ array segmented_mm(const array& a, const array& b, const array& segments, S s) {
   if (segments.ndim() == 0 || segments.shape(-1) != 2)
     fail(op, "segments must have shape (..., 2), got " + shape_str(segments.shape()) + ".");
   Dtype t = result_type(a, b);
-  int32_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
-  // Segment i keeps the columns k of a with start_i <= k < end_i; out-of-range bounds clip.
+  if (t == bool_) fail(op, "bool inputs are not supported.");
+  int32_t M = a.shape(0), N = b.shape(1);
   array seg = reshape(astype(segments, int32, s), {-1, 2}, s);
-  int32_t n = seg.shape(0);
-  array start = slice(seg, {0, 0}, {n, 1}, s), end = slice(seg, {0, 1}, {n, 2}, s);
-  array k = reshape(arange(0, K), {1, K}, s);
-  array in_segment = logical_and(greater_equal(k, start, s), less(k, end, s), s);  // (n, K)
-  array masked = where(expand_dims(in_segment, 1, s), expand_dims(astype(a, t, s), 0, s), zeros({}, t, s), s);
-  array out = matmul(masked, astype(b, t, s), s);  // (n, M, N)
+  array out = segmented_mm_node(astype(a, t, s), astype(b, t, s), seg, s);  // (S, M, N)
   Shape out_shape(segments.shape().begin(), segments.shape().end() - 1);
   out_shape.push_back(M), out_shape.push_back(N);
   return reshape(out, out_shape, s);

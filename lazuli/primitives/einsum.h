@@ -1,5 +1,5 @@
-// Primitives of the einsum family: the Walsh-Hadamard transform and the gathered matmul.
-// (einsum and the other special matmuls are compositions of existing ops.)
+// Primitives of the einsum family: the Walsh-Hadamard transform and the gathered and
+// segmented matmuls. (einsum and block_masked_mm are compositions of existing ops.)
 #pragma once
 #include "lazuli/primitives.h"
 
@@ -40,6 +40,18 @@ class GatherMM : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(GatherMM)
+};
+
+// out[s] = a[:, start_s:end_s] @ b[start_s:end_s, :] for a (M, K), b (K, N) and integer
+// segments (S, 2) of (start, end) pairs, clipped to [0, K] (empty: zeros). Output (S, M, N).
+class SegmentedMM : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::string name() const override { return "SegmentedMM"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  LAZULI_TRANSFORMS(SegmentedMM)
 };
 
 namespace detail {

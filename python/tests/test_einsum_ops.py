@@ -284,6 +284,19 @@ def gather_reference(a, b, li, ri):
     return out
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64", "int32"])
+def test_special_matmul_dtypes(dtype):
+    a = RNG.integers(-3, 4, (3, 2, 4))
+    b = RNG.integers(-3, 4, (3, 4, 5))
+    x, y = mx.array(a).astype(getattr(mx, dtype)), mx.array(b).astype(getattr(mx, dtype))
+    got = mx.gather_mm(x, y, mx.array([2, 0]), mx.array([1, 1]))
+    assert got.dtype == getattr(mx, dtype)
+    close(got, gather_reference(a, b, np.array([2, 0]), np.array([1, 1])))
+    got = mx.segmented_mm(x[0], y[0], mx.array([[0, 2], [1, 4]]))
+    assert got.dtype == getattr(mx, dtype)
+    close(got, segmented_reference(a[0], b[0], [[0, 2], [1, 4]]))
+
+
 @pytest.mark.parametrize("idx_dtype", [np.int32, np.uint32, np.int64])
 def test_gather_mm_matches_loops(idx_dtype):
     a, b = rand(3, 2, 4, 5), rand(7, 5, 3)
@@ -353,16 +366,17 @@ def test_gather_mm_gradients():
 # ---- segmented_mm ----------------------------------------------------------------------
 
 def segmented_reference(a, b, segments):
+    """Per segment, the product over its columns; bounds clip to [0, K], empty ones give 0."""
     segments = np.asarray(segments)
     out = np.zeros(segments.shape[:-1] + (a.shape[0], b.shape[1]))
     for idx in np.ndindex(segments.shape[:-1]):
-        s, e = segments[idx]
+        s, e = np.clip(segments[idx], 0, a.shape[1])
         out[idx] = a[:, s:e].astype(np.float64) @ b[s:e]
     return out
 
 
 @pytest.mark.parametrize("segments", [[0, 10], [[0, 3], [3, 10]], [[0, 3], [3, 10], [5, 5]],
-                                      [[[0, 2], [2, 4]], [[4, 9], [1, 8]]]])
+                                      [[[0, 2], [2, 4]], [[4, 9], [1, 8]]], [[-3, 4], [8, 20], [7, 2]]])
 def test_segmented_mm_matches_loops(segments):
     a, b = rand(3, 10), rand(10, 4)
     seg = np.array(segments, np.int32)
@@ -391,6 +405,20 @@ def test_segmented_mm_errors():
         mx.segmented_mm(mx.ones((2, 3, 10)), b, mx.array([0, 1]))
     with pytest.raises(ValueError, match=r"\[segmented_mm\]"):
         mx.segmented_mm(a, mx.ones((9, 4)), mx.array([0, 1]))
+
+
+def test_segmented_mm_vmap():
+    a, b = rand(4, 3, 10), rand(4, 10, 2)
+    segs = RNG.integers(0, 11, (4, 3, 2)).astype(np.int32)
+    loop = lambda av, bv, sv: np.stack([segmented_reference(av[v], bv[v], sv[v]) for v in range(4)])
+    # Mapped segments only; a, b and segments all mapped (the masked form).
+    got = mx.vmap(lambda sg: mx.segmented_mm(mx.array(a[0]), mx.array(b[0]), sg))(mx.array(segs))
+    close(got, loop(np.broadcast_to(a[0], a.shape), np.broadcast_to(b[0], b.shape), segs))
+    got = mx.vmap(mx.segmented_mm)(mx.array(a), mx.array(b), mx.array(segs))
+    close(got, loop(a, b, segs))
+    got = mx.vmap(lambda x, y: mx.segmented_mm(x, y, mx.array(segs[0])), in_axes=(0, 2))(
+        mx.array(a), mx.array(b.transpose(1, 2, 0)))
+    close(got, loop(a, b, np.broadcast_to(segs[0], segs.shape)))
 
 
 def test_segmented_mm_gradients():
