@@ -1,7 +1,8 @@
 // Einstein summation, the special matmuls (block-masked, gathered, segmented), the
-// Walsh-Hadamard transform and the window functions. einsum and the special matmuls are
+// Walsh-Hadamard transform and the window functions. einsum and block_masked_mm are
 // compositions of existing ops (so their derivatives come from those ops' rules);
-// hadamard_transform is its own primitive (lazuli/primitives/einsum.h).
+// gather_mm, segmented_mm and hadamard_transform are primitives of their own
+// (lazuli/primitives/einsum.h).
 #pragma once
 #include <optional>
 #include <string>
@@ -34,14 +35,16 @@ array block_masked_mm(const array& a, const array& b, int block_size = 64,
 
 // matmul of the matrices of a (A..., M, K) and b (B..., K, N) picked by flat indices into
 // their batch dimensions; the index arrays broadcast, giving the output's batch shape.
-// Missing indices mean every matrix, in order (arange shaped like the batch).
-// sorted_indices is a hint only.
+// Missing indices mean every matrix, in order (arange shaped like the batch); negative
+// ones count from the end; out-of-range ones raise std::out_of_range on evaluation.
+// sorted_indices is a hint only (the kernel finds sorted runs by itself).
 array gather_mm(const array& a, const array& b, const std::optional<array>& lhs_indices = std::nullopt,
                 const std::optional<array>& rhs_indices = std::nullopt, bool sorted_indices = false,
                 StreamOrDevice s = {});
 
 // For each [start, end) pair along the last axis of segments (..., 2): the product of
-// a[:, start:end] (M, K) and b[start:end, :] (K, N). Output (..., M, N).
+// a[:, start:end] (M, K) and b[start:end, :] (K, N). Output (..., M, N). Bounds clip to
+// [0, K]; an empty segment gives zeros.
 array segmented_mm(const array& a, const array& b, const array& segments, StreamOrDevice s = {});
 
 // The Walsh-Hadamard transform along the last axis, times scale (default 1/sqrt(n)), for

@@ -453,7 +453,10 @@ std::pair<std::vector<std::vector<int>>, std::string> einsum_path(const std::str
   }
 
   std::string equation;
-  for (size_t i = 0; i < e.input_terms.size(); ++i) equation += (i ? "," : "") + e.input_terms[i];
+  for (size_t i = 0; i < e.input_terms.size(); ++i) {
+    if (i) equation += ',';
+    equation += e.input_terms[i];
+  }
   equation += "->" + e.output_term;
   char buf[256];
   std::ostringstream os;
@@ -502,7 +505,10 @@ std::pair<std::vector<std::vector<int>>, std::string> einsum_path(const std::str
     }
     terms.push_back(result);
     std::string remaining;
-    for (size_t k = 0; k < terms.size(); ++k) remaining += (k ? "," : "") + term_of(terms[k], names);
+    for (size_t k = 0; k < terms.size(); ++k) {
+      if (k) remaining += ',';
+      remaining += term_of(terms[k], names);
+    }
     remaining += "->" + term_of(e.output, names);
     std::snprintf(buf, sizeof(buf), "%4d %27s %40s\n", st.scaling, current.c_str(), remaining.c_str());
     os << buf;

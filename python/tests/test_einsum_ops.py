@@ -49,6 +49,10 @@ EQUATIONS = [
     ("ab,bc,cd,de,ef->af", [(2, 3), (3, 4), (4, 5), (5, 6), (6, 2)]),
     ("ij,kj,jl->ikl", [(3, 4), (2, 4), (4, 5)]),
     (",ij->ij", [(), (2, 3)]),
+    ("ab,bc,cd,de,ef,fg,gh->ah", [(3, 4), (4, 5), (5, 2), (2, 6), (6, 3), (3, 2), (2, 4)]),
+    ("ij,jk->ik", [(2, 0), (0, 3)]),
+    ("ij,jk->ik", [(0, 2), (2, 3)]),
+    ("ii->i", [(0, 0)]),
     ("Ab,bC->CA", [(2, 3), (3, 4)]),
 ]
 
@@ -117,6 +121,13 @@ def test_einsum_path_is_at_least_as_cheap_as_numpys_optimal(eq, shapes):
     reported = float(re.search(r"Optimized FLOP count:\s+([0-9.e+]+)", info).group(1))
     assert reported == pytest.approx(ours, rel=1e-3)
     assert "Complete contraction:  " + eq in info
+
+
+def test_einsum_path_greedy_beyond_five_operands_matches_numpy():
+    eq = "ab,bc,cd,de,ef,fg,gh->ah"
+    ops = [np.ones(s) for s in [(3, 4), (4, 5), (5, 2), (2, 6), (6, 3), (3, 2), (2, 4)]]
+    path, _ = mx.einsum_path(eq, *[mx.array(o) for o in ops])
+    assert ["einsum_path", *path] == np.einsum_path(eq, *ops, optimize="greedy")[0]
 
 
 def test_einsum_path_single_operand_and_result():
@@ -483,6 +494,15 @@ def test_hadamard_gradient_is_the_transposed_transform(n):
     close(jt, t @ np.array(mx.hadamard_transform(mx.eye(n, dtype=mx.float64))), 1e-9)
     # vmap over a leading axis.
     close(mx.vmap(mx.hadamard_transform)(xa), np.array(mx.hadamard_transform(xa)), 1e-9)
+
+
+def test_hadamard_vmap_over_the_last_axis_and_complex():
+    x = rand(8, 3)
+    close(mx.vmap(mx.hadamard_transform, in_axes=1)(mx.array(x)), np.array(mx.hadamard_transform(mx.array(x.T))))
+    c = np.array([1 + 2j, 3 - 1j, 0.5j, 2], np.complex64)
+    got = mx.hadamard_transform(mx.array(c), 1.0)
+    assert got.dtype == mx.complex64
+    np.testing.assert_allclose(np.array(got), scipy.linalg.hadamard(4) @ c, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 6), (24 * 3,), (0,), (36,)])
