@@ -235,6 +235,22 @@ TEST(Hadamard, PowersOfTwoMatchSylvester) {
   }
 }
 
+TEST(Hadamard, ManyShortRows) {
+  // Short rows go through the butterflies a group at a time, the last group partial.
+  for (Dtype t : {float32, float64}) {
+    array x = astype(filled({1500, 4}, -1, 1, 7), t);
+    auto xv = to_vector<double>(x);
+    std::vector<double> want;
+    for (int r = 0; r < 1500; ++r)
+      for (int i = 0; i < 4; ++i) {
+        double acc = 0;
+        for (int j = 0; j < 4; ++j) acc += sylvester(i, j) * xv[r * 4 + j];
+        want.push_back(acc * 0.25);
+      }
+    expect_values(hadamard_transform(x, 0.25f), want, 1e-6);
+  }
+}
+
 TEST(Hadamard, OtherOrdersAreOrthogonal) {
   for (int m : {12, 20, 28}) {
     for (int p : {1, 4}) {

@@ -459,6 +459,18 @@ def test_hadamard_matches_scipy(n, dtype):
     close(mx.hadamard_transform(xa, scale=0.25), ref * 0.25, tol * max(1, n / 16))
 
 
+@pytest.mark.parametrize("rows,n,dtype", [(1000, 8, "float32"), (777, 16, "float16"), (3001, 2, "float32"),
+                                          (333, 48, "float32"), (129, 40, "bfloat16"), (70001, 4, "float32")])
+def test_hadamard_many_short_rows(rows, n, dtype):
+    # Short rows are transformed in groups: every group, and a partial last one, must match.
+    x = mx.array(rand(rows, n)).astype(getattr(mx, dtype))
+    xf = np.array(x.astype(mx.float32)).astype(np.float64)
+    T = np.array(mx.hadamard_transform(mx.eye(n, dtype=mx.float64), scale=1.0))
+    if n & (n - 1) == 0:
+        np.testing.assert_array_equal(T, scipy.linalg.hadamard(n).T)
+    close(mx.hadamard_transform(x), xf @ T / np.sqrt(n), 1e-4 if dtype == "float32" else 3e-2)
+
+
 def test_hadamard_batches_non_contiguous_and_integers():
     x = rand(4, 8, 2)
     H = scipy.linalg.hadamard(8)
