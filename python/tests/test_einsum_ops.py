@@ -205,6 +205,18 @@ def test_einsum_gradients(eq, shapes):
     check_grad(lambda *xs: mx.einsum(eq, *xs), *[rand(*s, dtype=np.float64) for s in shapes])
 
 
+def test_einsum_under_vmap_and_jvp():
+    a, b = rand(4, 3, 5), rand(5, 2)
+    got = mx.vmap(lambda x: mx.einsum("ij,jk->ki", x, mx.array(b)))(mx.array(a))
+    close(got, np.einsum("bij,jk->bki", a, b))
+    x, y = rand(4, 3, 3), rand(3, 4)
+    got = mx.vmap(lambda u, v: mx.einsum("ii,i->", u, v), in_axes=(0, 1))(mx.array(x), mx.array(y))
+    close(got, np.einsum("bii,ib->b", x, y))
+    t = rand(4, 3, 5)
+    _, (jt,) = mx.jvp(lambda x: mx.einsum("bij,jk->bik", x, mx.array(b)), [mx.array(a)], [mx.array(t)])
+    close(jt, np.einsum("bij,jk->bik", t, b))
+
+
 def test_einsum_matches_mlx():
     mlx = pytest.importorskip("mlx.core")
     a, b, c = rand(2, 3, 4), rand(4, 5), rand(2, 5)
