@@ -111,6 +111,30 @@ void fwht(const C* src, C* dst, int64_t len, int64_t p, C scale) {
   fwht_generic(src, dst, len, p, scale);
 }
 
+// y (m x p) <- scale * signs (m x m) x (m x p): H_m across the blocks of one row.
+template <typename C>
+inline __attribute__((always_inline)) void mix_generic(const C* __restrict x, C* __restrict y, const C* signs, int m,
+                                                       int64_t p, C scale) {
+  for (int i = 0; i < m; ++i) {
+    C* __restrict yi = y + i * p;
+    for (int64_t j = 0; j < p; ++j) yi[j] = C(0);
+    for (int l = 0; l < m; ++l) {
+      const C* __restrict xl = x + l * p;
+      C f = signs[i * m + l] * scale;
+      for (int64_t j = 0; j < p; ++j) yi[j] += f * xl[j];
+    }
+  }
+}
+__attribute__((target_clones("avx2", "default"))) void mix_f32(const float* x, float* y, const float* signs, int m,
+                                                               int64_t p, float scale) {
+  mix_generic(x, y, signs, m, p, scale);
+}
+template <typename C>
+void mix(const C* x, C* y, const C* signs, int m, int64_t p, C scale) {
+  if constexpr (std::is_same_v<C, float>) mix_f32(x, y, signs, m, p, scale);
+  else mix_generic(x, y, signs, m, p, scale);
+}
+
 template <typename T>
 void hadamard_rows(const array& in, array& out, int m, double scale, bool transposed) {
   using C = compute_t<T>;
@@ -133,40 +157,32 @@ void hadamard_rows(const array& in, array& out, int m, double scale, bool transp
   // Short rows go through the butterflies a group at a time (about 4K elements: in L1).
   int64_t group = std::max<int64_t>(1, 4096 / n);
   parallel_for(rows, std::max<int64_t>(group, kGrain / n), [&](int64_t begin, int64_t end) {
-    // Rows whose type computes as itself go straight from input to output rows; others
-    // (16-bit floats) through a buffer of float.
+    // Rows whose type computes as itself go straight from input to output rows, unless the
+    // blocks are mixed afterwards (m > 1); the others (16-bit floats) go through a buffer of
+    // float.
     constexpr bool direct = std::is_same_v<T, C>;
-    std::vector<C> buffer(direct ? 0 : group * n), y(m > 1 ? n : 0);
+    bool buffered = !direct || m > 1;
+    std::vector<C> buffer(buffered ? group * n : 0), y(!direct && m > 1 ? n : 0);
     for (int64_t r0 = begin; r0 < end; r0 += group) {
       int64_t g = std::min(group, end - r0), len = g * n;
       const T* s = src + r0 * n;
       T* d = dst + r0 * n;
-      C* x;
+      C* x = buffered ? buffer.data() : reinterpret_cast<C*>(d);
       if constexpr (direct) {
-        x = d;
         fwht(s, x, len, p, block_scale);
       } else {
-        x = buffer.data();
         for (int64_t j = 0; j < len; ++j) x[j] = static_cast<C>(s[j]);
         fwht(x, x, len, p, block_scale);
       }
       for (int64_t r = 0; r < g; ++r) {
         C* xr = x + r * n;
         T* dr = d + r * n;
-        if (m > 1) {
-          for (int i = 0; i < m; ++i) {
-            C* yi = y.data() + i * p;
-            std::fill(yi, yi + p, C(0));
-            for (int l = 0; l < m; ++l) {
-              const C* xl = xr + l * p;
-              if (signs[i * m + l] == C(1))
-                for (int64_t j = 0; j < p; ++j) yi[j] += xl[j];
-              else
-                for (int64_t j = 0; j < p; ++j) yi[j] -= xl[j];
-            }
-          }
-          for (int64_t j = 0; j < n; ++j) dr[j] = static_cast<T>(y[j] * sc);
-        } else if constexpr (!direct) {
+        if constexpr (direct) {
+          if (m > 1) mix(xr, dr, signs.data(), m, p, sc);
+        } else if (m > 1) {
+          mix(xr, y.data(), signs.data(), m, p, sc);
+          for (int64_t j = 0; j < n; ++j) dr[j] = static_cast<T>(y[j]);
+        } else {
           for (int64_t j = 0; j < n; ++j) dr[j] = static_cast<T>(xr[j]);
         }
       }
