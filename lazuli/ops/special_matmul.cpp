@@ -248,22 +248,17 @@ array block_masked_mm(const array& a_in, const array& b_in, int block_size, cons
     const array& m = *mask;
     int32_t R = x.shape(-2), C = x.shape(-1);
     Shape want{blocks(R, block_size), blocks(C, block_size)}, joint;
+    Shape expected = batch;
+    expected.insert(expected.end(), want.begin(), want.end());
     if (m.ndim() < 2 || !broadcasts(Shape(m.shape().end() - 2, m.shape().end()), want, joint) || joint != want ||
         !broadcasts(batch_of(m), batch, joint))
       fail(op, std::string(name) + " with shape " + shape_str(m.shape()) + " does not broadcast to " +
-                   shape_str([&] {
-                     Shape w = batch;
-                     w.insert(w.end(), want.begin(), want.end());
-                     return w;
-                   }()) +
-                   " (blocks of " + std::to_string(block_size) + " for a " + std::to_string(R) + "x" +
-                   std::to_string(C) + " matrix).");
-    array full_mask = broadcast_to(m, [&] {
-      Shape w = batch_of(m);
-      w.insert(w.end(), want.begin(), want.end());
-      return w;
-    }(), s);
-    array e = repeat(repeat(full_mask, block_size, -2, s), block_size, -1, s);
+                   shape_str(expected) + " (blocks of " + std::to_string(block_size) + " for a " + std::to_string(R) +
+                   "x" + std::to_string(C) + " matrix).");
+    // One mask element per block, then each repeated over its block and cut to R x C.
+    Shape per_block = batch_of(m);
+    per_block.insert(per_block.end(), want.begin(), want.end());
+    array e = repeat(repeat(broadcast_to(m, per_block, s), block_size, -2, s), block_size, -1, s);
     Shape start(e.ndim(), 0), stop = e.shape();
     stop[e.ndim() - 2] = R, stop[e.ndim() - 1] = C;
     e = slice(e, start, stop, s);
@@ -281,6 +276,7 @@ array gather_mm(const array& a_in, const array& b_in, const std::optional<array>
   array a = a_in, b = b_in;
   as_matrices(a, b, op, s);
   Dtype t = result_type(a, b);
+  if (t == bool_) fail(op, "bool inputs are not supported.");
   a = astype(a, t, s), b = astype(b, t, s);
   // Indices default to every matrix of the batch, in order.
   auto indices = [&](const array& x, const std::optional<array>& idx, const char* name) {
@@ -297,7 +293,6 @@ array gather_mm(const array& a_in, const array& b_in, const std::optional<array>
   if (!broadcasts(li.shape(), ri.shape(), batch))
     fail(op, "lhs_indices with shape " + shape_str(li.shape()) + " and rhs_indices with shape " +
                  shape_str(ri.shape()) + " do not broadcast.");
-  if (t == bool_) fail(op, "bool inputs are not supported.");
   int32_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
   // The matrices as one list each, the indices as one flat list each (negative ones
   // counted from the end here, so the transform rules see plain positions).
