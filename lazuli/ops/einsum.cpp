@@ -265,15 +265,11 @@ Plan plan_for(const Equation& e) {
     p.flops = st.flops;
     return p;
   }
+  // Greedy's plan, replaced by the exhaustive search's only where that is strictly cheaper.
   Plan best = greedy(sets, output, e.sizes);
   if (sets.size() <= kOptimalUpTo) {
     Plan current;
-    best.flops = std::nextafter(best.flops, std::numeric_limits<double>::infinity());  // greedy's plan if tied
-    Plan found = best;
-    search(sets, output, e.sizes, current, found);
-    best = found;
-    best.flops = 0;
-    for (const Step& st : best.steps) best.flops += st.flops;
+    search(sets, output, e.sizes, current, best);
   }
   return best;
 }

@@ -129,6 +129,23 @@ def test_einsum_path_is_at_least_as_cheap_as_numpys_optimal(eq, shapes):
     assert "Complete contraction:  " + eq in info
 
 
+@pytest.mark.parametrize("seed", range(100))
+def test_einsum_random_equations_path_cost_and_values(seed):
+    rng = np.random.default_rng(seed)
+    letters = "abcdefg"
+    size = {c: int(rng.integers(1, 9)) for c in letters}
+    terms = ["".join(rng.choice(list(letters), int(rng.integers(1, 4)), replace=False))
+             for _ in range(int(rng.integers(2, 5)))]
+    used = sorted(set("".join(terms)))
+    out = "".join(rng.choice(used, int(rng.integers(0, min(3, len(used)) + 1)), replace=False))
+    eq = ",".join(terms) + "->" + out
+    ops = [rng.standard_normal([size[c] for c in t]) for t in terms]
+    path, _ = mx.einsum_path(eq, *[mx.array(o) for o in ops])
+    assert path_flops(eq, ops, ["einsum_path", *path]) <= path_flops(eq, ops, "optimal") * (1 + 1e-9), eq
+    got = mx.einsum(eq, *[mx.array(o, dtype=mx.float64) for o in ops])
+    np.testing.assert_allclose(np.array(got), np.einsum(eq, *ops), rtol=1e-10, atol=1e-10)
+
+
 def test_einsum_path_greedy_beyond_five_operands_matches_numpy():
     eq = "ab,bc,cd,de,ef,fg,gh->ah"
     ops = [np.ones(s) for s in [(3, 4), (4, 5), (5, 2), (2, 6), (6, 3), (3, 2), (2, 4)]]
