@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
     report("einsum ij,jk,kl->il 256x1024,1024x1024,1024x32 f32",
            median_ms([&] { eval(einsum("ij,jk,kl->il", {a, b, c})); }, 21), flops);
   }
+  if (want("einsum")) {
+    // Attention scores: a batched contraction over the last axis of both operands.
+    array q = values({8, 16, 256, 64}), k = values({8, 16, 256, 64});
+    eval(q, k);
+    report("einsum bhqd,bhkd->bhqk 8x16x256x64 f32",
+           median_ms([&] { eval(einsum("bhqd,bhkd->bhqk", {q, k})); }, 11), 2.0 * 8 * 16 * 256 * 256 * 64);
+  }
   if (want("gather_mm")) {
     // Mixture-of-experts routing: 1024 token rows, each through one of 8 expert matrices.
     array x = values({1024, 1, 512}), w = values({8, 512, 512});

@@ -10,6 +10,7 @@ from timing import median_ms
 CHAIN = "einsum ij,jk,kl->il 256x1024,1024x1024,1024x32 f32"
 HADAMARD = "hadamard_transform f32 4096x4096"
 GATHER = "gather_mm 1024x(1x512) @ 8x(512x512) f32"
+ATTENTION = "einsum bhqd,bhkd->bhqk 8x16x256x64 f32"
 
 
 def report(case, lib, ms):
@@ -37,6 +38,8 @@ def fwht(x):
 def main():
     a, b, c = values(256, 1024), values(1024, 1024), values(1024, 32)
     report(CHAIN, "numpy", median_ms(lambda: np.einsum("ij,jk,kl->il", a, b, c, optimize=True), 21))
+    q, k = values(8, 16, 256, 64), values(8, 16, 256, 64)
+    report(ATTENTION, "numpy", median_ms(lambda: np.einsum("bhqd,bhkd->bhqk", q, k, optimize=True), 5))
     tokens, experts = values(1024, 1, 512), values(8, 512, 512)
     expert = (np.arange(1024) // 128) % 8
     # NumPy's best: one matmul per expert over the rows routed to it.
@@ -57,6 +60,8 @@ def main():
     mx.set_default_device(mx.cpu)
     ma, mb, mc, mxx = mx.array(a), mx.array(b), mx.array(c), mx.array(x)
     report(CHAIN, "mlx", median_ms(lambda: mx.eval(mx.einsum("ij,jk,kl->il", ma, mb, mc)), 21))
+    mq, mk = mx.array(q), mx.array(k)
+    report(ATTENTION, "mlx", median_ms(lambda: mx.eval(mx.einsum("bhqd,bhkd->bhqk", mq, mk)), 11))
     report(HADAMARD, "mlx", median_ms(lambda: mx.eval(mx.hadamard_transform(mxx)), 11))
     mt, mw, me = mx.array(tokens), mx.array(experts), mx.array(expert.astype(np.uint32))
     report(GATHER, "mlx", median_ms(lambda: mx.eval(mx.gather_mm(mt, mw, None, me, sorted_indices=True)), 11))
