@@ -402,6 +402,12 @@ array einsum(const std::string& subscripts, const std::vector<array>& operands, 
   Equation e = parse(subscripts, operands);
   Plan plan = plan_for(e);
   Dtype t = result_type(operands);
+  if (t == bool_) {
+    // As NumPy: sums of products of bools are "any of the ands", counted in int32.
+    std::vector<array> counted;
+    for (const array& x : operands) counted.push_back(astype(x, int32, s));
+    return not_equal(einsum(subscripts, counted, s), array(0, int32), s);
+  }
   std::vector<Operand> ops;
   for (size_t i = 0; i < operands.size(); ++i) ops.push_back(prepare(astype(operands[i], t, s), e.inputs[i], e, s));
 

@@ -86,6 +86,18 @@ def test_einsum_dtypes(dtype):
     assert mx.einsum("ij,ij->i", x, mx.array(a).astype(mx.float32)).dtype == (x * mx.ones(1)).dtype
 
 
+def test_einsum_complex_and_bool():
+    a = (rand(3, 4) + 1j * rand(3, 4)).astype(np.complex64)
+    b = (rand(4, 2) + 1j * rand(4, 2)).astype(np.complex64)
+    got = mx.einsum("ij,jk->ki", mx.array(a), mx.array(b))
+    assert got.dtype == mx.complex64
+    close(got, np.einsum("ij,jk->ki", a, b))
+    p, q = RNG.integers(0, 2, (3, 4)).astype(bool), RNG.integers(0, 2, (4, 5)).astype(bool)
+    got = mx.einsum("ij,jk->ik", mx.array(p), mx.array(q))
+    assert got.dtype == mx.bool_
+    np.testing.assert_array_equal(np.array(got), np.einsum("ij,jk->ik", p, q))
+
+
 def test_einsum_non_contiguous_inputs():
     a = rand(8, 6)
     b = rand(10, 8)
