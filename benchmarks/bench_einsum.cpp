@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
     eval(x, w, expert);
     report("gather_mm 1024x(1x512) @ 8x(512x512) f32",
            median_ms([&] { eval(gather_mm(x, w, std::nullopt, expert, true)); }, 11), 2.0 * 1024 * 512 * 512);
+    // The same routing, unsorted: token i goes to expert (i * 5) % 8.
+    array scattered = astype(remainder(multiply(arange(0, 1024), array(5)), array(8)), uint32);
+    eval(scattered);
+    report("gather_mm unsorted 1024x(1x512) @ 8x(512x512) f32",
+           median_ms([&] { eval(gather_mm(x, w, std::nullopt, scattered)); }, 11), 2.0 * 1024 * 512 * 512);
   }
   if (want("hadamard")) {
     array x = values({4096, 4096});

@@ -11,6 +11,7 @@ CHAIN = "einsum ij,jk,kl->il 256x1024,1024x1024,1024x32 f32"
 HADAMARD = "hadamard_transform f32 4096x4096"
 GATHER = "gather_mm 1024x(1x512) @ 8x(512x512) f32"
 ATTENTION = "einsum bhqd,bhkd->bhqk 8x16x256x64 f32"
+UNSORTED = "gather_mm unsorted 1024x(1x512) @ 8x(512x512) f32"
 
 
 def report(case, lib, ms):
@@ -42,14 +43,16 @@ def main():
     report(ATTENTION, "numpy", median_ms(lambda: np.einsum("bhqd,bhkd->bhqk", q, k, optimize=True), 5))
     tokens, experts = values(1024, 1, 512), values(8, 512, 512)
     expert = (np.arange(1024) // 128) % 8
+    scattered = (np.arange(1024) * 5) % 8
     # NumPy's best: one matmul per expert over the rows routed to it.
-    def moe():
+    def moe(route):
         out = np.empty((1024, 1, 512), np.float32)
         for e in range(8):
-            rows = expert == e
+            rows = route == e
             out[rows, 0] = tokens[rows, 0] @ experts[e]
         return out
-    report(GATHER, "numpy", median_ms(moe, 11))
+    report(GATHER, "numpy", median_ms(lambda: moe(expert), 11))
+    report(UNSORTED, "numpy", median_ms(lambda: moe(scattered), 11))
     x = values(4096, 4096)
     report(HADAMARD, "numpy", median_ms(lambda: fwht(x), 5))
     try:
@@ -65,6 +68,8 @@ def main():
     report(HADAMARD, "mlx", median_ms(lambda: mx.eval(mx.hadamard_transform(mxx)), 11))
     mt, mw, me = mx.array(tokens), mx.array(experts), mx.array(expert.astype(np.uint32))
     report(GATHER, "mlx", median_ms(lambda: mx.eval(mx.gather_mm(mt, mw, None, me, sorted_indices=True)), 11))
+    ms = mx.array(scattered.astype(np.uint32))
+    report(UNSORTED, "mlx", median_ms(lambda: mx.eval(mx.gather_mm(mt, mw, None, ms)), 11))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-// CPU: GatherMM and SegmentedMM. Each output matrix is a BLAS product of the two matrices its indices
-// pick (runs of them merged into one product where they can be), read in place (after one row-major copy of an operand that is not row-major);
-// 16-bit floats go through float32, integers use an exact loop.
+// CPU: GatherMM and SegmentedMM through BLAS. GatherMM merges sorted runs of outputs into
+// one product each and groups unsorted ones by rhs matrix, so each rhs matrix is read once;
+// SegmentedMM runs one product per segment on the operands in place. Operands that are not
+// row-major are copied once; 16-bit floats go through float32, integers use an exact loop.
 #include <cblas.h>
 
 #include <algorithm>
@@ -78,11 +79,38 @@ void gather_mm_typed(const array& a, const array& b, const std::vector<int64_t>&
   // A run of outputs with one rhs matrix and consecutive lhs matrices (sorted routing,
   // as in a mixture of experts) is one product: those lhs matrices are contiguous rows of
   // a, and their outputs contiguous rows of out.
-  for (size_t l = 0; l < li.size();) {
-    size_t run = 1;
-    while (l + run < li.size() && ri[l + run] == ri[l] && li[l + run] == li[l] + static_cast<int64_t>(run)) ++run;
-    gemm<T>(run * M, N, K, pa + li[l] * M * K, K, pb + ri[l] * K * N, N, pc + l * M * N);
-    l += run;
+  size_t L = li.size();
+  bool runs = true;  // every rhs matrix used by one run only
+  std::vector<char> seen(b.shape(0), 0);
+  for (size_t l = 0; l < L && runs; ++l) {
+    bool continues = l > 0 && ri[l] == ri[l - 1] && li[l] == li[l - 1] + 1;
+    if (!continues) runs = !seen[ri[l]], seen[ri[l]] = 1;
+  }
+  if (runs) {
+    for (size_t l = 0; l < L;) {
+      size_t run = 1;
+      while (l + run < L && ri[l + run] == ri[l] && li[l + run] == li[l] + static_cast<int64_t>(run)) ++run;
+      gemm<T>(run * M, N, K, pa + li[l] * M * K, K, pb + ri[l] * K * N, N, pc + l * M * N);
+      l += run;
+    }
+    return;
+  }
+  // Otherwise (unsorted routing) the outputs are grouped by rhs matrix: each group's lhs
+  // matrices are copied together, multiplied by that matrix once, and the rows put back.
+  // Each rhs matrix is then read once, not once per output.
+  std::vector<size_t> order(L);
+  for (size_t l = 0; l < L; ++l) order[l] = l;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return ri[x] < ri[y]; });
+  std::vector<T> lhs, res;
+  for (size_t g = 0; g < L;) {
+    size_t c = 1;
+    while (g + c < L && ri[order[g + c]] == ri[order[g]]) ++c;
+    lhs.resize(c * M * K);
+    res.resize(c * M * N);
+    for (size_t q = 0; q < c; ++q) std::copy_n(pa + li[order[g + q]] * M * K, M * K, lhs.data() + q * M * K);
+    gemm<T>(c * M, N, K, lhs.data(), K, pb + ri[order[g]] * K * N, N, res.data());
+    for (size_t q = 0; q < c; ++q) std::copy_n(res.data() + q * M * N, M * N, pc + order[g + q] * M * N);
+    g += c;
   }
 }
 
