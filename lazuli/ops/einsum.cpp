@@ -6,9 +6,7 @@
 // differentiates and vmaps through their rules.
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
-#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
