@@ -1230,13 +1230,7 @@ GROUPS = {
 
 # Names of these groups that need C++ ops Lazuli does not have yet. Remove a name from here
 # when its op is bound (the test fails until then, and fails if a listed name appears).
-EXPECTED_MISSING = {
-    # creation: DLPack import, meshgrid, window functions
-    "bartlett", "hanning", "hamming", "blackman",
-    # matmul family: einsum and the gather/segmented/masked kernels
-    "einsum", "einsum_path", "block_masked_mm", "gather_mm", "segmented_mm",
-    "hadamard_transform",
-}
+EXPECTED_MISSING = set()
 
 
 def _names(text):
