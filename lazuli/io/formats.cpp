@@ -12,8 +12,46 @@ namespace lazuli::io {
 
 static_assert(std::endian::native == std::endian::little, "the file formats are little-endian");
 
+bool valid_utf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (!len || i + len > n) return false;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // No overlong forms, surrogates or values past U+10FFFF.
+    static constexpr uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || (cp >= 0xD800 && cp < 0xE000) || cp > 0x10FFFF) return false;
+    i += len;
+  }
+  return true;
+}
+
+namespace {
+// Error messages quote names read from the file: escape what is not valid UTF-8 text.
+std::string printable(const std::string& s) {
+  if (valid_utf8(s)) return s;
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void bad_file(const std::string& format, const std::string& file, const std::string& problem) {
-  throw std::invalid_argument("[" + format + "] " + (file.empty() ? "" : "'" + file + "': ") + problem);
+  throw std::invalid_argument(printable("[" + format + "] " + (file.empty() ? "" : "'" + file + "': ") + problem));
 }
 
 void Cursor::seek(size_t p, const char* what) {
@@ -200,7 +238,10 @@ class JsonParser {
     std::string s;
     while (true) {
       char ch = next("JSON string");
-      if (ch == '"') return s;
+      if (ch == '"') {
+        if (!valid_utf8(s)) c_.fail("JSON: a string is not valid UTF-8");
+        return s;
+      }
       if (static_cast<unsigned char>(ch) < 0x20) c_.fail("JSON: control character in a string at offset " + std::to_string(c_.pos() - 1));
       if (ch != '\\') { s += ch; continue; }
       char e = next("JSON string escape");
@@ -441,6 +482,7 @@ SafetensorsHeader parse_safetensors(Bytes b, const std::string& file) {
   SafetensorsHeader h;
   for (auto& [name, t] : j.members) {
     if (name == "__metadata__") {
+      if (t.kind == Json::Kind::null) continue;  // what MLX writes for no metadata
       if (t.kind != Json::Kind::object) c.fail("__metadata__ is not an object");
       for (auto& [k, v] : t.members) {
         if (v.kind != Json::Kind::string) c.fail("__metadata__ value of '" + k + "' is not a string");

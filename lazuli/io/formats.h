@@ -20,6 +20,8 @@ namespace lazuli::io {
 // Raises std::invalid_argument("[<format>] <file>: <problem>").
 [[noreturn]] void bad_file(const std::string& format, const std::string& file, const std::string& problem);
 
+bool valid_utf8(const std::string& s);
+
 struct Bytes {
   const uint8_t* data;
   size_t size;

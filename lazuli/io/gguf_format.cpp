@@ -62,7 +62,9 @@ std::string read_string(Cursor& c, const char* what) {
   if (len > c.left())
     c.fail(std::string(what) + " claims " + std::to_string(len) + " bytes but only " + std::to_string(c.left()) +
            " remain");
-  return std::string(reinterpret_cast<const char*>(c.take(len, what)), len);
+  std::string s(reinterpret_cast<const char*>(c.take(len, what)), len);
+  if (!valid_utf8(s)) c.fail(std::string(what) + " is not valid UTF-8");
+  return s;
 }
 
 GgufValue read_value(Cursor& c, uint32_t type, const std::string& key) {

@@ -72,6 +72,7 @@ std::vector<ZipEntry> parse_zip(Bytes b, const std::string& file) {
     uint64_t local = c.read<uint32_t>("an entry's offset");
     const uint8_t* name = c.take(name_len, "an entry's name");
     e.name.assign(reinterpret_cast<const char*>(name), name_len);
+    if (!valid_utf8(e.name)) c.fail("a member name is not valid UTF-8");
     Cursor extra({c.take(extra_len, "an entry's extra field"), extra_len}, "load npz", file);
     c.take(comment_len, "an entry's comment");
     while (extra.left() >= 4) {
