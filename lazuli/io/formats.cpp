@@ -145,7 +145,7 @@ class JsonParser {
         std::string key = string();
         if (v.find(key)) c_.fail("JSON: duplicate key \"" + key + "\"");
         expect(':');
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.members.push_back({std::move(key), value(depth + 1)});
         skip_space();
         char sep = next("JSON");
         if (sep == '}') break;

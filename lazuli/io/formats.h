@@ -56,13 +56,18 @@ uint64_t checked_nbytes(const std::vector<uint64_t>& dims, uint64_t itemsize, ui
                         const std::string& tensor);
 
 // ---- JSON (safetensors headers, Hugging Face index files) ------------------------------
+struct JsonMember;
 struct Json {
   enum class Kind { null, boolean, number, string, array, object } kind = Kind::null;
   bool boolean = false;
   std::string text;  // a string's value, or a number's text as written
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;  // in file order, keys unique
+  std::vector<JsonMember> members;  // in file order, keys unique
   const Json* find(const std::string& key) const;
+};
+struct JsonMember {
+  std::string first;
+  Json second;
 };
 Json parse_json(Bytes b, const std::string& format, const std::string& file);
 std::string json_quote(const std::string& s);
