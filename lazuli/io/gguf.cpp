@@ -89,15 +89,16 @@ uint32_t ggml_tensor_type(Dtype t, const std::string& name, const std::string& f
 
 }  // namespace
 
-GGUFLoad load_gguf(const std::string& file, StreamOrDevice s) {
-  auto m = io::map_file(file, "load_gguf");
-  io::GgufFile g = io::parse_gguf(m->bytes(), file);
+namespace io {
+
+GGUFLoad read_gguf(std::shared_ptr<const void> m, Bytes bytes, const std::string& file) {
+  io::GgufFile g = io::parse_gguf(bytes, file);
   GGUFLoad out;
   for (auto& [k, v] : g.metadata) out.second.emplace(k, metadata_value(v));
   for (auto& t : g.tensors) {
     Shape shape = io::to_shape(t.shape);
     std::reverse(shape.begin(), shape.end());  // GGUF lists the innermost dimension first
-    const uint8_t* data = m->bytes().data + t.offset;
+    const uint8_t* data = bytes.data + t.offset;
     size_t nblocks = t.nbytes / io::ggml_block(t.ggml_type).second;
     if (is_plain(t.ggml_type)) {
       add_unique(out.first, t.name, io::view_bytes(m, data, shape, plain_dtype(t.ggml_type)), file);
@@ -129,9 +130,8 @@ GGUFLoad load_gguf(const std::string& file, StreamOrDevice s) {
   return out;
 }
 
-void save_gguf(const std::string& file_, const ArrayMap& arrays,
-               const std::unordered_map<std::string, GGUFMetaData>& metadata) {
-  std::string file = io::with_extension(file_, ".gguf");
+void write_gguf(Sink& out, const ArrayMap& arrays, const std::unordered_map<std::string, GGUFMetaData>& metadata,
+                const std::string& file) {
   std::map<std::string, const array*> tensors;
   for (auto& [name, a] : arrays) tensors.emplace(name, &a);
   std::map<std::string, const GGUFMetaData*> meta;
@@ -182,7 +182,6 @@ void save_gguf(const std::string& file_, const ArrayMap& arrays,
   }
   header.append((gguf_alignment - header.size() % gguf_alignment) % gguf_alignment, '\0');
 
-  io::AtomicFile out(file, "save_gguf");
   out.write(header);
   const uint64_t data_start = header.size();
   size_t i = 0;
@@ -193,6 +192,20 @@ void save_gguf(const std::string& file_, const ArrayMap& arrays,
     out.write(data.raw_data(), data.nbytes());
   }
   out.write(std::string((gguf_alignment - out.written() % gguf_alignment) % gguf_alignment, '\0'));
+}
+
+}  // namespace io
+
+GGUFLoad load_gguf(const std::string& file, StreamOrDevice s) {
+  auto m = io::map_file(file, "load_gguf");
+  return io::read_gguf(m, m->bytes(), file);
+}
+
+void save_gguf(const std::string& file_, const ArrayMap& arrays,
+               const std::unordered_map<std::string, GGUFMetaData>& metadata) {
+  std::string file = io::with_extension(file_, ".gguf");
+  io::AtomicFile out(file, "save_gguf");
+  io::write_gguf(out, arrays, metadata, file);
   out.commit();
 }
 

@@ -9,7 +9,7 @@
 namespace lazuli {
 namespace io {
 
-array npy_to_array(Bytes b, std::shared_ptr<const void> owner, const std::string& file) {
+array read_npy(std::shared_ptr<const void> owner, Bytes b, const std::string& file) {
   NpyHeader h = parse_npy(b, file);
   Shape shape = to_shape(h.shape);
   // A Fortran-order array is the row-major array of the reversed shape, transposed.
@@ -32,20 +32,24 @@ std::string npy_bytes_header(const array& a) {
   return npy_header(a.dtype(), dims);
 }
 
+void write_npy(Sink& out, const array& a) {
+  array data = row_major(a);
+  out.write(npy_bytes_header(data));
+  out.write(data.raw_data(), data.nbytes());
+}
+
 }  // namespace io
 
 void save(const std::string& file_, array a) {
   std::string file = io::with_extension(file_, ".npy");
-  array data = io::row_major(a);
   io::AtomicFile out(file, "save");
-  out.write(io::npy_bytes_header(data));
-  out.write(data.raw_data(), data.nbytes());
+  io::write_npy(out, a);
   out.commit();
 }
 
 array load(const std::string& file, StreamOrDevice s) {
   auto m = io::map_file(file, "load npy");
-  return io::npy_to_array(m->bytes(), m, file);
+  return io::read_npy(m, m->bytes(), file);
 }
 
 }  // namespace lazuli

@@ -10,7 +10,6 @@
 
 namespace lazuli {
 namespace io {
-array npy_to_array(Bytes b, std::shared_ptr<const void> owner, const std::string& file);
 std::string npy_bytes_header(const array& a);
 
 namespace {
@@ -42,44 +41,41 @@ std::string deflate_bytes(const std::string& header, const void* data, size_t n,
 }
 
 }  // namespace
-}  // namespace io
 
-void savez(const std::string& file_, const ArrayMap& arrays, bool compressed) {
+void write_npz(Sink& out, const ArrayMap& arrays, bool compressed, const std::string& file) {
   const char* op = compressed ? "savez_compressed" : "savez";
-  std::string file = io::with_extension(file_, ".npz");
   // Members in name order, so the same arrays always make the same archive.
   std::map<std::string, const array*> sorted;
   for (auto& [name, a] : arrays) sorted.emplace(name, &a);
-  io::AtomicFile out(file, op);
   std::string central;
   for (auto& [name, a] : sorted) {
-    array data = io::row_major(*a);
-    std::string header = io::npy_bytes_header(data);
+    array data = row_major(*a);
+    std::string header = npy_bytes_header(data);
     uint64_t size = header.size() + data.nbytes();
     // zlib's stream counters are 32-bit; and ZIP64 writing is not implemented.
     if (size >= std::numeric_limits<uint32_t>::max() || out.written() >= std::numeric_limits<uint32_t>::max())
-      io::bad_file(op, file, "archives over 4 GiB are not supported (array '" + name + "')");
+      bad_file(op, file, "archives over 4 GiB are not supported (array '" + name + "')");
     uLong crc = crc32_z(crc32_z(0L, reinterpret_cast<const Bytef*>(header.data()), header.size()),
                         static_cast<const Bytef*>(data.raw_data()), data.nbytes());
     std::string packed;
-    if (compressed) packed = io::deflate_bytes(header, data.raw_data(), data.nbytes(), file);
+    if (compressed) packed = deflate_bytes(header, data.raw_data(), data.nbytes(), file);
     uint64_t csize = compressed ? packed.size() : size;
     std::string member = name + ".npy";
     uint32_t offset = static_cast<uint32_t>(out.written());
     uint16_t method = compressed ? 8 : 0;
     // Local header: version 2.0, no flags, DOS date 1980-01-01.
     std::string local;
-    io::put<uint32_t>(local, 0x04034b50);
-    io::put<uint16_t>(local, 20);
-    io::put<uint16_t>(local, 0);
-    io::put<uint16_t>(local, method);
-    io::put<uint16_t>(local, 0);
-    io::put<uint16_t>(local, 0x21);
-    io::put<uint32_t>(local, static_cast<uint32_t>(crc));
-    io::put<uint32_t>(local, static_cast<uint32_t>(csize));
-    io::put<uint32_t>(local, static_cast<uint32_t>(size));
-    io::put<uint16_t>(local, static_cast<uint16_t>(member.size()));
-    io::put<uint16_t>(local, 0);
+    put<uint32_t>(local, 0x04034b50);
+    put<uint16_t>(local, 20);
+    put<uint16_t>(local, 0);
+    put<uint16_t>(local, method);
+    put<uint16_t>(local, 0);
+    put<uint16_t>(local, 0x21);
+    put<uint32_t>(local, static_cast<uint32_t>(crc));
+    put<uint32_t>(local, static_cast<uint32_t>(csize));
+    put<uint32_t>(local, static_cast<uint32_t>(size));
+    put<uint16_t>(local, static_cast<uint16_t>(member.size()));
+    put<uint16_t>(local, 0);
     local += member;
     out.write(local);
     if (compressed) {
@@ -89,44 +85,55 @@ void savez(const std::string& file_, const ArrayMap& arrays, bool compressed) {
       out.write(data.raw_data(), data.nbytes());
     }
     // Its central directory entry repeats the local header's fields and adds the offset.
-    io::put<uint32_t>(central, 0x02014b50);
-    io::put<uint16_t>(central, 20);
+    put<uint32_t>(central, 0x02014b50);
+    put<uint16_t>(central, 20);
     central.append(local, 4, 26);
-    io::put<uint16_t>(central, 0);  // comment length
-    io::put<uint16_t>(central, 0);  // disk
-    io::put<uint16_t>(central, 0);  // internal attributes
-    io::put<uint32_t>(central, 0);  // external attributes
-    io::put<uint32_t>(central, offset);
+    put<uint16_t>(central, 0);  // comment length
+    put<uint16_t>(central, 0);  // disk
+    put<uint16_t>(central, 0);  // internal attributes
+    put<uint32_t>(central, 0);  // external attributes
+    put<uint32_t>(central, offset);
     central += member;
   }
-  if (sorted.size() >= 0xFFFF) io::bad_file(op, file, "too many arrays for a zip archive without ZIP64");
+  if (sorted.size() >= 0xFFFF) bad_file(op, file, "too many arrays for a zip archive without ZIP64");
   uint32_t cd_offset = static_cast<uint32_t>(out.written());
   std::string end;
-  io::put<uint32_t>(end, 0x06054b50);
-  io::put<uint32_t>(end, 0);
-  io::put<uint16_t>(end, static_cast<uint16_t>(sorted.size()));
-  io::put<uint16_t>(end, static_cast<uint16_t>(sorted.size()));
-  io::put<uint32_t>(end, static_cast<uint32_t>(central.size()));
-  io::put<uint32_t>(end, cd_offset);
-  io::put<uint16_t>(end, 0);
+  put<uint32_t>(end, 0x06054b50);
+  put<uint32_t>(end, 0);
+  put<uint16_t>(end, static_cast<uint16_t>(sorted.size()));
+  put<uint16_t>(end, static_cast<uint16_t>(sorted.size()));
+  put<uint32_t>(end, static_cast<uint32_t>(central.size()));
+  put<uint32_t>(end, cd_offset);
+  put<uint16_t>(end, 0);
   out.write(central);
   out.write(end);
+}
+
+ArrayMap read_npz(std::shared_ptr<const void> owner, Bytes b, const std::string& file) {
+  ArrayMap out;
+  for (auto& e : parse_zip(b, file)) {
+    auto buffer = std::make_shared<std::vector<uint8_t>>();
+    Bytes member = zip_member(b, e, *buffer, file);
+    std::string name = e.name;
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) name.resize(name.size() - 4);
+    array a = read_npy(e.method == 0 ? owner : std::shared_ptr<const void>(buffer), member, file + ":" + e.name);
+    if (!out.emplace(name, a).second) bad_file("load npz", file, "duplicate member '" + e.name + "'");
+  }
+  return out;
+}
+
+}  // namespace io
+
+void savez(const std::string& file_, const ArrayMap& arrays, bool compressed) {
+  std::string file = io::with_extension(file_, ".npz");
+  io::AtomicFile out(file, compressed ? "savez_compressed" : "savez");
+  io::write_npz(out, arrays, compressed, file);
   out.commit();
 }
 
 ArrayMap load_npz(const std::string& file, StreamOrDevice s) {
   auto m = io::map_file(file, "load npz");
-  ArrayMap out;
-  for (auto& e : io::parse_zip(m->bytes(), file)) {
-    auto buffer = std::make_shared<std::vector<uint8_t>>();
-    io::Bytes member = io::zip_member(m->bytes(), e, *buffer, file);
-    std::string name = e.name;
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) name.resize(name.size() - 4);
-    std::shared_ptr<const void> owner = e.method == 0 ? std::shared_ptr<const void>(m) : buffer;
-    array a = io::npy_to_array(member, owner, file + ":" + e.name);
-    if (!out.emplace(name, a).second) io::bad_file("load npz", file, "duplicate member '" + e.name + "'");
-  }
-  return out;
+  return io::read_npz(m, m->bytes(), file);
 }
 
 }  // namespace lazuli

@@ -40,34 +40,33 @@ bool is_directory(const std::string& p) {
 
 }  // namespace
 
-SafetensorsLoad load_safetensors(const std::string& file, StreamOrDevice s) {
-  auto m = io::map_file(file, "load_safetensors");
-  io::SafetensorsHeader h = io::parse_safetensors(m->bytes(), file);
+namespace io {
+
+SafetensorsLoad read_safetensors(std::shared_ptr<const void> owner, Bytes b, const std::string& file) {
+  SafetensorsHeader h = parse_safetensors(b, file);
   SafetensorsLoad out;
-  for (auto& t : h.tensors)
-    out.first.emplace(t.name, io::view_bytes(m, m->bytes().data + t.offset, io::to_shape(t.shape), t.dtype));
+  for (auto& t : h.tensors) out.first.emplace(t.name, view_bytes(owner, b.data + t.offset, to_shape(t.shape), t.dtype));
   for (auto& [k, v] : h.metadata) out.second.emplace(k, v);
   return out;
 }
 
-void save_safetensors(const std::string& file_, const ArrayMap& arrays, const StringMap& metadata) {
-  std::string file = io::with_extension(file_, ".safetensors");
+void write_safetensors(Sink& out, const ArrayMap& arrays, const StringMap& metadata, const std::string& file) {
   std::map<std::string, const array*> sorted;  // a stable layout: tensors in name order
   for (auto& [name, a] : arrays) {
-    if (name == "__metadata__") io::bad_file("save_safetensors", file, "'__metadata__' cannot name a tensor");
+    if (name == "__metadata__") bad_file("save_safetensors", file, "'__metadata__' cannot name a tensor");
     sorted.emplace(name, &a);
   }
   std::string header = "{";
   if (!metadata.empty()) {
     std::map<std::string, std::string> meta(metadata.begin(), metadata.end());
     header += "\"__metadata__\":{";
-    for (auto& [k, v] : meta) header += io::json_quote(k) + ":" + io::json_quote(v) + ",";
+    for (auto& [k, v] : meta) header += json_quote(k) + ":" + json_quote(v) + ",";
     header.back() = '}';
     header += ",";
   }
   uint64_t offset = 0;
   for (auto& [name, a] : sorted) {
-    header += io::json_quote(name) + ":{\"dtype\":\"" + io::safetensors_dtype_name(a->dtype()) + "\",\"shape\":[";
+    header += json_quote(name) + ":{\"dtype\":\"" + safetensors_dtype_name(a->dtype()) + "\",\"shape\":[";
     for (size_t i = 0; i < a->ndim(); ++i) header += (i ? "," : "") + std::to_string(a->shape()[i]);
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + a->nbytes()) + "]},";
     offset += a->nbytes();
@@ -75,14 +74,26 @@ void save_safetensors(const std::string& file_, const ArrayMap& arrays, const St
   if (header.size() > 1) header.pop_back();
   header += "}";
   header.append((8 - header.size() % 8) % 8, ' ');  // the data start 8-byte aligned
-  io::AtomicFile out(file, "save_safetensors");
   uint64_t len = header.size();
   out.write(&len, 8);
   out.write(header);
   for (auto& [name, a] : sorted) {
-    array data = io::row_major(*a);  // one at a time: only one tensor's copy is alive
+    array data = row_major(*a);  // one at a time: only one tensor's copy is alive
     out.write(data.raw_data(), data.nbytes());
   }
+}
+
+}  // namespace io
+
+SafetensorsLoad load_safetensors(const std::string& file, StreamOrDevice s) {
+  auto m = io::map_file(file, "load_safetensors");
+  return io::read_safetensors(m, m->bytes(), file);
+}
+
+void save_safetensors(const std::string& file_, const ArrayMap& arrays, const StringMap& metadata) {
+  std::string file = io::with_extension(file_, ".safetensors");
+  io::AtomicFile out(file, "save_safetensors");
+  io::write_safetensors(out, arrays, metadata, file);
   out.commit();
 }
 

@@ -6,6 +6,7 @@
 
 #include "convert.h"
 #include "lazuli/io.h"
+#include "lazuli/io/io_util.h"
 
 using lz::array;
 namespace py = lz::py;
@@ -14,6 +15,8 @@ using py::stream_of;
 
 namespace {
 
+bool is_path(nb::handle file) { return nb::isinstance<nb::str>(file) || nb::hasattr(file, "__fspath__"); }
+
 // A str or os.PathLike (pathlib.Path) as a path.
 std::string to_path(nb::handle file, const char* op) {
   if (nb::isinstance<nb::str>(file)) return nb::cast<std::string>(file);
@@ -21,7 +24,21 @@ std::string to_path(nb::handle file, const char* op) {
     nb::object p = file.attr("__fspath__")();
     if (nb::isinstance<nb::str>(p)) return nb::cast<std::string>(p);
   }
-  py::type_error(std::string("[") + op + "] file must be a str or a path-like object, got " + py::py_type_name(file) + ".");
+  py::type_error(std::string("[") + op + "] file must be a str, a path-like object or a binary file object, got " +
+                 py::py_type_name(file) + ".");
+}
+
+// Saves to a path through `to_file`, or to a file object (anything with write()) by
+// writing the bytes `to_sink` produces.
+template <typename ToFile, typename ToSink>
+void save_to(nb::handle file, const char* op, ToFile&& to_file, ToSink&& to_sink) {
+  if (!is_path(file) && nb::hasattr(file, "write")) {
+    lz::io::MemorySink sink;
+    to_sink(sink);
+    file.attr("write")(nb::bytes(sink.bytes.data(), sink.bytes.size()));
+    return;
+  }
+  to_file(to_path(file, op));
 }
 
 lz::ArrayMap to_array_map(nb::handle arrays, const char* op) {
@@ -77,7 +94,8 @@ void savez_impl(nb::handle file, nb::args args, nb::kwargs kwargs, bool compress
     if (!arrays.emplace(name, py::to_array(v)).second)
       throw std::invalid_argument(std::string("[") + op + "] Cannot use un-named variables and keyword " + name + ".");
   }
-  lz::savez(to_path(file, op), arrays, compressed);
+  save_to(file, op, [&](const std::string& path) { lz::savez(path, arrays, compressed); },
+          [&](lz::io::Sink& out) { lz::io::write_npz(out, arrays, compressed, "<file object>"); });
 }
 
 }  // namespace
@@ -86,11 +104,16 @@ void init_io(nb::module_& m) {
   m.def(
       "load",
       [](nb::handle file, std::optional<std::string> format, bool return_metadata, nb::handle s) -> nb::object {
-        std::string path = to_path(file, "load");
+        // A file object is read whole into memory; a path is mapped.
+        bool from_object = !is_path(file) && nb::hasattr(file, "read");
+        std::string path = from_object ? (nb::hasattr(file, "name") && nb::isinstance<nb::str>(file.attr("name"))
+                                              ? nb::cast<std::string>(file.attr("name"))
+                                              : "<file object>")
+                                       : to_path(file, "load");
         std::string fmt;
         if (format) {
           fmt = *format;
-        } else if (ends_with(path, ".safetensors.index.json")) {
+        } else if (!from_object && ends_with(path, ".safetensors.index.json")) {
           return load_sharded(path, return_metadata, s);
         } else {
           size_t dot = path.rfind('.');
@@ -99,26 +122,40 @@ void init_io(nb::module_& m) {
             throw std::invalid_argument("[load] Could not infer the file format of '" + path + "' (no extension); pass format=.");
           fmt = path.substr(dot + 1);
         }
+        if (fmt != "npy" && fmt != "npz" && fmt != "safetensors" && fmt != "gguf")
+          throw std::invalid_argument("[load] Unknown file format '" + fmt + "' (npy, npz, safetensors, gguf).");
         if (return_metadata && (fmt == "npy" || fmt == "npz"))
           throw std::invalid_argument("[load] metadata not supported for format " + fmt + ".");
-        if (fmt == "npy") return nb::cast(lz::load(path, stream_of(s)));
-        if (fmt == "npz") return to_dict(lz::load_npz(path, stream_of(s)));
+
+        std::shared_ptr<const void> owner;
+        lz::io::Bytes bytes{nullptr, 0};
+        if (from_object) {
+          nb::object data = file.attr("read")();
+          if (!nb::isinstance<nb::bytes>(data)) py::type_error("[load] the file object must be opened in binary mode.");
+          auto held = std::make_shared<std::string>(nb::borrow<nb::bytes>(data).c_str(), nb::len(data));
+          bytes = {reinterpret_cast<const uint8_t*>(held->data()), held->size()};
+          owner = held;
+        } else {
+          auto m = lz::io::map_file(path, fmt == "npy" || fmt == "npz" ? "load " + fmt : "load_" + fmt);
+          bytes = m->bytes();
+          owner = m;
+        }
+        if (fmt == "npy") return nb::cast(lz::io::read_npy(owner, bytes, path));
+        if (fmt == "npz") return to_dict(lz::io::read_npz(owner, bytes, path));
         if (fmt == "safetensors") {
-          auto [arrays, metadata] = lz::load_safetensors(path, stream_of(s));
+          auto [arrays, metadata] = lz::io::read_safetensors(owner, bytes, path);
           if (return_metadata) return nb::make_tuple(to_dict(arrays), to_dict(metadata));
           return to_dict(arrays);
         }
-        if (fmt == "gguf") {
-          auto [arrays, metadata] = lz::load_gguf(path, stream_of(s));
-          if (!return_metadata) return to_dict(arrays);
-          nb::dict meta;
-          for (auto& [k, v] : metadata) meta[nb::str(k.c_str(), k.size())] = gguf_metadata_value(v);
-          return nb::make_tuple(to_dict(arrays), meta);
-        }
-        throw std::invalid_argument("[load] Unknown file format '" + fmt + "' (npy, npz, safetensors, gguf).");
+        auto [arrays, metadata] = lz::io::read_gguf(owner, bytes, path);
+        if (!return_metadata) return to_dict(arrays);
+        nb::dict meta;
+        for (auto& [k, v] : metadata) meta[nb::str(k.c_str(), k.size())] = gguf_metadata_value(v);
+        return nb::make_tuple(to_dict(arrays), meta);
       },
       "file"_a, "format"_a.none() = nb::none(), "return_metadata"_a = false, nb::kw_only(), "stream"_a = nb::none(),
-      "Load arrays from a .npy, .npz, .safetensors or .gguf file (format= overrides the extension). "
+      "Load arrays from a .npy, .npz, .safetensors or .gguf file, given as a path or a binary file "
+      "object (format= overrides the extension, and is needed for a file object without a name). "
       ".npy gives an array, the others a dict of arrays; with return_metadata=True, safetensors and "
       "GGUF give (arrays, metadata). safetensors files are memory-mapped: a tensor is read when used. "
       "GGUF Q4_0/Q4_1/Q8_0 tensors load quantized ('<name>.weight', '<name>.scales', '<name>.biases', "
@@ -127,9 +164,13 @@ void init_io(nb::module_& m) {
 
   m.def(
       "save",
-      [](nb::handle file, nb::handle arr) { lz::save(to_path(file, "save"), py::to_array(arr)); },
+      [](nb::handle file, nb::handle arr) {
+        array a = py::to_array(arr);
+        save_to(file, "save", [&](const std::string& path) { lz::save(path, a); },
+                [&](lz::io::Sink& out) { lz::io::write_npy(out, a); });
+      },
       "file"_a, "arr"_a,
-      "Save an array to a binary file in NumPy's .npy format ('.npy' is added when missing).");
+      "Save an array in NumPy's .npy format to a path ('.npy' is added when missing) or a binary file object.");
   m.def(
       "savez", [](nb::handle file, nb::args args, nb::kwargs kwargs) { savez_impl(file, args, kwargs, false); },
       "file"_a, "args"_a, "kwargs"_a,
@@ -149,7 +190,9 @@ void init_io(nb::module_& m) {
               py::type_error("[save_safetensors] metadata must be a dict of str to str.");
             meta.emplace(nb::cast<std::string>(k), nb::cast<std::string>(v));
           }
-        lz::save_safetensors(to_path(file, "save_safetensors"), to_array_map(arrays, "save_safetensors"), meta);
+        lz::ArrayMap a = to_array_map(arrays, "save_safetensors");
+        save_to(file, "save_safetensors", [&](const std::string& path) { lz::save_safetensors(path, a, meta); },
+                [&](lz::io::Sink& out) { lz::io::write_safetensors(out, a, meta, "<file object>"); });
       },
       "file"_a, "arrays"_a, "metadata"_a.none() = nb::none(),
       "Save a dict of arrays to a .safetensors file with optional str-to-str metadata.");
@@ -174,7 +217,9 @@ void init_io(nb::module_& m) {
               meta.emplace(key, py::to_array(v));
             }
           }
-        lz::save_gguf(to_path(file, "save_gguf"), to_array_map(arrays, "save_gguf"), meta);
+        lz::ArrayMap a = to_array_map(arrays, "save_gguf");
+        save_to(file, "save_gguf", [&](const std::string& path) { lz::save_gguf(path, a, meta); },
+                [&](lz::io::Sink& out) { lz::io::write_gguf(out, a, meta, "<file object>"); });
       },
       "file"_a, "arrays"_a, "metadata"_a.none() = nb::none(),
       "Save a dict of arrays to a .gguf file (float32, float16, bfloat16, float64, int8-int64). "

@@ -693,3 +693,37 @@ def test_failed_save_leaves_no_file(tmp_path, fmt):
 def test_save_into_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="cannot create a file"):
         mx.save(tmp_path / "nope" / "a.npy", mx.zeros(1))
+
+
+# ---- file objects ---------------------------------------------------------------------------
+
+
+def test_file_objects(tmp_path):
+    import io
+    x = values("float32", (3, 4))
+    arrays = {"a": x, "b": values("int8", (5,))}
+    for fmt, save in [("npy", lambda f: mx.save(f, x)), ("npz", lambda f: mx.savez(f, **arrays)),
+                      ("npz", lambda f: mx.savez_compressed(f, **arrays)),
+                      ("safetensors", lambda f: mx.save_safetensors(f, arrays, {"k": "v"})),
+                      ("gguf", lambda f: mx.save_gguf(f, arrays, {"k": "v"}))]:
+        buf = io.BytesIO()
+        save(buf)
+        path = tmp_path / f"ref.{fmt}"
+        save(str(path))
+        assert buf.getvalue() == path.read_bytes()  # the same bytes as a file
+        buf.seek(0)
+        loaded = mx.load(buf, format=fmt)
+        if fmt == "npy":
+            assert_same(loaded, x)
+        else:
+            for k, v in arrays.items():
+                assert_same(loaded[k], v)
+        with open(path, "rb") as f:  # a named file object: the format from its name
+            again = mx.load(f)
+        assert type(again) is type(loaded)
+    with pytest.raises(ValueError, match="no extension"):
+        mx.load(io.BytesIO(b"x"))
+    with pytest.raises(ValueError, match=r"\[load npy\]"):
+        mx.load(io.BytesIO(b"\x93NUMPY"), format="npy")
+    with pytest.raises(TypeError, match="binary mode"):
+        mx.load(io.StringIO("abc"), format="npy")
