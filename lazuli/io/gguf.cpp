@@ -105,7 +105,7 @@ GGUFLoad read_gguf(std::shared_ptr<const void> m, Bytes bytes, const std::string
     } else if (t.ggml_type == io::GGML_Q4_0 || t.ggml_type == io::GGML_Q4_1 || t.ggml_type == io::GGML_Q8_0) {
       int bits = t.ggml_type == io::GGML_Q8_0 ? 8 : 4;
       Shape wshape = shape, gshape = shape;
-      wshape.back() = wshape.back() * bits / 32;
+      wshape.back() = static_cast<int32_t>(int64_t{wshape.back()} * bits / 32);
       gshape.back() /= 32;
       array w = io::new_array(wshape, uint32), scales = io::new_array(gshape, float16),
             biases = io::new_array(gshape, float16);
