@@ -110,6 +110,10 @@ class JsonParser {
 
  private:
   static constexpr int max_depth = 64;
+  // Each value costs about 100 bytes parsed: a cap keeps a hostile 100 MB header of tiny
+  // values from costing gigabytes. (A checkpoint of 100k tensors needs about 1M values.)
+  static constexpr size_t max_values = 10'000'000;
+  size_t values_ = 0;
   Cursor c_;
   Bytes b_;
 
@@ -130,6 +134,7 @@ class JsonParser {
 
   Json value(int depth) {
     if (depth > max_depth) c_.fail("JSON: nested more than " + std::to_string(max_depth) + " levels deep");
+    if (++values_ > max_values) c_.fail("JSON: more than " + std::to_string(max_values) + " values");
     skip_space();
     if (!c_.left()) c_.fail("truncated: JSON value expected at the end");
     Json v;

@@ -727,3 +727,10 @@ def test_file_objects(tmp_path):
         mx.load(io.BytesIO(b"\x93NUMPY"), format="npy")
     with pytest.raises(TypeError, match="binary mode"):
         mx.load(io.StringIO("abc"), format="npy")
+
+
+def test_safetensors_header_of_too_many_values(tmp_path):
+    header = b"[" + b"0," * 10_000_001 + b"0]"
+    (tmp_path / "many.safetensors").write_bytes(st_bytes(header))
+    with pytest.raises(ValueError, match="more than 10000000 values"):
+        mx.load(tmp_path / "many.safetensors")
