@@ -35,6 +35,12 @@ np.save(out("npy", "empty.npy"), np.zeros((0, 3), np.int8))
 np.savez(out("npz", "stored.npz"), a=np.arange(5), b=np.ones((2, 2), np.float16))
 np.savez_compressed(out("npz", "deflated.npz"), a=np.arange(40), b=np.zeros(3, np.bool_))
 np.savez(out("npz", "empty.npz"))
+try:  # Lazuli's own archives (ZIP64 records throughout), when its build is on PYTHONPATH
+    import lazuli.core as mx
+    mx.savez_compressed(str(out("npz", "lazuli_deflated.npz")), a=mx.arange(9), b=mx.ones((2, 2)))
+    mx.savez(str(out("npz", "lazuli_stored.npz")), a=mx.arange(3))
+except ImportError:
+    pass
 
 save_file({"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([True, False])},
           str(out("safetensors", "basic.safetensors")), metadata={"format": "pt"})

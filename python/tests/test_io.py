@@ -138,6 +138,16 @@ def test_npz_round_trip_every_dtype(tmp_path, compressed):
             np.testing.assert_array_equal(ours[k], np.array(v))
 
 
+def test_npz_read_by_mlx(tmp_path):
+    mlx = pytest.importorskip("mlx.core")
+    arrays = {"a": values("int32", (4,)), "b": values("float32", (2, 3)), "c": values("bfloat16", (3,))}
+    for compressed in [False, True]:
+        (mx.savez_compressed if compressed else mx.savez)(tmp_path / "m.npz", **arrays)
+        theirs = mlx.load(str(tmp_path / "m.npz"))
+        for k, v in arrays.items():
+            np.testing.assert_array_equal(np.array(theirs[k].astype(mlx.float32)), np.array(v.astype(mx.float32)))
+
+
 def test_savez_positional_names(tmp_path):
     mx.savez(tmp_path / "p.npz", mx.arange(3), mx.ones(2), w=mx.zeros(1))
     assert sorted(mx.load(tmp_path / "p.npz")) == ["arr_0", "arr_1", "w"]
