@@ -744,3 +744,40 @@ def test_safetensors_header_of_too_many_values(tmp_path):
     (tmp_path / "many.safetensors").write_bytes(st_bytes(header))
     with pytest.raises(ValueError, match="more than 10000000 values"):
         mx.load(tmp_path / "many.safetensors")
+
+
+def test_gguf_version_2_and_custom_alignment(tmp_path):
+    x = np.arange(40, dtype=np.float32).reshape(5, 8)
+    y = np.arange(3, dtype=np.float16)
+    w = gguf.GGUFWriter(str(tmp_path / "a.gguf"), "llama")
+    w.add_custom_alignment(64)
+    w.add_tensor("y", y)
+    w.add_tensor("x", x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    arrays, meta = mx.load(tmp_path / "a.gguf", return_metadata=True)
+    assert meta["general.alignment"].item() == 64
+    np.testing.assert_array_equal(np.array(arrays["x"]), x)
+    np.testing.assert_array_equal(np.array(arrays["y"]), y)
+    data = bytearray((tmp_path / "a.gguf").read_bytes())
+    data[4:8] = struct.pack("<I", 2)  # version 2 has the same layout
+    (tmp_path / "v2.gguf").write_bytes(bytes(data))
+    np.testing.assert_array_equal(np.array(mx.load(tmp_path / "v2.gguf")["x"]), x)
+
+
+def test_writer_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="'__metadata__' cannot name a tensor"):
+        mx.save_safetensors(tmp_path / "m.safetensors", {"__metadata__": mx.zeros(1)})
+    with pytest.raises(TypeError, match="names must be str"):
+        mx.save_safetensors(tmp_path / "m.safetensors", {1: mx.zeros(1)})
+    with pytest.raises(TypeError, match="keys must be str"):
+        mx.save_gguf(tmp_path / "m.gguf", {"a": mx.zeros(1)}, {1: "x"})
+    with pytest.raises(TypeError, match="mixes str"):
+        mx.save_gguf(tmp_path / "m.gguf", {"a": mx.zeros(1)}, {"k": ["a", 1]})
+    with pytest.raises(ValueError, match="complex64"):
+        mx.save_gguf(tmp_path / "m.gguf", {"a": mx.zeros(1, dtype=mx.complex64)})
+    with pytest.raises(TypeError):
+        mx.save(3.5, mx.zeros(1))
+    assert os.listdir(tmp_path) == []
