@@ -781,3 +781,12 @@ def test_writer_argument_errors(tmp_path):
     with pytest.raises(TypeError):
         mx.save(3.5, mx.zeros(1))
     assert os.listdir(tmp_path) == []
+
+
+def test_saving_over_a_loaded_file_keeps_the_loaded_arrays(tmp_path):
+    f = tmp_path / "w.safetensors"
+    mx.save_safetensors(f, {"w": mx.arange(6, dtype=mx.float32)})
+    old = mx.load(f)["w"]
+    mx.save_safetensors(f, {"w": mx.zeros(6)})  # a new file renamed over the old one
+    assert old.tolist() == [0, 1, 2, 3, 4, 5]
+    assert mx.load(f)["w"].tolist() == [0] * 6
