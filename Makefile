@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Serialise builds: two heavy builds at once starve a 2-core machine.
 LOCK := flock /tmp/lazuli-build.lock
 
-.PHONY: all deps configure build demo test test-cpp bench bench-cpu test-gpu clean
+.PHONY: all deps configure build demo test test-cpp bench bench-cpu test-gpu fuzz clean
 
 all: build
 
@@ -32,5 +32,15 @@ bench: build
 	@bash benchmarks/run_cpu.sh
 	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python benchmarks/bench_python.py
 
+# libFuzzer targets of the file-format parsers (fuzz/), built with clang in their own
+# folder and each run for FUZZ_SECONDS; fails on any crash or sanitizer report.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@$(LOCK) cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@$(LOCK) cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(FUZZ_BUILD)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)
