@@ -340,3 +340,22 @@ TEST(Nn, TinyMlpTrains) {
   EXPECT_LT(last, 0.01) << "from " << first;
   EXPECT_LT(last, first / 10);
 }
+
+TEST(Nn, ComposesWithVmapAndJvp) {
+  // vmap of a per-sample loss equals the batched loss with reduction "none".
+  array logits = array({1.f, 2.f, 3.f, 0.5f, -1.f, 2.f}, Shape{2, 3});
+  array targets = array({2, 0}, Shape{2});
+  auto per_sample = vmap([](const std::vector<array>& in) {
+    return std::vector<array>{nn::cross_entropy(in[0], in[1])};
+  });
+  array mapped = per_sample({logits, targets})[0];
+  expect_values(mapped, to_vector<double>(nn::cross_entropy(logits, targets)), 1e-6);
+  // jvp of gelu along a unit tangent equals its derivative Phi(x) + x phi(x).
+  array x = array({-1.f, 0.5f, 2.f}, Shape{3});
+  auto [out, tangent] = jvp([](const std::vector<array>& in) { return std::vector<array>{nn::gelu(in[0])}; }, {x},
+                            {ones({3})});
+  std::vector<double> want;
+  for (double v : {-1.0, 0.5, 2.0})
+    want.push_back(0.5 * (1 + std::erf(v / std::sqrt(2.0))) + v * std::exp(-v * v / 2) / std::sqrt(2 * M_PI));
+  expect_values(tangent[0], want, 1e-5);
+}

@@ -667,3 +667,18 @@ def test_initializers():
                 lambda: nn.init.orthogonal()(mx.zeros((3,)))):
         with pytest.raises(ValueError):
             bad()
+
+
+def test_checkpoint_gives_the_same_values_and_gradients():
+    mx.random.seed(3)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    x = mx.array(sample((5, 4)))
+    plain = nn.value_and_grad(model, lambda x: mx.sum(model(x) ** 2))
+    ckpt_forward = nn.checkpoint(model)
+    ckpt = nn.value_and_grad(model, lambda x: mx.sum(ckpt_forward(x) ** 2))
+    (v1, g1), (v2, g2) = plain(x), ckpt(x)
+    close(v2, np.array(v1))
+    for (k1, a), (k2, b) in zip(tree_flatten(g1), tree_flatten(g2)):
+        assert k1 == k2
+        close(b, np.array(a))
+    close(ckpt_forward(x), np.array(model(x)))

@@ -5,4 +5,4 @@ parameters in a tree (``Module`` is a dict) and call it.
 """
 from . import init, losses  # noqa: F401
 from .layers import *  # noqa: F401,F403
-from .utils import value_and_grad  # noqa: F401
+from .utils import checkpoint, value_and_grad  # noqa: F401

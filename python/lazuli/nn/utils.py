@@ -1,6 +1,6 @@
 """Transforms of functions of a model's parameters."""
 from functools import wraps
-from typing import Callable
+from typing import Callable, Optional
 
 import lazuli.core as mx
 
@@ -23,5 +23,25 @@ def value_and_grad(model: Module, fn: Callable):
     @wraps(fn)
     def wrapped(*args, **kwargs):
         return value_and_grad_fn(model.trainable_parameters(), *args, **kwargs)
+
+    return wrapped
+
+
+def checkpoint(module: Module, fn: Optional[Callable] = None):
+    """``fn`` (default: the module's own call) with gradient checkpointing: its
+    intermediate values are recomputed in the backward pass instead of being kept. The
+    module's trainable parameters are inputs of the checkpointed function, so gradients
+    with respect to them flow through it."""
+    fn = fn or module
+
+    def with_params(params, *args, **kwargs):
+        module.update(params)
+        return fn(*args, **kwargs)
+
+    checkpointed = mx.checkpoint(with_params)
+
+    @wraps(fn)
+    def wrapped(*args, **kwargs):
+        return checkpointed(module.trainable_parameters(), *args, **kwargs)
 
     return wrapped
