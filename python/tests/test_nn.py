@@ -682,3 +682,31 @@ def test_checkpoint_gives_the_same_values_and_gradients():
         assert k1 == k2
         close(b, np.array(a))
     close(ckpt_forward(x), np.array(model(x)))
+
+
+def test_training_steps_match_mlx_where_installed():
+    # The same program, run with lazuli and with MLX from the same weights, gives the same losses.
+    mlx_core = pytest.importorskip("mlx.core")
+    mlx_nn = pytest.importorskip("mlx.nn")
+    import mlx.utils as mlx_utils
+    from lazuli.utils import tree_map, tree_unflatten
+
+    def run(mx_, nn_, tree_map_, weights):
+        model = nn_.Sequential(nn_.Linear(6, 16), nn_.LayerNorm(16), nn_.GELU(), nn_.Linear(16, 3))
+        model.update(tree_unflatten([(k, mx_.array(v)) for k, v in weights]))
+        x = mx_.array(sample((32, 6), 11))
+        y = mx_.array(np.arange(32) % 3)
+        step = nn_.value_and_grad(model, lambda x, y: nn_.losses.cross_entropy(model(x), y, reduction="mean"))
+        losses = []
+        for _ in range(5):
+            loss, grads = step(x, y)
+            model.update(tree_map_(lambda p, g: p - 0.3 * g, model.trainable_parameters(), grads))
+            losses.append(float(loss.item()))
+        return losses
+
+    init = nn.Sequential(nn.Linear(6, 16), nn.LayerNorm(16), nn.GELU(), nn.Linear(16, 3))
+    weights = [(k, np.array(v)) for k, v in tree_flatten(init.parameters())]
+    ours = run(mx, nn, tree_map, weights)
+    theirs = run(mlx_core, mlx_nn, mlx_utils.tree_map, weights)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+    assert ours[-1] < ours[0]
