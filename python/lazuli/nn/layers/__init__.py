@@ -1,0 +1,8 @@
+"""lazuli.nn's layer classes."""
+from .activations import *  # noqa: F401,F403
+from .base import Module  # noqa: F401
+from .containers import Sequential  # noqa: F401
+from .dropout import Dropout, Dropout2d, Dropout3d  # noqa: F401
+from .embedding import Embedding  # noqa: F401
+from .linear import Bilinear, Identity, Linear  # noqa: F401
+from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm  # noqa: F401
