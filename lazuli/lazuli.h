@@ -9,6 +9,7 @@
 #include "lazuli/io.h"
 #include "lazuli/linalg.h"
 #include "lazuli/memory.h"
+#include "lazuli/nn/functional.h"
 #include "lazuli/ops.h"
 #include "lazuli/print.h"
 #include "lazuli/quantized.h"
