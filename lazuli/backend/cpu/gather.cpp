@@ -108,7 +108,8 @@ void gather_runs(const U* src, U* dst, const std::vector<int64_t>& starts, const
 template <typename U, typename I>
 void gather_rows_of(const U* src, U* dst, const I* p, int64_t n, int64_t dim, int64_t row, FirstBad& bad) {
   constexpr int64_t kPrefetch = 16;  // how far ahead a random element gather asks for its source
-  parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [&](int64_t i0, int64_t i1) {
+  // Captured by value: loads through the closure would repeat on every element.
+  parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [=, &bad](int64_t i0, int64_t i1) {
     if (row == 1) {
       for (int64_t i = i0; i < i1; ++i) {
         if (i + kPrefetch < i1) __builtin_prefetch(src + wrap_index(p[i + kPrefetch], dim));

@@ -33,7 +33,8 @@ constexpr int64_t kMinSplitRow = 64;
 template <typename U, typename I>
 void take_rows(const U* src, U* dst, const I* idx, int64_t n, const Blocks& b, FirstBad& bad) {
   int64_t dim = b.dim, inner = b.inner, plane = dim * inner;
-  parallel_for(b.outer * n, std::max<int64_t>(1, kGrain / inner), [&](int64_t r0, int64_t r1) {
+  // Captured by value: loads through the closure would repeat on every element.
+  parallel_for(b.outer * n, std::max<int64_t>(1, kGrain / inner), [=, &bad](int64_t r0, int64_t r1) {
     int64_t o = r0 / n, j = r0 % n;
     const U* base = src + o * plane;
     if (inner == 1 && b.outer == 1) {
