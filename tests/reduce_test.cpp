@@ -537,10 +537,12 @@ TEST(ReduceSpecial, VarStdDdof) {
   array m = array({1.0f, 2.0f, 3.0f, 5.0f, 7.0f, 9.0f}, Shape{2, 3});
   expect_values(var(m, 1, false, 1), {1.0, 4.0}, 1e-6);
   expect_values(lazuli::std(m, 0, true, 1), {std::sqrt(8.0), std::sqrt(12.5), std::sqrt(18.0)}, 1e-5);
-  // Complex: the variance of the modulus of deviations, a real number.
+  // Complex, as MLX: the mean of the squared deviations themselves, complex64 (i^2 = -1).
   array z = array({complex64_t(1, 1), complex64_t(1, -1)});
-  EXPECT_EQ(var(z).dtype(), float32);
-  expect_values(var(z), {1.0}, 1e-6);
+  EXPECT_EQ(var(z).dtype(), complex64);
+  EXPECT_EQ(var(z).item<complex64_t>(), complex64_t(-1, 0));
+  EXPECT_EQ(lazuli::std(z).dtype(), complex64);
+  EXPECT_NEAR(std::abs(lazuli::std(z).item<complex64_t>() - complex64_t(0, 1)), 0.0, 1e-6);
 }
 
 TEST(ReduceEmpty, IdentitiesAndErrors) {

@@ -627,7 +627,6 @@ TEST(UnaryErrors, UnsupportedDtypesThrowNamingTheOp) {
     ArrFn fn;
   };
   std::vector<NoComplex> no_complex = {
-      {"expm1", FN(expm1)},     {"log1p", FN(log1p)},     {"log2", FN(log2)},       {"sigmoid", FN(sigmoid)},
       {"erf", FN(erf)},
       {"erfinv", FN(erfinv)},   {"floor", FN(floor)},     {"ceil", FN(ceil)},       {"round", FN(round)},
       {"trunc", FN(trunc)},     {"degrees", FN(degrees)}, {"radians", FN(radians)}, {"isposinf", FN(isposinf)},
@@ -638,7 +637,7 @@ TEST(UnaryErrors, UnsupportedDtypesThrowNamingTheOp) {
     expect_throws_naming([&] { return c.fn(z); }, c.name);
   }
   // The error is raised when the op is built, before any evaluation.
-  EXPECT_THROW(expm1(z), std::invalid_argument);
+  EXPECT_THROW(erf(z), std::invalid_argument);
   EXPECT_THROW(bitwise_invert(f), std::invalid_argument);
 }
 

@@ -121,10 +121,10 @@ array sqrt(const array& a, S s) { return float_unary(UnaryOp::Sqrt, a, "sqrt", s
 array rsqrt(const array& a, S s) { return float_unary(UnaryOp::Rsqrt, a, "rsqrt", s, true); }
 array reciprocal(const array& a, S s) { return float_unary(UnaryOp::Reciprocal, a, "reciprocal", s, true); }
 array exp(const array& a, S s) { return float_unary(UnaryOp::Exp, a, "exp", s, true); }
-array expm1(const array& a, S s) { return float_unary(UnaryOp::Expm1, a, "expm1", s); }
+array expm1(const array& a, S s) { return float_unary(UnaryOp::Expm1, a, "expm1", s, true); }
 array log(const array& a, S s) { return float_unary(UnaryOp::Log, a, "log", s, true); }
-array log1p(const array& a, S s) { return float_unary(UnaryOp::Log1p, a, "log1p", s); }
-array log2(const array& a, S s) { return float_unary(UnaryOp::Log2, a, "log2", s); }
+array log1p(const array& a, S s) { return float_unary(UnaryOp::Log1p, a, "log1p", s, true); }
+array log2(const array& a, S s) { return float_unary(UnaryOp::Log2, a, "log2", s, true); }
 array log10(const array& a, S s) { return float_unary(UnaryOp::Log10, a, "log10", s, true); }
 array sin(const array& a, S s) { return float_unary(UnaryOp::Sin, a, "sin", s, true); }
 array cos(const array& a, S s) { return float_unary(UnaryOp::Cos, a, "cos", s, true); }
@@ -138,7 +138,7 @@ array tanh(const array& a, S s) { return float_unary(UnaryOp::Tanh, a, "tanh", s
 array arcsinh(const array& a, S s) { return float_unary(UnaryOp::ArcSinh, a, "arcsinh", s, true); }
 array arccosh(const array& a, S s) { return float_unary(UnaryOp::ArcCosh, a, "arccosh", s, true); }
 array arctanh(const array& a, S s) { return float_unary(UnaryOp::ArcTanh, a, "arctanh", s, true); }
-array sigmoid(const array& a, S s) { return float_unary(UnaryOp::Sigmoid, a, "sigmoid", s); }
+array sigmoid(const array& a, S s) { return float_unary(UnaryOp::Sigmoid, a, "sigmoid", s, true); }
 array erf(const array& a, S s) { return float_unary(UnaryOp::Erf, a, "erf", s); }
 array erfinv(const array& a, S s) { return float_unary(UnaryOp::ErfInv, a, "erfinv", s); }
 
@@ -206,8 +206,14 @@ array imag(const array& a, S s) {
 
 // ---- binary ----
 array add(const array& a, const array& b, S s) { return arith(BinaryOp::Add, a, b, "add", s); }
+// Bool with bool: MLX computes these in bool, each element the arithmetic result cast back to
+// bool (a - b is nonzero where they differ, a ** b is 1 unless 0 ** 1); floor_divide returns
+// the dividend, as MLX does (true // false stays true).
 array subtract(const array& a, const array& b, S s) {
-  if (a.dtype() == bool_ && b.dtype() == bool_) fail("subtract", "bool inputs are not supported; use logical_xor.");
+  if (a.dtype() == bool_ && b.dtype() == bool_) {
+    common(a, b, "subtract");
+    return not_equal(a, b, s);
+  }
   return arith(BinaryOp::Subtract, a, b, "subtract", s);
 }
 array multiply(const array& a, const array& b, S s) { return arith(BinaryOp::Multiply, a, b, "multiply", s); }
@@ -218,7 +224,8 @@ array divide(const array& a, const array& b, S s) {
 }
 array floor_divide(const array& a, const array& b, S s) {
   Dtype t = common(a, b, "floor_divide");
-  if (is_complex(t) || t == bool_) fail("floor_divide", "needs real numeric inputs, got " + dtype_name(t) + ".");
+  if (t == bool_) return broadcast_to(a, broadcast_shapes(a.shape(), b.shape()), s);
+  if (is_complex(t)) fail("floor_divide", "needs real numeric inputs, got " + dtype_name(t) + ".");
   return binary(BinaryOp::FloorDivide, a, b, t, t, s);
 }
 array remainder(const array& a, const array& b, S s) {
@@ -235,7 +242,7 @@ std::vector<array> divmod(const array& a, const array& b, S s) {
 }
 array power(const array& a, const array& b, S s) {
   Dtype t = common(a, b, "power");
-  if (t == bool_) fail("power", "bool inputs are not supported.");
+  if (t == bool_) return logical_or(a, logical_not(b, s), s);
   return binary(BinaryOp::Power, a, b, t, t, s);
 }
 array maximum(const array& a, const array& b, S s) {

@@ -76,7 +76,8 @@ array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
   Dtype t = is_integral(a.dtype()) ? float32 : a.dtype();
   array x = astype(a, t, s);
   array centered = subtract(x, mean(x, axes, true, s), s);
-  array sq = is_complex(t) ? real(multiply(centered, conjugate(centered, s), s), s) : square(centered, s);
+  // Complex input: MLX's variance is the mean of (x - mean)^2 itself (complex64, no conjugate).
+  array sq = square(centered, s);
   array total = sum(sq, axes, keepdims, s);
   double denom = double(n) - ddof;
   return multiply(total, array(denom > 0 ? 1.0 / denom : std::numeric_limits<double>::infinity(), total.dtype()), s);

@@ -1,8 +1,11 @@
 // nonzero and unique: ops whose output shapes depend on the data. Each evaluates what it
 // needs (a sync point), finds the positions on the host, and returns arrays (lazy gathers
 // of the evaluated input, or int64 index arrays).
+#include <algorithm>
+#include <cstring>
 #include <cstdint>
 
+#include "lazuli/backend/cpu/thread_pool.h"
 #include "lazuli/indexing.h"
 #include "lazuli/ops/ops_util.h"
 
@@ -45,34 +48,63 @@ std::vector<array> nonzero(const array& a, S s) {
   if (a.ndim() == 0) fail("nonzero", "A 0-d array has no axes to index; use atleast_1d(a) first.");
   array mask = contiguous(a.dtype() == bool_ ? a : not_equal(a, zeros({}, a.dtype(), s), s), false, s);
   mask.eval();
-  const bool* nz = mask.data<bool>();
+  // Bools are stored as bytes of 0 or 1, so they count and advance positions as numbers.
+  const uint8_t* nz = reinterpret_cast<const uint8_t*>(mask.data<bool>());
   int nd = static_cast<int>(a.ndim());
-  size_t count = 0;
-  for (size_t i = 0; i < mask.size(); ++i) count += nz[i];
+  int64_t size = static_cast<int64_t>(mask.size());
+  // Two passes over chunks of the mask spread over the cores: count each chunk's nonzeros,
+  // then write each chunk's coordinates from where the chunks before it end.
+  int64_t chunks = std::clamp<int64_t>(size / (1 << 16), 1, 4 * cpu::thread_count());
+  std::vector<int64_t> start(chunks + 1, 0);
+  auto chunk_begin = [&](int64_t c) { return size * c / chunks; };
+  cpu::run_chunks(chunks, [&](int64_t c) {
+    // Eight bytes of 0 or 1 at a time: multiplying by 0x0101... sums them into the top byte.
+    int64_t count = 0, i = chunk_begin(c), end = chunk_begin(c + 1);
+    for (; i + 8 <= end; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, nz + i, 8);
+      count += static_cast<int64_t>((word * 0x0101010101010101ull) >> 56);
+    }
+    for (; i < end; ++i) count += nz[i];
+    start[c + 1] = count;
+  });
+  for (int64_t c = 0; c < chunks; ++c) start[c + 1] += start[c];
+  int64_t count = start[chunks];
   // The coordinates go straight into buffers that the result arrays then own.
   std::vector<int64_t*> coords(nd);
   std::vector<array> out;
   for (int d = 0; d < nd; ++d) {
-    coords[d] = new int64_t[count + 1];  // one spare: the loop below writes before it decides
+    coords[d] = new int64_t[std::max<int64_t>(count, 1)];
     out.emplace_back(coords[d], Shape{static_cast<int32_t>(count)}, int64,
                      [](void* p) { delete[] static_cast<int64_t*>(p); });
   }
-  std::vector<int64_t> at(nd, 0);  // the coordinates of element i, advanced row-major
-  int32_t last = a.shape()[nd - 1];
-  size_t k = 0;
-  for (size_t i = 0; i < mask.size(); i += last) {
-    // The innermost axis, branch-free (the mask is unpredictable): write every element's
-    // coordinates at slot k and keep them only when it is nonzero.
-    for (int32_t j = 0; j < last; ++j) {
-      for (int d = 0; d < nd - 1; ++d) coords[d][k] = at[d];
-      coords[nd - 1][k] = j;
-      k += nz[i + j];
+  int64_t last = a.shape()[nd - 1];
+  cpu::run_chunks(chunks, [&](int64_t c) {
+    int64_t i0 = chunk_begin(c), k = start[c];
+    // Branch-free (the mask is unpredictable): write an element's coordinates at slot k and
+    // keep them only when it is nonzero. The chunk stops at its last nonzero element, so no
+    // write lands on the next chunk's first slot.
+    int64_t last_nz = chunk_begin(c + 1) - 1;
+    while (last_nz >= i0 && !nz[last_nz]) --last_nz;
+    if (last_nz < i0) return;
+    if (nd == 1) {
+      int64_t* c0 = coords[0];
+      for (int64_t i = i0; i <= last_nz; ++i) c0[k] = i, k += nz[i];
+      return;
     }
-    for (int d = nd - 2; d >= 0; --d) {
-      if (++at[d] < a.shape()[d]) break;
-      at[d] = 0;
+    std::vector<int64_t> at(nd);  // the coordinates of element i0, advanced row-major
+    for (int64_t d = nd - 1, r = i0; d >= 0; --d) at[d] = r % a.shape()[d], r /= a.shape()[d];
+    for (int64_t i = i0; i <= last_nz; ++i) {
+      for (int d = 0; d < nd; ++d) coords[d][k] = at[d];
+      k += nz[i];
+      if (++at[nd - 1] < last) continue;
+      at[nd - 1] = 0;
+      for (int d = nd - 2; d >= 0; --d) {
+        if (++at[d] < a.shape()[d]) break;
+        at[d] = 0;
+      }
     }
-  }
+  });
   return out;
 }
 

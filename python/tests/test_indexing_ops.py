@@ -64,6 +64,71 @@ def test_out_of_range_index_arrays_raise_index_error():
         a[mx.array([0.5])]
 
 
+# ---- large gathers and scatters (the kernels' parallel and prefetching paths) ------------
+
+@pytest.mark.parametrize("idx_dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64])
+def test_large_take_over_index_dtypes(idx_dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 120)).astype(np.float32)
+    lo = -120 if np.issubdtype(idx_dtype, np.signedinteger) else 0
+    idx = rng.integers(lo, 120, size=200_000).astype(idx_dtype)
+    a, i = mx.array(x), mx.array(idx)
+    np.testing.assert_array_equal(npy(mx.take(a.reshape(-1), i)), np.take(x.reshape(-1), idx))
+    np.testing.assert_array_equal(npy(mx.take(a, i, axis=1)), np.take(x, idx, axis=1))  # 3 outer blocks
+    np.testing.assert_array_equal(npy(a.reshape(-1)[i]), x.reshape(-1)[idx])
+
+
+def test_large_gathers_raise_for_one_bad_index_anywhere():
+    n = 300_000
+    x = mx.arange(n, dtype=mx.float32)
+    for bad in (n, -n - 1):
+        for at in (0, n // 2, n - 1):
+            idx = np.arange(n, dtype=np.int64)
+            idx[at] = bad
+            with pytest.raises(IndexError, match=rf"\[take\] Index {bad} is out of bounds for axis 0 with size {n}"):
+                mx.take(x, mx.array(idx), axis=0).tolist()
+            with pytest.raises(IndexError, match=f"Index {bad} is out of bounds"):
+                x[mx.array(idx)].tolist()
+            with pytest.raises(IndexError, match="out of bounds for axis 0"):
+                x.at[mx.array(idx)].add(1.0).tolist()
+
+
+@pytest.mark.parametrize("cols", [1, 3, 128])
+def test_large_scatters_with_repeated_indices_match_numpy(cols):
+    # 128 columns split the destination rows over the cores; repeats must still combine in order.
+    rng = np.random.default_rng(11)
+    rows, n = 500, 4000
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    idx = rng.integers(-rows, rows, size=n)
+    upd = rng.standard_normal((n, cols)).astype(np.float32)
+    a, i, u = mx.array(x), mx.array(idx), mx.array(upd)
+    want = x.copy()
+    np.add.at(want, idx, upd)
+    np.testing.assert_allclose(npy(a.at[i].add(u)), want, rtol=1e-5, atol=1e-5)
+    want = x.copy()
+    np.maximum.at(want, idx, upd)
+    np.testing.assert_array_equal(npy(a.at[i].maximum(u)), want)
+    # Assignment with repeats: the last update of each row wins, as in NumPy.
+    want = x.copy()
+    want[idx] = upd
+    got = mx.array(x)
+    got[i] = u
+    np.testing.assert_array_equal(npy(got), want)
+
+
+@pytest.mark.parametrize("shape", [(300_000,), (600, 500), (40, 70, 111)])
+def test_large_nonzero_and_mask_reads_match_numpy(shape):
+    # Big enough for several chunks, whose borders fall inside rows.
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    mask = x > 0.3
+    for g, w in zip(mx.nonzero(mx.array(mask)), np.nonzero(mask)):
+        np.testing.assert_array_equal(npy(g), w)
+    np.testing.assert_array_equal(npy(mx.array(x)[mx.array(mask)]), x[mask])
+    assert all(g.size == 0 for g in mx.nonzero(mx.zeros(shape, dtype=mx.bool_)))
+    for g, w in zip(mx.nonzero(mx.ones(shape, dtype=mx.bool_)), np.nonzero(np.ones(shape, bool))):
+        np.testing.assert_array_equal(npy(g), w)
+
+
 # ---- boolean masks -----------------------------------------------------------------------
 
 MASKS = [  # (mask from a (3, 4, 3) sample, where the mask goes in the index)

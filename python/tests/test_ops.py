@@ -1265,6 +1265,99 @@ def test_expected_missing_names_belong_to_the_groups():
     assert EXPECTED_MISSING <= all_names
 
 
+def test_mlx_fidelity_complex_expm1_log1p_log2_sigmoid():
+    # Values as NumPy defines them (sigmoid as 1 / (1 + exp(-z))), against complex128; the
+    # dtype stays complex64 as in MLX. Tiny and large arguments exercise the accurate forms.
+    zn = np.array([0.5 + 1j, -2 - 0.3j, 0j, 1e-4 + 2e-4j, 1e-6 - 1e-7j, 3 + 4j, -30 + 2j, 40 - 1j, -0.7 + 0.2j],
+                  dtype=np.complex64)
+    z128 = zn.astype(np.complex128)
+    want = {"expm1": np.expm1(z128), "log1p": np.log1p(z128), "sigmoid": 1 / (1 + np.exp(-z128))}
+    with np.errstate(divide="ignore"):
+        want["log2"] = np.log2(z128)
+    for name, w in want.items():
+        got = getattr(mx, name)(mx.array(zn))
+        assert got.dtype == mx.complex64, name
+        np.testing.assert_allclose(np.array(got), w, rtol=2e-6, atol=1e-30, err_msg=name)
+    # Broadcast over a 2-d, non-contiguous view, vs NumPy's complex64 results.
+    zz = (np.arange(12).reshape(3, 4) * (0.3 - 0.2j) - 1).astype(np.complex64)
+    view = mx.array(zz).T[::2]
+    np.testing.assert_allclose(np.array(mx.expm1(view)), np.expm1(zz.T[::2]), rtol=1e-5, atol=1e-6)
+    with np.errstate(divide="ignore"):  # log1p(-1) is -inf
+        np.testing.assert_allclose(np.array(mx.log1p(view)), np.log1p(zz.T[::2]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.array(mx.log2(view)), np.log2(zz.T[::2]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(mx.sigmoid(view)), 1 / (1 + np.exp(-zz.T[::2])), rtol=1e-5, atol=1e-6)
+    # Holomorphic derivatives, as for exp and log: d expm1 = exp, d log1p = 1 / (1 + z).
+    _, d = mx.jvp(mx.expm1, [mx.array(zn[:3])], [mx.ones((3,), dtype=mx.complex64)])
+    np.testing.assert_allclose(np.array(d[0]), np.exp(zn[:3]), rtol=1e-5)
+    _, d = mx.jvp(mx.log1p, [mx.array(zn[:3])], [mx.ones((3,), dtype=mx.complex64)])
+    np.testing.assert_allclose(np.array(d[0]), 1 / (1 + zn[:3]), rtol=1e-5)
+
+
+def test_mlx_fidelity_bool_subtract_power_floor_divide():
+    # MLX computes these in bool (a bool result, each the arithmetic value cast to bool), and
+    # floor_divide returns the dividend; the tables below are mlx 0.29.3's answers.
+    a = np.array([[True], [False]])
+    b = np.array([True, False])
+    ma, mb = mx.array(a), mx.array(b)
+    table = {
+        "subtract": [[False, True], [True, False]],  # nonzero where they differ
+        "power": [[True, True], [False, True]],  # 0 ** 1 is the only 0
+        "floor_divide": [[True, True], [False, False]],  # the dividend
+    }
+    for name, want in table.items():
+        got = getattr(mx, name)(ma, mb)
+        assert got.dtype == mx.bool_ and got.shape == (2, 2), name
+        assert got.tolist() == want, name
+    # subtract and power agree with NumPy's integer arithmetic cast back to bool.
+    ai, bi = a.astype(np.int64), b.astype(np.int64)
+    np.testing.assert_array_equal(np.array(mx.subtract(ma, mb)), (ai - bi).astype(bool))
+    np.testing.assert_array_equal(np.array(mx.power(ma, mb)), (ai ** bi).astype(bool))
+    assert (ma - mb).dtype == mx.bool_ and (ma ** mb).dtype == mx.bool_ and (ma // mb).dtype == mx.bool_
+    # Mixed with a number, bool promotes as before.
+    assert mx.subtract(mb, 2).dtype == mx.int32 and mx.subtract(mb, 2).tolist() == [-1, -2]
+    assert mx.power(mb, 2.5).dtype == mx.float32 and mx.power(mb, 2.5).tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match="floor_divide"):
+        mx.floor_divide(mx.array([True, False]), mx.array([True, False, True]))
+    mlx = pytest.importorskip("mlx.core")
+    for name in table:
+        want = getattr(mlx, name)(mlx.array(a), mlx.array(b))
+        got = getattr(mx, name)(ma, mb)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        assert got.tolist() == want.tolist(), name
+
+
+def test_mlx_fidelity_complex_var_and_std():
+    # MLX's complex variance is the mean of (z - mean)^2 (complex64, no conjugate); std is
+    # its principal square root.
+    zn = np.array([[1 + 2j, 3 - 1j, 0.5j], [-2, 0.25 - 0.5j, 4 + 1j]], dtype=np.complex64)
+    z = mx.array(zn)
+
+    def np_var(x, axis=None, ddof=0, keepdims=False):
+        c = x - x.mean(axis=axis, keepdims=True)
+        n = x.size if axis is None else x.shape[axis]
+        return np.sum(c * c, axis=axis, keepdims=keepdims) / (n - ddof)
+
+    for axis, ddof, keepdims in [(None, 0, False), (0, 0, False), (1, 1, False), (1, 0, True)]:
+        kw = {} if axis is None else {"axis": axis}
+        v = mx.var(z, ddof=ddof, keepdims=keepdims, **kw)
+        sd = mx.std(z, ddof=ddof, keepdims=keepdims, **kw)
+        assert v.dtype == mx.complex64 and sd.dtype == mx.complex64
+        w = np_var(zn.astype(np.complex128), axis, ddof, keepdims)
+        np.testing.assert_allclose(np.array(v), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.array(sd), np.sqrt(w), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(mx.var(z.T)), np_var(zn.T.astype(np.complex128)), rtol=1e-5)
+    # Real inputs keep NumPy's real variance.
+    x = np.array([1.0, 2.5, -3.0], dtype=np.float32)
+    assert mx.var(mx.array(x)).dtype == mx.float32
+    np.testing.assert_allclose(np.array(mx.std(mx.array(x))), np.std(x), rtol=1e-6)
+    mlx = pytest.importorskip("mlx.core")
+    for f in ("var", "std"):
+        want = getattr(mlx, f)(mlx.array(zn), axis=1)
+        got = getattr(mx, f)(z, axis=1)
+        assert str(want.dtype).endswith("complex64") and got.dtype == mx.complex64
+        np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-5, atol=1e-6)
+
+
 def test_mlx_fidelity_bool_sign_complex_trig_and_int_overflow():
     assert mx.sign(mx.array([True, False])).tolist() == [True, False]
     z = np.array([0.3 + 0.4j, -0.5 + 0.2j], dtype=np.complex64)

@@ -63,10 +63,7 @@ struct Square {
   };
 LAZULI_STD_UNARY(Sqrt, sqrt, kFloat | kComplex)
 LAZULI_STD_UNARY(Exp, exp, kFloat | kComplex)
-LAZULI_STD_UNARY(Expm1, expm1, kFloat)
 LAZULI_STD_UNARY(Log, log, kFloat | kComplex)
-LAZULI_STD_UNARY(Log1p, log1p, kFloat)
-LAZULI_STD_UNARY(Log2, log2, kFloat)
 LAZULI_STD_UNARY(Log10, log10, kFloat | kComplex)
 LAZULI_STD_UNARY(Sin, sin, kFloat | kComplex)
 LAZULI_STD_UNARY(Cos, cos, kFloat | kComplex)
@@ -86,6 +83,43 @@ LAZULI_STD_UNARY(Ceil, ceil, kFloat)
 LAZULI_STD_UNARY(Round, nearbyint, kFloat)  // half to even, as NumPy rounds
 #undef LAZULI_STD_UNARY
 
+// Complex expm1, log1p and log2 as NumPy defines them (exp(z) - 1, log(1 + z), log(z) / ln 2),
+// with expm1 and log1p kept accurate near z = 0 where the plain forms cancel.
+struct Expm1 {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T z) const {
+    if constexpr (is_cplx<T>) {
+      // Re: e^x cos y - 1 = expm1(x) cos y - 2 sin^2(y / 2); Im: e^x sin y.
+      auto x = z.real(), y = z.imag(), h = std::sin(y / 2);
+      auto re = std::expm1(x) * std::cos(y) - 2 * h * h;
+      return T(re, std::exp(x) * std::sin(y));
+    } else {
+      return std::expm1(z);
+    }
+  }
+};
+struct Log1p {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T z) const {
+    if constexpr (is_cplx<T>) {
+      auto x = z.real(), y = z.imag();
+      using R = decltype(x);
+      if (!(std::fabs(x) < R(0.5) && std::fabs(y) < R(0.5))) return std::log(T(1) + z);
+      // |1 + z|^2 = 1 + (2x + x^2 + y^2): the log of that small excess, without forming 1 + ...
+      return T(R(0.5) * std::log1p(x * (2 + x) + y * y), std::atan2(y, 1 + x));
+    } else {
+      return std::log1p(z);
+    }
+  }
+};
+struct Log2 {
+  static constexpr int kinds = kFloat | kComplex;
+  template <typename T> LAZULI_HD T operator()(T z) const {
+    if constexpr (is_cplx<T>) return std::log(z) * decltype(z.real())(1.4426950408889634);  // 1 / ln 2
+    else return std::log2(z);
+  }
+};
+
 struct Rsqrt {
   static constexpr int kinds = kFloat | kComplex;
   template <typename T> LAZULI_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
@@ -95,11 +129,17 @@ struct Reciprocal {
   template <typename T> LAZULI_HD T operator()(T x) const { return T(1) / x; }
 };
 struct Sigmoid {
-  static constexpr int kinds = kFloat;
+  static constexpr int kinds = kFloat | kComplex;
   template <typename T> LAZULI_HD T operator()(T x) const {
-    // Never exponentiates a large positive number, so no overflow to inf/inf.
-    T e = std::exp(-std::fabs(x));
-    return x >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
+    // Never exponentiates a number of large positive real part, so no overflow to inf/inf.
+    if constexpr (is_cplx<T>) {
+      if (x.real() >= 0) return T(1) / (T(1) + std::exp(-x));
+      T e = std::exp(x);
+      return e / (T(1) + e);
+    } else {
+      T e = std::exp(-std::fabs(x));
+      return x >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
+    }
   }
 };
 struct ErfInv {

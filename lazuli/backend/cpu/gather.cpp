@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/backend/cpu/index_util.h"
 #include "lazuli/primitives/indexing.h"
 
 namespace lazuli {
@@ -15,30 +15,10 @@ using namespace cpu;
 
 namespace {
 
-array row_major(const array& a) {
-  if (a.flags().row_contiguous && a.data_size() == a.size()) return a;
-  array c(a.shape(), a.dtype(), nullptr, {});
-  allocate(c);
-  copy_to(a, c, c.strides(), 0);
-  return c;
-}
-
 Strides row_strides(const Shape& shape) {
   Strides st(shape.size(), 1);
   for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * shape[d + 1];
   return st;
-}
-
-// An index as int64 with negatives counted from the end of an axis of size `dim`; an
-// unsigned value too large for int64 comes back as -1 (out of range), not wrapped.
-template <typename T>
-int64_t wrap_index(T raw, int64_t dim) {
-  if constexpr (std::is_signed_v<T>) {
-    int64_t v = static_cast<int64_t>(raw);
-    return v < 0 ? v + dim : v;
-  } else {
-    return static_cast<uint64_t>(raw) > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(raw);
-  }
 }
 
 // The element offset in `shape` (row-major) where each index tuple's window starts, after
@@ -108,13 +88,6 @@ Runs window_runs(const Shape& shape, const Shape& window) {
   return r;
 }
 
-// Element types by size: gathers move bits, whatever the dtype.
-template <size_t N> struct Bits;
-template <> struct Bits<1> { using type = uint8_t; };
-template <> struct Bits<2> { using type = uint16_t; };
-template <> struct Bits<4> { using type = uint32_t; };
-template <> struct Bits<8> { using type = uint64_t; };
-
 template <typename U>
 void gather_runs(const U* src, U* dst, const std::vector<int64_t>& starts, const Runs& runs) {
   int64_t per_window = static_cast<int64_t>(runs.offsets.size()), run = runs.run;
@@ -130,8 +103,30 @@ void gather_runs(const U* src, U* dst, const std::vector<int64_t>& starts, const
 }
 
 // One index array of whole-row windows (take along the first axis, x[idx] from Python):
-// read each index where it is used, without a pass building window starts. Returns false
-// when the layout is not this one.
+// read each index in its own dtype where it is used, without a pass building window
+// starts, and check it there. Returns false when the layout is not this one.
+template <typename U, typename I>
+void gather_rows_of(const U* src, U* dst, const I* p, int64_t n, int64_t dim, int64_t row, FirstBad& bad) {
+  constexpr int64_t kPrefetch = 16;  // how far ahead a random element gather asks for its source
+  // Captured by value: loads through the closure would repeat on every element.
+  parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [=, &bad](int64_t i0, int64_t i1) {
+    if (row == 1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        if (i + kPrefetch < i1) __builtin_prefetch(src + wrap_index(p[i + kPrefetch], dim));
+        int64_t v = wrap_index(p[i], dim);
+        if (!in_range(v, dim)) return bad.record(i);
+        dst[i] = src[v];
+      }
+      return;
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t v = wrap_index(p[i], dim);
+      if (!in_range(v, dim)) return bad.record(i);
+      std::memcpy(dst + i * row, src + v * row, row * sizeof(U));
+    }
+  });
+}
+
 bool gather_rows(array& a, const array& indices, const Shape& window, array& out) {
   for (size_t d = 1; d < window.size(); ++d)
     if (window[d] != a.shape()[d]) return false;
@@ -139,45 +134,16 @@ bool gather_rows(array& a, const array& indices, const Shape& window, array& out
   array idx = row_major(indices);
   int64_t n = static_cast<int64_t>(idx.size()), dim = a.shape()[0];
   int64_t row = static_cast<int64_t>(a.size() / std::max<int64_t>(dim, 1));
-  std::atomic<int64_t> bad{-1};
-  dispatch_dtype(idx.dtype(), [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_integral_v<T>) {
-      const T* p = static_cast<const T*>(idx.raw_data());
-      auto copy = [&](auto bits) {
-        using U = decltype(bits);
-        const U* src = static_cast<const U*>(a.raw_data());
-        U* dst = static_cast<U*>(out.raw_data());
-        parallel_for(n, std::max<int64_t>(1, kGrain / std::max<int64_t>(row, 1)), [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) {
-            int64_t v = wrap_index(p[i], dim);
-            if (v < 0 || v >= dim) {
-              int64_t expected = -1;
-              bad.compare_exchange_strong(expected, i);
-              return;
-            }
-            if (row == 1) dst[i] = src[v];
-            else std::memcpy(dst + i * row, src + v * row, row * sizeof(U));
-          }
-        });
-      };
-      switch (a.itemsize()) {
-        case 1: return copy(Bits<1>::type{});
-        case 2: return copy(Bits<2>::type{});
-        case 4: return copy(Bits<4>::type{});
-        default: return copy(Bits<8>::type{});
-      }
-    }
-  });
-  if (int64_t i = bad.load(); i >= 0) {
-    std::string v;
-    dispatch_dtype(idx.dtype(), [&](auto t) {
-      using T = decltype(t);
-      if constexpr (std::is_integral_v<T>) v = std::to_string(+static_cast<const T*>(idx.raw_data())[i]);
+  FirstBad bad;
+  dispatch_index(idx.dtype(), [&](auto t) {
+    using I = decltype(t);
+    dispatch_bits(a.itemsize(), [&](auto bits) {
+      using U = decltype(bits);
+      gather_rows_of(static_cast<const U*>(a.raw_data()), static_cast<U*>(out.raw_data()),
+                     static_cast<const I*>(idx.raw_data()), n, dim, row, bad);
     });
-    throw std::out_of_range("[gather] Index " + v + " is out of bounds for axis 0 with size " +
-                            std::to_string(dim) + ".");
-  }
+  });
+  if (int64_t i = bad.get(); i >= 0) raise_out_of_range("gather", index_text(idx, i), 0, dim);
   return true;
 }
 
@@ -203,17 +169,10 @@ void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   auto starts = window_starts(indices, axes_, a.shape(), slice_sizes_, "gather");
   if (out.size() == 0) return;
   Runs runs = window_runs(a.shape(), slice_sizes_);
-  auto run = [&](auto bits) {
+  dispatch_bits(a.itemsize(), [&](auto bits) {
     using U = decltype(bits);
     gather_runs(static_cast<const U*>(a.raw_data()), static_cast<U*>(out.raw_data()), starts, runs);
-  };
-  switch (a.itemsize()) {
-    case 1: return run(Bits<1>::type{});
-    case 2: return run(Bits<2>::type{});
-    case 4: return run(Bits<4>::type{});
-    case 8: return run(Bits<8>::type{});
-  }
-  throw std::runtime_error("[gather] Unsupported element size " + std::to_string(a.itemsize()) + ".");
+  });
 }
 
 void ScatterSlices::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
