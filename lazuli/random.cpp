@@ -387,3 +387,12 @@ array multivariate_normal(const array& mean, const array& cov, const Shape& shap
 
 }  // namespace random
 }  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(RandomBits) {
+  r.arity(1);
+  const Shape& key = r.input_shape(0);
+  if (key.empty() || key.back() != 2) r.fail("RandomBits needs keys of shape (..., 2)");
+  return std::make_shared<RandomBits>(s, r.shape());
+}
+}  // namespace lazuli

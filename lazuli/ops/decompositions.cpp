@@ -825,3 +825,61 @@ array cross(const array& a, const array& b, int axis, S s) {
 
 }  // namespace linalg
 }  // namespace lazuli
+
+namespace lazuli {
+namespace {
+// One (..., M, N) input, square when asked.
+void read_matrix(Reader& r, bool square) {
+  r.arity(1);
+  const Shape& a = r.input_shape(0);
+  if (a.size() < 2 || (square && a[a.size() - 1] != a[a.size() - 2]))
+    r.fail("a linalg primitive gets the input " + detail::shape_str(a));
+}
+// (a (..., M, M), b (..., M, K)) with equal batch axes.
+void read_system(Reader& r) {
+  r.arity(2);
+  const Shape &a = r.input_shape(0), &b = r.input_shape(1);
+  if (a.size() < 2 || a.size() != b.size() || a[a.size() - 1] != a[a.size() - 2] || b[b.size() - 2] != a.back() ||
+      !std::equal(a.begin(), a.end() - 2, b.begin()))
+    r.fail("a solve gets " + detail::shape_str(a) + " and " + detail::shape_str(b));
+}
+}  // namespace
+LAZULI_PRIMITIVE_READER(LUFactor) {
+  read_matrix(r, false);
+  return std::make_shared<LUFactor>(s);
+}
+LAZULI_PRIMITIVE_READER(Inverse) {
+  read_matrix(r, true);
+  bool triangular = r.boolean(), upper = r.boolean();
+  return std::make_shared<Inverse>(s, triangular, upper);
+}
+LAZULI_PRIMITIVE_READER(Solve) {
+  read_system(r);
+  return std::make_shared<Solve>(s);
+}
+LAZULI_PRIMITIVE_READER(SolveTriangular) {
+  read_system(r);
+  return std::make_shared<SolveTriangular>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(Cholesky) {
+  read_matrix(r, true);
+  return std::make_shared<Cholesky>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(QRF) {
+  read_matrix(r, false);
+  return std::make_shared<QRF>(s);
+}
+LAZULI_PRIMITIVE_READER(SVD) {
+  read_matrix(r, false);
+  return std::make_shared<SVD>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(Eigh) {
+  read_matrix(r, true);
+  bool upper = r.boolean(), vectors = r.boolean();
+  return std::make_shared<Eigh>(s, upper, vectors);
+}
+LAZULI_PRIMITIVE_READER(Eig) {
+  read_matrix(r, true);
+  return std::make_shared<Eig>(s, r.boolean());
+}
+}  // namespace lazuli

@@ -1,5 +1,6 @@
 // lazuli.core: MLX's Python API over Lazuli.
 #include "convert.h"
+#include "export.h"
 
 NB_MODULE(core, m) {
   m.doc() = "Lazuli: lazy NumPy-like arrays with MLX's Python API.";
@@ -19,4 +20,5 @@ NB_MODULE(core, m) {
   init_fft(m);
   init_quantized_ops(m);
   init_io(m);
+  init_export(m);
 }

@@ -1,0 +1,277 @@
+#include "lazuli/export.h"
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "checker.h"
+#include "lazuli/fft.h"
+#include "lazuli/linalg.h"
+#include "lazuli/primitives.h"
+#include "lazuli/quantized.h"
+#include "lazuli/serialize.h"
+#include "test_util.h"
+
+using namespace lazuli;
+using lazuli::test::filled;
+
+namespace {
+
+std::string temp_file(const std::string& name) { return testing::TempDir() + "lazuli_export_" + name + ".lzfn"; }
+
+void expect_close(const array& got, const array& want, double tol = 1e-5) {
+  ASSERT_EQ(got.shape(), want.shape());
+  ASSERT_EQ(got.dtype(), want.dtype());
+  if (is_complex(want.dtype())) {
+    expect_close(real(got), real(want), tol);
+    expect_close(imag(got), imag(want), tol);
+    return;
+  }
+  auto g = test::to_vector<double>(got), w = test::to_vector<double>(want);
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(w[i])) EXPECT_TRUE(std::isnan(g[i])) << "at " << i;
+    else EXPECT_NEAR(g[i], w[i], tol * (1 + std::abs(w[i]))) << "at " << i;
+  }
+}
+
+void expect_all_close(const std::vector<array>& got, const std::vector<array>& want, double tol = 1e-5) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], tol);
+}
+
+std::string read_bytes(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void write_bytes(const std::string& file, const std::string& bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), bytes.size());
+}
+
+// Weights of a two-layer MLP, captured by the exported function as constants.
+struct Mlp {
+  array w1 = astype(filled({6, 8}, -1, 1, 1), float32), b1 = astype(filled({8}, -1, 1, 2), float32);
+  array w2 = astype(filled({8, 3}, -1, 1, 3), float32), b2 = astype(filled({3}, -1, 1, 4), float32);
+  std::vector<array> operator()(const std::vector<array>& x) const {
+    array h = maximum(add(matmul(x[0], w1), b1), array(0.0f));
+    return {softmax(add(matmul(h, w2), b2), -1)};
+  }
+};
+
+}  // namespace
+
+// Every primitive class has a reader (its write() sits in its header), except
+// CustomTransforms, which export inlines (its forward graph is exported instead).
+TEST(Export, RegistryCoversEveryPrimitive) {
+  auto classes = primitive_classes();
+  EXPECT_GT(classes.size(), 40u);
+  for (auto& c : classes) {
+    if (c == "CustomTransforms") continue;
+    EXPECT_NE(find_primitive_reader(c), nullptr) << "primitive class " << c << " has no export reader";
+  }
+}
+
+// Every checker case of every family (sort, scan, indexing, linalg, fft, quantized, ...)
+// exports, imports and gives the original function's values.
+TEST(Export, EveryCheckerCaseRoundTrips) {
+  std::string file = temp_file("cases");
+  int n = 0;
+  for (auto& [name, c] : test::extra_cases()) {
+    SCOPED_TRACE(name + " case " + std::to_string(n++));
+    std::vector<array> xs;
+    for (size_t i = 0; i < c.shapes.size(); ++i) xs.push_back(filled(c.shapes[i], c.lo, c.hi, 7 + int(i)));
+    auto want = c.fun(xs);
+    export_function(file, c.fun, xs);
+    auto f = import_function(file);
+    expect_all_close(f(xs), want, 1e-9);
+  }
+  std::remove(file.c_str());
+}
+
+TEST(Export, MlpWithCapturedWeights) {
+  std::string file = temp_file("mlp");
+  Mlp mlp;
+  array x = astype(filled({4, 6}, -1, 1, 5), float32);
+  export_function(file, Fn(mlp), {x});
+  auto f = import_function(file);
+  array x2 = astype(filled({4, 6}, -1, 1, 6), float32);
+  expect_all_close(f({x2}), mlp({x2}));
+  EXPECT_FALSE(f.shapeless());
+  // Without shapeless, another batch size has no trace.
+  EXPECT_THROW(f({astype(filled({5, 6}, -1, 1, 6), float32)}), std::invalid_argument);
+  EXPECT_THROW(f({astype(x2, float64)}), std::invalid_argument);
+  EXPECT_THROW(f({}), std::invalid_argument);
+  std::remove(file.c_str());
+}
+
+TEST(Export, ShapelessRunsOnANewBatchSize) {
+  std::string file = temp_file("shapeless");
+  Mlp mlp;
+  export_function(file, Fn(mlp), {astype(filled({4, 6}, -1, 1, 5), float32)}, true);
+  auto f = import_function(file);
+  EXPECT_TRUE(f.shapeless());
+  for (int batch : {1, 7, 0}) {
+    array x = astype(filled({batch, 6}, -1, 1, 9), float32);
+    expect_all_close(f({x}), mlp({x}));
+  }
+  // Rank and dtype still have to match; a wrong feature size fails the matmul check.
+  EXPECT_THROW(f({astype(filled({2, 3, 6}, -1, 1, 9), float32)}), std::invalid_argument);
+  EXPECT_THROW(f({astype(filled({2, 5}, -1, 1, 9), float32)}), std::invalid_argument);
+  std::remove(file.c_str());
+}
+
+TEST(Export, ShapelessReshapeAndBroadcastFollowTheBatch) {
+  std::string file = temp_file("reshape");
+  Fn fun = [](const std::vector<array>& x) {
+    array flat = reshape(x[0], {x[0].shape(0), -1});  // (B, 12)
+    array wide = broadcast_to(expand_dims(x[0], 1), {x[0].shape(0), 2, 3, 4});  // (B, 2, 3, 4)
+    return std::vector<array>{sum(flat, 1), add(wide, x[1])};
+  };
+  export_function(file, fun, {filled({2, 3, 4}, -1, 1, 1), filled({3, 4}, -1, 1, 2)}, true);
+  auto f = import_function(file);
+  std::vector<array> xs{filled({5, 3, 4}, -1, 1, 3), filled({3, 4}, -1, 1, 4)};
+  expect_all_close(f(xs), fun(xs), 1e-12);
+  // A slice bakes in its input's shape: refused on a new shape, as MLX does.
+  Fn sliced = [](const std::vector<array>& x) { return std::vector<array>{slice(x[0], {1}, {3})}; };
+  export_function(file, sliced, {filled({4}, -1, 1, 1)}, true);
+  auto g = import_function(file);
+  expect_all_close(g({filled({4}, -1, 1, 2)}), sliced({filled({4}, -1, 1, 2)}));
+  try {
+    g({filled({6}, -1, 1, 2)});
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("Slice"), std::string::npos) << e.what();
+  }
+  std::remove(file.c_str());
+}
+
+TEST(Export, KwargsAndMultipleOutputs) {
+  std::string file = temp_file("kwargs");
+  KwFn fun = [](const std::vector<array>& args, const Kwargs& kw) {
+    return std::vector<array>{add(args[0], kw.at("bias")), multiply(args[0], kw.at("scale")), kw.at("bias")};
+  };
+  array x = filled({3}, -1, 1, 1), b = filled({3}, -1, 1, 2), s = filled({3}, -1, 1, 3);
+  export_function(file, fun, {x}, {{"bias", b}, {"scale", s}});
+  auto f = import_function(file);
+  Kwargs kw{{"bias", s}, {"scale", b}};
+  expect_all_close(f({x}, kw), fun({x}, kw), 1e-12);
+  EXPECT_THROW(f({x}), std::invalid_argument);
+  EXPECT_THROW(f({x, s, b}), std::invalid_argument);
+  EXPECT_THROW(f({x}, {{"bias", s}, {"shift", b}}), std::invalid_argument);
+  std::remove(file.c_str());
+}
+
+TEST(Export, ExporterKeepsOneTracePerShape) {
+  std::string file = temp_file("exporter");
+  Fn fun = [](const std::vector<array>& x) { return std::vector<array>{sum(x[0], 0)}; };
+  {
+    auto ex = exporter(file, fun);
+    ex({filled({2, 3}, -1, 1, 1)});
+    ex({filled({4, 3}, -1, 1, 2)});
+    ex.close();
+  }
+  auto f = import_function(file);
+  EXPECT_EQ(f.num_traces(), 2u);
+  for (int rows : {2, 4}) {
+    array x = filled({rows, 3}, -1, 1, 3);
+    expect_all_close(f({x}), fun({x}), 1e-12);
+  }
+  EXPECT_THROW(f({filled({3, 3}, -1, 1, 3)}), std::invalid_argument);
+  std::remove(file.c_str());
+}
+
+// Elementwise, reductions, matmul, indexing, sort, scan, fft, linalg and quantized matmul in
+// one function, and a custom function (exported by inlining its forward graph).
+TEST(Export, ManyFamiliesInOneFunction) {
+  std::string file = temp_file("families");
+  array w = astype(filled({16, 32}, -1, 1, 11), float32);
+  auto q = quantize(w, 32, 4);
+  Fn custom = custom_function([](const std::vector<array>& x) { return std::vector<array>{exp(x[0])}; });
+  Fn fun = [&](const std::vector<array>& x) {
+    array a = x[0];  // (4, 32) float32
+    array y = quantized_matmul(a, q[0], q[1], q[2], true, 32, 4);  // (4, 16)
+    array s = sort(y, -1);
+    array c = cumsum(s, 1);
+    array idx = argsort(y, 1);
+    array t = take_along_axis(y, idx, 1);
+    array spec = abs(fft::rfft(a, -1));
+    array m = matmul(transpose(a), a);
+    array spd = add(m, multiply(eye(32, 32), array(32.0f)));
+    array l = linalg::cholesky(spd);
+    array z = linalg::solve(spd, transpose(a));
+    array e = custom({tanh(a)})[0];
+    return std::vector<array>{c, t, logsumexp(spec, 1), l, z, max(e, 0), slice(a, {1, 0}, {3, 32}, {1, 2})};
+  };
+  array x = astype(filled({4, 32}, -1, 1, 12), float32);
+  export_function(file, fun, {x});
+  auto f = import_function(file);
+  array x2 = astype(filled({4, 32}, -1, 1, 13), float32);
+  expect_all_close(f({x2}), fun({x2}), 1e-4);
+  std::remove(file.c_str());
+}
+
+TEST(Export, ToDot) {
+  std::ostringstream os;
+  array x = filled({2}, -1, 1, 1);
+  export_to_dot(os, {add(exp(x), x)});
+  std::string dot = os.str();
+  EXPECT_EQ(dot.rfind("digraph {", 0), 0u);
+  EXPECT_NE(dot.find("Exp"), std::string::npos);
+  EXPECT_NE(dot.find("Add"), std::string::npos);
+}
+
+TEST(Export, MalformedFilesRaise) {
+  std::string file = temp_file("good"), bad = temp_file("bad");
+  Mlp mlp;
+  export_function(file, Fn(mlp), {astype(filled({4, 6}, -1, 1, 5), float32)});
+  std::string bytes = read_bytes(file);
+  // Every truncation raises a clear error.
+  for (size_t n = 0; n < bytes.size(); n += std::max<size_t>(1, bytes.size() / 300)) {
+    write_bytes(bad, bytes.substr(0, n));
+    EXPECT_THROW(import_function(bad), std::invalid_argument) << "truncated to " << n;
+  }
+  // Trailing garbage, a bad magic, another version.
+  write_bytes(bad, bytes + "x");
+  EXPECT_THROW(import_function(bad), std::invalid_argument);
+  std::string b = bytes;
+  b[0] = 'X';
+  write_bytes(bad, b);
+  EXPECT_THROW(import_function(bad), std::invalid_argument);
+  b = bytes;
+  b[8] = 9;
+  write_bytes(bad, b);
+  EXPECT_THROW(import_function(bad), std::invalid_argument);
+  // A huge constant count is refused before allocating anything.
+  b = bytes;
+  b[13] = b[14] = b[15] = b[16] = char(0xff);
+  write_bytes(bad, b);
+  EXPECT_THROW(import_function(bad), std::invalid_argument);
+  // Flipping any byte either still loads (and then runs) or raises invalid_argument.
+  array x = astype(filled({4, 6}, -1, 1, 5), float32);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    b = bytes;
+    b[i] = char(b[i] ^ 0x5a);
+    write_bytes(bad, b);
+    try {
+      auto f = import_function(bad);
+      auto outs = f({x});
+      for (auto& o : outs) o.eval();
+    } catch (const std::invalid_argument&) {
+    } catch (const std::runtime_error&) {  // e.g. a dimension grown past the memory limit
+    }
+  }
+  EXPECT_THROW(import_function(temp_file("missing")), std::runtime_error);
+  std::remove(file.c_str());
+  std::remove(bad.c_str());
+}
+
+// tests/data/export_from_python.lzfn was written by python/tests/test_export.py
+// (write_cross_language_file): f(x, *, y) = (tanh(x @ w + y), cumsum(x, axis=1)) with
+// w = arange(12).reshape(3, 4) / 10, exported for x (2, 3), y (4,) float32.
+TEST(Export, RunsAFileWrittenFromPython) {
+  auto f = import_function(std::string(LAZULI_TEST_DATA_DIR) + "/export_from_python.lzfn");
+  array x = astype(filled({2, 3}, -1, 1, 1), float32), y = astype(filled({4}, -1, 1, 2), float32);
+  array w = divide(reshape(arange(12.0, float32), {3, 4}), array(10.0f));
+  auto outs = f({x}, {{"y", y}});
+  expect_all_close(outs, {tanh(add(matmul(x, w), y)), cumsum(x, 1)});
+}
