@@ -329,12 +329,13 @@ std::vector<array> placeholders(const std::vector<Shape>& shapes, const std::vec
 // parameters against them. Returns it with its output shapes.
 std::shared_ptr<Primitive> make_primitive(const std::string& cls, const std::string& params,
                                           const std::vector<Shape>& shapes, const std::vector<Dtype>& dtypes,
-                                          const std::string& context) {
+                                          const std::vector<Dtype>& out_dtypes, const std::string& context) {
   const PrimitiveReader* reader = find_primitive_reader(cls);
   Reader r(params.data(), params.size(), context);
   if (!reader) r.fail("unknown primitive class '" + cls + "'");
   r.input_shapes = shapes;
   r.input_dtypes = dtypes;
+  r.output_dtypes = out_dtypes;
   auto p = (*reader)(to_stream({}), r);
   if (!r.done()) r.fail(cls + " has " + std::to_string(r.left()) + " unread parameter bytes");
   return p;
@@ -402,7 +403,10 @@ ImportedFunction import_function(const std::string& file) {
         const Spec* s = spec_of(*g, t, ref, scratch);
         shapes.push_back(s->shape), dtypes.push_back(s->dtype);
       }
-      auto p = make_primitive(n.cls, n.params, shapes, dtypes, context + " (node " + std::to_string(ni) + ", " + n.cls + ")");
+      std::vector<Dtype> out_dtypes;
+      for (auto& o : n.outputs) out_dtypes.push_back(o.dtype);
+      auto p = make_primitive(n.cls, n.params, shapes, dtypes, out_dtypes,
+                              context + " (node " + std::to_string(ni) + ", " + n.cls + ")");
       auto out_shapes = p->output_shapes(placeholders(shapes, dtypes));
       bool same = out_shapes.size() == n.outputs.size();
       for (size_t i = 0; same && i < out_shapes.size(); ++i) same = out_shapes[i] == n.outputs[i].shape;
@@ -530,7 +534,7 @@ std::vector<array> ImportedFunction::operator()(const std::vector<array>& args, 
     for (auto& o : n.outputs) out_dtypes.push_back(o.dtype), out_shapes.push_back(o.shape);
     std::shared_ptr<Primitive> p;
     if (!changed) {
-      p = make_primitive(n.cls, n.params, shapes, dtypes, "The exported graph is malformed");
+      p = make_primitive(n.cls, n.params, shapes, dtypes, out_dtypes, "The exported graph is malformed");
     } else {
       std::string context = "Cannot run the shapeless function on these input shapes: node " + std::to_string(ni) +
                             " (" + n.cls + ")";
@@ -550,8 +554,9 @@ std::vector<array> ImportedFunction::operator()(const std::vector<array>& args, 
         w.ints(*target);
         params = std::move(w.bytes());
       }
-      p = make_primitive(n.cls, params, shapes, dtypes, context);
+      p = make_primitive(n.cls, params, shapes, dtypes, out_dtypes, context);
       out_shapes = p->output_shapes(ins);
+      if (out_shapes.size() != out_dtypes.size()) fail("import_function", context + " makes another number of outputs.");
     }
     if (out_shapes.size() == 1)
       values.push_back({array(out_shapes[0], out_dtypes[0], p, ins)});

@@ -868,6 +868,7 @@ std::vector<std::string> primitive_names() {
 namespace lazuli {
 LAZULI_PRIMITIVE_READER(StopGradient) {
   r.arity(1);
+  r.outputs_like(0);
   return std::make_shared<StopGradient>(s);
 }
 }  // namespace lazuli

@@ -236,34 +236,62 @@ void check_slice(Reader& r, const Shape& start, const Shape& stop, const Shape& 
 
 LAZULI_PRIMITIVE_READER(Unary) {
   r.arity(1);
-  return std::make_shared<Unary>(s, r.enumeration<UnaryOp>(num_unary_ops));
+  auto op = r.enumeration<UnaryOp>(num_unary_ops);
+  Dtype in = r.in_dtype(0), out = in;
+  if (op == UnaryOp::IsNan || op == UnaryOp::IsInf || op == UnaryOp::IsPosInf || op == UnaryOp::IsNegInf ||
+      op == UnaryOp::LogicalNot)
+    out = bool_;
+  else if ((op == UnaryOp::Real || op == UnaryOp::Imag || op == UnaryOp::Abs) && in == complex64)
+    out = float32;
+  r.expect_output(0, out);
+  return std::make_shared<Unary>(s, op);
 }
 LAZULI_PRIMITIVE_READER(Binary) {
   r.arity(2);
-  return std::make_shared<Binary>(s, r.enumeration<BinaryOp>(num_binary_ops));
+  auto op = r.enumeration<BinaryOp>(num_binary_ops);
+  r.same_input_dtypes();
+  bool predicate = op == BinaryOp::Equal || op == BinaryOp::NotEqual || op == BinaryOp::Less ||
+                   op == BinaryOp::LessEqual || op == BinaryOp::Greater || op == BinaryOp::GreaterEqual ||
+                   op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr || op == BinaryOp::LogicalXor;
+  r.expect_output(0, predicate ? bool_ : r.in_dtype(0));
+  return std::make_shared<Binary>(s, op);
 }
 LAZULI_PRIMITIVE_READER(DivMod) {
   r.arity(2);
+  r.same_input_dtypes();
+  r.outputs_like(0);
   return std::make_shared<DivMod>(s);
 }
 LAZULI_PRIMITIVE_READER(Select) {
   r.arity(3);
+  r.expect_input(0, bool_);
+  r.same_input_dtypes(1);
+  r.outputs_like(1);
   return std::make_shared<Select>(s);
 }
 LAZULI_PRIMITIVE_READER(AsType) {
   r.arity(1);
-  return std::make_shared<AsType>(s, r.dtype());
+  Dtype t = r.dtype();
+  r.expect_output(0, t);
+  return std::make_shared<AsType>(s, t);
 }
 LAZULI_PRIMITIVE_READER(Copy) {
   r.arity(1);
+  r.outputs_like(0);
   return std::make_shared<Copy>(s);
 }
 LAZULI_PRIMITIVE_READER(View) {
   r.arity(1);
-  return std::make_shared<View>(s, r.dtype());
+  Dtype t = r.dtype();
+  r.expect_output(0, t);
+  const Shape& in = r.input_shape(0);
+  int a = r.in_dtype(0).size, b = t.size;
+  if (in.empty() ? a != b : (int64_t(in.back()) * a) % b != 0) r.fail("View of " + detail::shape_str(in) + " as " + dtype_name(t));
+  return std::make_shared<View>(s, t);
 }
 LAZULI_PRIMITIVE_READER(Broadcast) {
   r.arity(1);
+  r.outputs_like(0);
   Shape shape = r.shape();
   const Shape& in = r.input_shape(0);
   if (in.size() > shape.size()) r.fail("Broadcast to fewer dimensions than its input");
@@ -275,6 +303,7 @@ LAZULI_PRIMITIVE_READER(Broadcast) {
 }
 LAZULI_PRIMITIVE_READER(Reshape) {
   r.arity(1);
+  r.outputs_like(0);
   Shape shape = r.shape();
   int64_t a = 1, b = 1;
   for (auto d : r.input_shape(0)) a *= d;
@@ -284,6 +313,7 @@ LAZULI_PRIMITIVE_READER(Reshape) {
 }
 LAZULI_PRIMITIVE_READER(Transpose) {
   r.arity(1);
+  r.outputs_like(0);
   auto axes = r.axes(r.rank());
   auto sorted = axes;
   std::sort(sorted.begin(), sorted.end());
@@ -294,12 +324,15 @@ LAZULI_PRIMITIVE_READER(Transpose) {
 }
 LAZULI_PRIMITIVE_READER(Slice) {
   r.arity(1);
+  r.outputs_like(0);
   Shape start = r.ints(), stop = r.ints(), steps = r.ints();
   check_slice(r, start, stop, steps);
   return std::make_shared<Slice>(s, std::move(start), std::move(stop), std::move(steps));
 }
 LAZULI_PRIMITIVE_READER(SliceUpdate) {
   r.arity(2);
+  r.same_input_dtypes();
+  r.outputs_like(0);
   Shape start = r.ints(), stop = r.ints(), steps = r.ints();
   check_slice(r, start, stop, steps);
   Shape want(start.size());
@@ -309,6 +342,7 @@ LAZULI_PRIMITIVE_READER(SliceUpdate) {
 }
 LAZULI_PRIMITIVE_READER(AsStrided) {
   r.arity(1);
+  r.outputs_like(0);
   Shape shape = r.shape();
   Strides strides = r.ints64();
   int64_t offset = r.i64();
@@ -328,6 +362,8 @@ LAZULI_PRIMITIVE_READER(AsStrided) {
 }
 LAZULI_PRIMITIVE_READER(Concatenate) {
   r.arity(1, SIZE_MAX);
+  r.same_input_dtypes();
+  r.outputs_like(0);
   int axis = r.axis(r.rank());
   for (size_t i = 1; i < r.input_shapes.size(); ++i) {
     Shape a = r.input_shape(0), b = r.input_shape(i);
@@ -347,19 +383,26 @@ LAZULI_PRIMITIVE_READER(Arange) {
 LAZULI_PRIMITIVE_READER(Reduce) {
   r.arity(1);
   auto op = r.enumeration<ReduceOp>(6);
+  r.expect_output(0, op == ReduceOp::And || op == ReduceOp::Or ? bool_ : r.in_dtype(0));
   return std::make_shared<Reduce>(s, op, r.axes(r.rank()));
 }
 LAZULI_PRIMITIVE_READER(ArgReduce) {
   r.arity(1);
   auto op = r.enumeration<ArgReduceOp>(2);
+  r.expect_output(0, uint32);
   return std::make_shared<ArgReduce>(s, op, r.axis(r.rank()));
 }
 LAZULI_PRIMITIVE_READER(Take) {
   r.arity(2);
+  r.expect_integer_input(1);
+  r.outputs_like(0);
   return std::make_shared<Take>(s, r.axis(r.rank()));
 }
 LAZULI_PRIMITIVE_READER(Scatter) {
   r.arity(3);
+  r.expect_integer_input(1);
+  r.expect_input(2, r.in_dtype(0));
+  r.outputs_like(0);
   auto op = r.enumeration<ScatterOp>(5);
   int axis = r.axis(r.rank());
   const Shape &a = r.input_shape(0), &idx = r.input_shape(1);
@@ -375,6 +418,8 @@ LAZULI_PRIMITIVE_READER(Matmul) {
   if (a.size() < 2 || a.size() != b.size() || a.back() != b[b.size() - 2] ||
       !std::equal(a.begin(), a.end() - 2, b.begin()))
     r.fail("Matmul of " + detail::shape_str(a) + " and " + detail::shape_str(b));
+  r.same_input_dtypes();
+  r.outputs_like(0);
   return std::make_shared<Matmul>(s);
 }
 

@@ -76,6 +76,33 @@ array Reader::placeholder(size_t input) const {
   return array(input_shape(input), input_dtypes.at(input), nullptr, {});
 }
 
+Dtype Reader::in_dtype(size_t input) const {
+  rank(input);
+  if (input >= input_dtypes.size()) fail("a primitive reads the dtype of a missing input");
+  return input_dtypes[input];
+}
+void Reader::expect_input(size_t input, Dtype t) {
+  if (in_dtype(input) != t)
+    fail("input " + std::to_string(input) + " is " + dtype_name(in_dtype(input)) + ", not " + dtype_name(t));
+}
+void Reader::expect_integer_input(size_t input) {
+  Dtype t = in_dtype(input);
+  if (!is_integral(t) || t == bool_) fail("input " + std::to_string(input) + " (indices) is " + dtype_name(t));
+}
+void Reader::expect_output(size_t output, Dtype t) {
+  if (output >= output_dtypes.size()) fail("a primitive's output " + std::to_string(output) + " is missing");
+  if (output_dtypes[output] != t)
+    fail("output " + std::to_string(output) + " is recorded as " + dtype_name(output_dtypes[output]) +
+         " where the primitive makes " + dtype_name(t));
+}
+void Reader::same_input_dtypes(size_t first, long last) {
+  size_t end = last < 0 ? input_dtypes.size() : size_t(last);
+  for (size_t i = first + 1; i < end; ++i) expect_input(i, in_dtype(first));
+}
+void Reader::outputs_like(size_t input) {
+  for (size_t i = 0; i < output_dtypes.size(); ++i) expect_output(i, in_dtype(input));
+}
+
 void Reader::arity(size_t lo, size_t hi) {
   size_t n = input_shapes.size();
   if (n < lo || n > hi)

@@ -89,6 +89,17 @@ class Reader {
   // The input shapes of the node whose parameters are being read, for range checks.
   std::vector<Shape> input_shapes;
   std::vector<Dtype> input_dtypes;
+  // The node's recorded output dtypes. Kernels trust them (they write the type their inputs
+  // imply), so every reader checks them against its inputs.
+  std::vector<Dtype> output_dtypes;
+  Dtype in_dtype(size_t input) const;
+  void expect_input(size_t input, Dtype t);
+  void expect_integer_input(size_t input);
+  void expect_output(size_t output, Dtype t);
+  // Inputs [first, last) (last = -1: all) share input `first`'s dtype.
+  void same_input_dtypes(size_t first = 0, long last = -1);
+  // Every output has input `input`'s dtype.
+  void outputs_like(size_t input);
   // A shape-and-dtype stand-in for input i (no data), for checks written against arrays.
   array placeholder(size_t input) const;
   int rank(size_t input = 0) const;

@@ -275,3 +275,47 @@ TEST(Export, RunsAFileWrittenFromPython) {
   auto outs = f({x}, {{"y", y}});
   expect_all_close(outs, {tanh(add(matmul(x, w), y)), cumsum(x, 1)});
 }
+
+// Readers check what kernels trust: dtypes of inputs and outputs, axes, windows, arity.
+TEST(Export, ReadersRejectInconsistentNodes) {
+  auto read = [](const std::string& cls, const Writer& w, std::vector<Shape> in_shapes, std::vector<Dtype> in_dtypes,
+                 std::vector<Dtype> out_dtypes) {
+    Reader r(w.bytes().data(), w.bytes().size(), "test");
+    r.input_shapes = std::move(in_shapes);
+    r.input_dtypes = std::move(in_dtypes);
+    r.output_dtypes = std::move(out_dtypes);
+    return (*find_primitive_reader(cls))(to_stream({}), r);
+  };
+  Writer exp_op;
+  exp_op.enumeration(UnaryOp::Exp);
+  EXPECT_NE(read("Unary", exp_op, {{3}}, {float32}, {float32}), nullptr);
+  EXPECT_THROW(read("Unary", exp_op, {{3}}, {float32}, {float64}), std::invalid_argument);  // wider output
+  EXPECT_THROW(read("Unary", exp_op, {{3}, {3}}, {float32, float32}, {float32}), std::invalid_argument);
+  Writer add_op;
+  add_op.enumeration(BinaryOp::Add);
+  EXPECT_THROW(read("Binary", add_op, {{3}, {3}}, {float32, float64}, {float64}), std::invalid_argument);
+  Writer bad_op;
+  bad_op.u8(200);
+  EXPECT_THROW(read("Binary", bad_op, {{3}, {3}}, {float32, float32}, {float32}), std::invalid_argument);
+  Writer axes;
+  axes.enumeration(ReduceOp::Sum), axes.ints({2});
+  EXPECT_THROW(read("Reduce", axes, {{3, 4}}, {float32}, {float32}), std::invalid_argument);
+  Writer perm;
+  perm.ints({0, 0});
+  EXPECT_THROW(read("Transpose", perm, {{3, 4}}, {float32}, {float32}), std::invalid_argument);
+  Writer slice;
+  slice.ints({0}), slice.ints({5}), slice.ints({1});
+  EXPECT_THROW(read("Slice", slice, {{4}}, {float32}, {float32}), std::invalid_argument);
+  Writer strided;
+  strided.ints({4}), strided.ints64({2}), strided.i64(0);
+  EXPECT_THROW(read("AsStrided", strided, {{6}}, {float32}, {float32}), std::invalid_argument);
+  Writer take_axis;
+  take_axis.i32(0);
+  EXPECT_THROW(read("Take", take_axis, {{4}, {2}}, {float32, float32}, {float32}), std::invalid_argument);
+  EXPECT_THROW(read("Matmul", Writer{}, {{2, 3}, {4, 5}}, {float32, float32}, {float32}), std::invalid_argument);
+  Writer trailing;
+  trailing.i32(1);
+  Reader r(trailing.bytes().data(), trailing.bytes().size(), "test");
+  r.u8();
+  EXPECT_THROW(r.u32(), std::invalid_argument);  // reads past the end raise
+}

@@ -339,6 +339,8 @@ LAZULI_PRIMITIVE_READER(FFT) {
   int axis = r.axis(r.rank());
   int n = r.i32();
   auto kind = r.enumeration<FFTKind>(4);
+  r.expect_input(0, kind == FFTKind::RealForward ? float32 : complex64);
+  r.expect_output(0, kind == FFTKind::RealInverse ? float32 : complex64);
   int64_t want = kind == FFTKind::RealInverse ? n / 2 + 1 : n;
   if (n < 1 || r.input_shape(0)[axis] != want)
     r.fail("FFT of length " + std::to_string(n) + " reads an axis of length " + std::to_string(r.input_shape(0)[axis]));

@@ -546,6 +546,8 @@ std::vector<int> read_gather_axes(Reader& r, size_t extra) {
   r.arity(1 + axes.size() + extra);
   for (size_t i = 1; i < axes.size(); ++i)
     if (r.input_shape(1 + i) != r.input_shape(1)) r.fail("index arrays of different shapes");
+  for (size_t i = 0; i < axes.size(); ++i) r.expect_integer_input(1 + i);
+  r.outputs_like(0);
   return axes;
 }
 // A window with one size per source axis, each fitting in it.
@@ -566,6 +568,7 @@ LAZULI_PRIMITIVE_READER(ScatterSlices) {
   auto op = r.enumeration<ScatterOp>(5);
   auto axes = read_gather_axes(r, 1);
   const Shape& upd = r.input_shape(1 + axes.size());
+  r.expect_input(1 + axes.size(), r.in_dtype(0));
   Shape idx = axes.empty() ? Shape{} : r.input_shape(1);
   if (upd.size() != idx.size() + r.rank() || !std::equal(idx.begin(), idx.end(), upd.begin()))
     r.fail("ScatterSlices' updates do not have the index shape followed by a window");
@@ -575,6 +578,8 @@ LAZULI_PRIMITIVE_READER(ScatterSlices) {
 LAZULI_PRIMITIVE_READER(Depends) {
   int n = r.i32();
   if (n < 0 || size_t(n) > r.input_shapes.size()) r.fail("Depends passes on more inputs than it has");
+  if (r.output_dtypes.size() != size_t(n)) r.fail("Depends has another number of outputs");
+  for (int i = 0; i < n; ++i) r.expect_output(i, r.in_dtype(i));
   return std::make_shared<Depends>(s, n);
 }
 }  // namespace lazuli

@@ -245,10 +245,12 @@ array median(const array& a, bool keepdims, S s) {
 namespace lazuli {
 LAZULI_PRIMITIVE_READER(Sort) {
   r.arity(1);
+  r.outputs_like(0);
   return std::make_shared<Sort>(s, r.axis(r.rank()));
 }
 LAZULI_PRIMITIVE_READER(ArgSort) {
   r.arity(1);
+  r.expect_output(0, uint32);
   return std::make_shared<ArgSort>(s, r.axis(r.rank()));
 }
 namespace {
@@ -262,10 +264,12 @@ std::pair<int, int> read_partition(Reader& r) {
 }  // namespace
 LAZULI_PRIMITIVE_READER(Partition) {
   auto [kth, axis] = read_partition(r);
+  r.outputs_like(0);
   return std::make_shared<Partition>(s, kth, axis);
 }
 LAZULI_PRIMITIVE_READER(ArgPartition) {
   auto [kth, axis] = read_partition(r);
+  r.expect_output(0, uint32);
   return std::make_shared<ArgPartition>(s, kth, axis);
 }
 }  // namespace lazuli
