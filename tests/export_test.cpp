@@ -6,6 +6,7 @@
 
 #include "checker.h"
 #include "lazuli/fft.h"
+#include "lazuli/indexing.h"
 #include "lazuli/linalg.h"
 #include "lazuli/primitives.h"
 #include "lazuli/quantized.h"
@@ -318,4 +319,32 @@ TEST(Export, ReadersRejectInconsistentNodes) {
   Reader r(trailing.bytes().data(), trailing.bytes().size(), "test");
   r.u8();
   EXPECT_THROW(r.u32(), std::invalid_argument);  // reads past the end raise
+}
+
+// The core primitives not met above, each as a node that depends on the input.
+TEST(Export, CorePrimitivesRoundTrip) {
+  std::string file = temp_file("core");
+  Fn fun = [](const std::vector<array>& xs) {
+    array x = xs[0];  // (4, 6) float32
+    auto dm = divmod(x, array(0.7f));
+    array v = view(x, uint32);
+    array st = as_strided(x, {3, 2}, {6, 1}, 1);
+    array su = slice_update(x, zeros({2, 6}), {1, 0}, {3, 6});
+    array idx = astype(argmax(x, 0), int32);  // (6,), values in [0, 4)
+    array sc = scatter_add(x, reshape(idx, {6, 1}), ones({6, 1, 6}), 0);
+    array pa = partition(x, 2, 1), apa = argpartition(x, 3, 0);
+    array cat = concatenate({x, square(x)}, 0);
+    array sel = where(greater(x, array(0.0f)), x, negative(x));
+    array key = astype(reshape(slice(v, {0, 0}, {1, 2}), {2}), uint32);
+    array rb = random::bits({3}, 4, key);
+    array g = gather(x, {idx}, {0}, {1, 3});
+    array ss = scatter_add(x, std::vector<array>{idx}, ones({6, 1, 3}), std::vector<int>{0});
+    return std::vector<array>{dm[0], dm[1], v, st, su, sc, pa, apa, cat, sel, rb, g, ss, stop_gradient(copy(x))};
+  };
+  array x = astype(filled({4, 6}, -1, 1, 3), float32);
+  export_function(file, fun, {x});
+  auto f = import_function(file);
+  array x2 = astype(filled({4, 6}, -1, 1, 4), float32);
+  expect_all_close(f({x2}), fun({x2}), 1e-6);
+  std::remove(file.c_str());
 }
