@@ -346,7 +346,12 @@ std::shared_ptr<Primitive> make_primitive(const std::string& cls, const std::str
 ImportedFunction import_function(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("[import_function] Cannot open " + file + ".");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0) throw std::runtime_error("[import_function] Cannot read " + file + ".");
+  std::string bytes(static_cast<size_t>(size), '\0');  // the file's real size, not a claimed one
+  if (!in.read(bytes.data(), size)) throw std::runtime_error("[import_function] Cannot read " + file + ".");
   std::string context = "The file " + file + " is malformed";
   Reader r(bytes.data(), bytes.size(), context);
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
