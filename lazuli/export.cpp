@@ -19,6 +19,7 @@
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <unistd.h>
 #include <unordered_map>
 
 #include "lazuli/ops.h"
@@ -213,7 +214,7 @@ std::string serialize(const ImportedFunction::Impl& g) {
 
 // Writes to file + ".tmp" and renames, so a failure never leaves a half-written file.
 void write_file(const std::string& file, const std::string& bytes) {
-  std::string tmp = file + ".tmp";
+  std::string tmp = file + ".tmp" + std::to_string(::getpid());  // one per writing process
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("[export_function] Cannot open " + tmp + " for writing.");

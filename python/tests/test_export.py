@@ -44,7 +44,7 @@ def test_mlp_with_captured_weights(tmp_path):
     # The weights live in the file: changing the originals changes nothing.
     mlp.w1 = mx.zeros((6, 8))
     np.testing.assert_allclose(np.array(f(x)[0]), np.array(Mlp()(x)), rtol=1e-5, atol=1e-6)
-    assert not os.path.exists(path + ".tmp")
+    assert os.listdir(tmp_path) == ["mlp.lzfn"]  # no temporary file left behind
 
 
 def test_wrong_inputs_raise(tmp_path):
