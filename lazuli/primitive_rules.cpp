@@ -832,6 +832,13 @@ bool register_primitive(const char* name) {
 }
 }  // namespace detail
 
+std::vector<std::string> primitive_classes() {
+  auto names = detail::registered();
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 std::vector<std::string> primitive_names() {
   std::vector<std::string> names;
   for (auto& cls : detail::registered()) {
@@ -856,4 +863,12 @@ std::vector<std::string> primitive_names() {
   return names;
 }
 
+}  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(StopGradient) {
+  r.arity(1);
+  r.outputs_like(0);
+  return std::make_shared<StopGradient>(s);
+}
 }  // namespace lazuli

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lazuli/array.h"
+#include "lazuli/serialize.h"   // Writer, for write()
 #include "lazuli/transforms.h"  // Fn and the rule types of CustomTransforms
 
 namespace lazuli {
@@ -31,6 +32,11 @@ class Primitive {
   // Same kind and parameters: compile merges equivalent nodes on equal inputs.
   virtual bool is_equivalent(const Primitive& other) const { return false; }
   virtual void print(std::ostream& os) const;
+  // Export (lazuli/export.h): the class's registered name (LAZULI_TRANSFORMS sets it), and
+  // its parameters, which the reader registered under that name reads back
+  // (LAZULI_PRIMITIVE_READER in the class's .cpp). Parameterless classes write nothing.
+  virtual const char* class_name() const { return nullptr; }
+  virtual void write(Writer&) const {}
 
   // Transform rules, written with ops so that they can be transformed again.
   // Reverse mode: cotangents of the inputs in argnums, given one cotangent per output.
@@ -88,6 +94,7 @@ bool register_primitive(const char* name);
   static inline const bool registered_ = detail::register_primitive(#Name);                     \
                                                                                                  \
  public:                                                                                         \
+  const char* class_name() const override { return #Name; }                                      \
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents, \
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override; \
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,   \
@@ -110,6 +117,7 @@ class Unary : public ElementwisePrimitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Unary)
+  void write(Writer& w) const override { w.enumeration(op_); }
 
  private:
   UnaryOp op_;
@@ -123,6 +131,7 @@ class Binary : public ElementwisePrimitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Binary)
+  void write(Writer& w) const override { w.enumeration(op_); }
 
  private:
   BinaryOp op_;
@@ -157,6 +166,7 @@ class AsType : public ElementwisePrimitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(AsType)
+  void write(Writer& w) const override { w.dtype(dtype_); }
 
  private:
   Dtype dtype_;
@@ -181,6 +191,7 @@ class View : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(View)
+  void write(Writer& w) const override { w.dtype(dtype_); }
 
  private:
   Dtype dtype_;
@@ -194,6 +205,7 @@ class Broadcast : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Broadcast)
+  void write(Writer& w) const override { w.ints(shape_); }
 
  private:
   Shape shape_;
@@ -207,6 +219,7 @@ class Reshape : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Reshape)
+  void write(Writer& w) const override { w.ints(shape_); }
   // Strides that view `in` as `shape` without a copy, or empty when none exist.
   static Strides view_strides(const array& in, const Shape& shape);
 
@@ -222,6 +235,7 @@ class Transpose : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Transpose)
+  void write(Writer& w) const override { w.ints(axes_); }
 
  private:
   std::vector<int> axes_;
@@ -237,6 +251,7 @@ class Slice : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Slice)
+  void write(Writer& w) const override { w.ints(start_), w.ints(stop_), w.ints(strides_); }
   // Length of the slice start:stop:step of an axis (start and stop already normalised).
   static int32_t slice_length(int32_t start, int32_t stop, int32_t step);
 
@@ -254,6 +269,7 @@ class SliceUpdate : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(SliceUpdate)
+  void write(Writer& w) const override { w.ints(start_), w.ints(stop_), w.ints(strides_); }
 
  private:
   Shape start_, stop_, strides_;
@@ -268,6 +284,7 @@ class AsStrided : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(AsStrided)
+  void write(Writer& w) const override { w.ints(shape_), w.ints64(strides_), w.i64(offset_); }
 
  private:
   Shape shape_;
@@ -283,6 +300,7 @@ class Concatenate : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Concatenate)
+  void write(Writer& w) const override { w.i32(axis_); }
 
  private:
   int axis_;
@@ -297,6 +315,7 @@ class Arange : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Arange)
+  void write(Writer& w) const override { w.f64(start_), w.f64(stop_), w.f64(step_); }
   static int32_t length(double start, double stop, double step);
 
  private:
@@ -314,6 +333,7 @@ class Reduce : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Reduce)
+  void write(Writer& w) const override { w.enumeration(op_), w.ints(axes_); }
   ReduceOp op() const { return op_; }
 
  private:
@@ -332,6 +352,7 @@ class ArgReduce : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(ArgReduce)
+  void write(Writer& w) const override { w.enumeration(op_), w.i32(axis_); }
 
  private:
   ArgReduceOp op_;
@@ -349,6 +370,7 @@ class Take : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Take)
+  void write(Writer& w) const override { w.i32(axis_); }
 
  private:
   int axis_;
@@ -366,6 +388,7 @@ class Scatter : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Scatter)
+  void write(Writer& w) const override { w.enumeration(op_), w.i32(axis_); }
 
  private:
   ScatterOp op_;
@@ -385,6 +408,7 @@ class Scan : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Scan)
+  void write(Writer& w) const override { w.enumeration(op_), w.i32(axis_), w.boolean(reverse_), w.boolean(inclusive_); }
 
  private:
   ScanOp op_;
@@ -403,6 +427,7 @@ class Sort : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Sort)
+  void write(Writer& w) const override { w.i32(axis_); }
 
  private:
   int axis_;
@@ -416,6 +441,7 @@ class ArgSort : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(ArgSort)
+  void write(Writer& w) const override { w.i32(axis_); }
 
  private:
   int axis_;
@@ -429,6 +455,7 @@ class Partition : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Partition)
+  void write(Writer& w) const override { w.i32(kth_), w.i32(axis_); }
 
  private:
   int kth_, axis_;
@@ -442,6 +469,7 @@ class ArgPartition : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(ArgPartition)
+  void write(Writer& w) const override { w.i32(kth_), w.i32(axis_); }
 
  private:
   int kth_, axis_;
@@ -457,6 +485,7 @@ class RandomBits : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(RandomBits)
+  void write(Writer& w) const override { w.ints(shape_); }
 
  private:
   Shape shape_;
@@ -495,6 +524,9 @@ class CustomTransforms : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   LAZULI_TRANSFORMS(CustomTransforms)
+  // Export writes no CustomTransforms (its rules are C++ closures): it inlines the forward
+  // graph, the inputs after the first num_args().
+  int num_args() const { return num_args_; }
 
  private:
   Fn fun_;
@@ -507,5 +539,7 @@ class CustomTransforms : public Primitive {
 // Names of every registered primitive, with the enum-parameterised ones (Unary, Binary,
 // Reduce, ArgReduce) listed op by op: what the transform-coverage test walks.
 std::vector<std::string> primitive_names();
+// The registered primitive classes (LAZULI_TRANSFORMS names): what export's coverage test walks.
+std::vector<std::string> primitive_classes();
 
 }  // namespace lazuli

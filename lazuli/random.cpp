@@ -387,3 +387,14 @@ array multivariate_normal(const array& mean, const array& cov, const Shape& shap
 
 }  // namespace random
 }  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(RandomBits) {
+  r.arity(1);
+  const Shape& key = r.input_shape(0);
+  if (key.empty() || key.back() != 2) r.fail("RandomBits needs keys of shape (..., 2)");
+  r.expect_input(0, uint32);
+  r.expect_output(0, uint32);
+  return std::make_shared<RandomBits>(s, r.shape());
+}
+}  // namespace lazuli

@@ -825,3 +825,72 @@ array cross(const array& a, const array& b, int axis, S s) {
 
 }  // namespace linalg
 }  // namespace lazuli
+
+namespace lazuli {
+namespace {
+// One (..., M, N) input, square when asked.
+void read_matrix(Reader& r, bool square) {
+  r.arity(1);
+  const Shape& a = r.input_shape(0);
+  if (a.size() < 2 || (square && a[a.size() - 1] != a[a.size() - 2]))
+    r.fail("a linalg primitive gets the input " + detail::shape_str(a));
+  if (r.in_dtype(0) != float32 && r.in_dtype(0) != float64) r.fail("a linalg primitive gets " + dtype_name(r.in_dtype(0)));
+}
+// (a (..., M, M), b (..., M, K)) with equal batch axes.
+void read_system(Reader& r) {
+  r.arity(2);
+  const Shape &a = r.input_shape(0), &b = r.input_shape(1);
+  if (a.size() < 2 || a.size() != b.size() || a[a.size() - 1] != a[a.size() - 2] || b[b.size() - 2] != a.back() ||
+      !std::equal(a.begin(), a.end() - 2, b.begin()))
+    r.fail("a solve gets " + detail::shape_str(a) + " and " + detail::shape_str(b));
+  if (r.in_dtype(0) != float32 && r.in_dtype(0) != float64) r.fail("a solve gets " + dtype_name(r.in_dtype(0)));
+  r.same_input_dtypes();
+  r.outputs_like(0);
+}
+}  // namespace
+LAZULI_PRIMITIVE_READER(LUFactor) {
+  read_matrix(r, false);
+  r.expect_output(0, r.in_dtype(0)), r.expect_output(1, uint32), r.expect_output(2, uint32);
+  return std::make_shared<LUFactor>(s);
+}
+LAZULI_PRIMITIVE_READER(Inverse) {
+  read_matrix(r, true);
+  r.outputs_like(0);
+  bool triangular = r.boolean(), upper = r.boolean();
+  return std::make_shared<Inverse>(s, triangular, upper);
+}
+LAZULI_PRIMITIVE_READER(Solve) {
+  read_system(r);
+  return std::make_shared<Solve>(s);
+}
+LAZULI_PRIMITIVE_READER(SolveTriangular) {
+  read_system(r);
+  return std::make_shared<SolveTriangular>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(Cholesky) {
+  read_matrix(r, true);
+  r.outputs_like(0);
+  return std::make_shared<Cholesky>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(QRF) {
+  read_matrix(r, false);
+  r.outputs_like(0);
+  return std::make_shared<QRF>(s);
+}
+LAZULI_PRIMITIVE_READER(SVD) {
+  read_matrix(r, false);
+  r.outputs_like(0);
+  return std::make_shared<SVD>(s, r.boolean());
+}
+LAZULI_PRIMITIVE_READER(Eigh) {
+  read_matrix(r, true);
+  r.outputs_like(0);
+  bool upper = r.boolean(), vectors = r.boolean();
+  return std::make_shared<Eigh>(s, upper, vectors);
+}
+LAZULI_PRIMITIVE_READER(Eig) {
+  read_matrix(r, true);
+  for (size_t i = 0; i < r.output_dtypes.size(); ++i) r.expect_output(i, complex64);
+  return std::make_shared<Eig>(s, r.boolean());
+}
+}  // namespace lazuli

@@ -332,3 +332,18 @@ array ifftshift(const array& a, S s) { return shift(a, nullptr, true, "ifftshift
 
 }  // namespace fft
 }  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(FFT) {
+  r.arity(1);
+  int axis = r.axis(r.rank());
+  int n = r.i32();
+  auto kind = r.enumeration<FFTKind>(4);
+  r.expect_input(0, kind == FFTKind::RealForward ? float32 : complex64);
+  r.expect_output(0, kind == FFTKind::RealInverse ? float32 : complex64);
+  int64_t want = kind == FFTKind::RealInverse ? n / 2 + 1 : n;
+  if (n < 1 || r.input_shape(0)[axis] != want)
+    r.fail("FFT of length " + std::to_string(n) + " reads an axis of length " + std::to_string(r.input_shape(0)[axis]));
+  return std::make_shared<FFT>(s, axis, n, kind);
+}
+}  // namespace lazuli

@@ -537,3 +537,49 @@ std::vector<array> depends(const std::vector<array>& inputs, const std::vector<a
 }
 
 }  // namespace lazuli
+
+namespace lazuli {
+namespace {
+// Axes naming distinct axes of the source, one index array (all of one shape) per axis after it.
+std::vector<int> read_gather_axes(Reader& r, size_t extra) {
+  auto axes = r.axes(r.rank());
+  r.arity(1 + axes.size() + extra);
+  for (size_t i = 1; i < axes.size(); ++i)
+    if (r.input_shape(1 + i) != r.input_shape(1)) r.fail("index arrays of different shapes");
+  for (size_t i = 0; i < axes.size(); ++i) r.expect_integer_input(1 + i);
+  r.outputs_like(0);
+  return axes;
+}
+// A window with one size per source axis, each fitting in it.
+void check_window(Reader& r, const Shape& window) {
+  const Shape& a = r.input_shape(0);
+  if (window.size() != a.size()) r.fail("a window's rank does not match the source");
+  for (size_t i = 0; i < a.size(); ++i)
+    if (window[i] > a[i]) r.fail("a window is larger than the source on axis " + std::to_string(i));
+}
+}  // namespace
+LAZULI_PRIMITIVE_READER(Gather) {
+  auto axes = read_gather_axes(r, 0);
+  Shape sizes = r.shape();
+  check_window(r, sizes);
+  return std::make_shared<Gather>(s, std::move(axes), std::move(sizes));
+}
+LAZULI_PRIMITIVE_READER(ScatterSlices) {
+  auto op = r.enumeration<ScatterOp>(5);
+  auto axes = read_gather_axes(r, 1);
+  const Shape& upd = r.input_shape(1 + axes.size());
+  r.expect_input(1 + axes.size(), r.in_dtype(0));
+  Shape idx = axes.empty() ? Shape{} : r.input_shape(1);
+  if (upd.size() != idx.size() + r.rank() || !std::equal(idx.begin(), idx.end(), upd.begin()))
+    r.fail("ScatterSlices' updates do not have the index shape followed by a window");
+  check_window(r, Shape(upd.begin() + idx.size(), upd.end()));
+  return std::make_shared<ScatterSlices>(s, op, std::move(axes));
+}
+LAZULI_PRIMITIVE_READER(Depends) {
+  int n = r.i32();
+  if (n < 0 || size_t(n) > r.input_shapes.size()) r.fail("Depends passes on more inputs than it has");
+  if (r.output_dtypes.size() != size_t(n)) r.fail("Depends has another number of outputs");
+  for (int i = 0; i < n; ++i) r.expect_output(i, r.in_dtype(i));
+  return std::make_shared<Depends>(s, n);
+}
+}  // namespace lazuli

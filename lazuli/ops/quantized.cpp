@@ -652,3 +652,90 @@ array from_fp8(const array& x, Dtype dtype, S s) {
 }
 
 }  // namespace lazuli
+
+namespace lazuli {
+QuantParams read_quant(Reader& r) {
+  int group_size = r.i32(), bits = r.i32();
+  auto mode = r.enumeration<QuantizationMode>(4);
+  try {
+    return params_for(mode_name(mode), group_size, bits, "import_function");
+  } catch (const std::invalid_argument& e) {
+    r.fail(e.what());
+  }
+}
+namespace {
+// (x, w, scales[, biases], ...) as quantized_matmul checks them; returns how many of the
+// inputs are weights (w, scales[, biases]).
+size_t read_qmm(Reader& r, const QuantParams& p, bool transpose, size_t extra) {
+  size_t nw = affine(p) ? 3 : 2;
+  r.arity(1 + nw + extra);
+  try {
+    std::optional<array> biases;
+    if (affine(p)) biases = r.placeholder(3);
+    int32_t k_packed = check_packed(r.placeholder(1), r.placeholder(2), biases, p, "import_function");
+    const Shape &x = r.input_shape(0), &w = r.input_shape(1);
+    int32_t k = transpose ? k_packed : w[w.size() - 2];
+    if (x.empty() || x.back() != k) r.fail("quantized matmul's x " + detail::shape_str(x) + " does not fit w");
+    if (!is_floating_point(r.in_dtype(0))) r.fail("quantized matmul's x is " + dtype_name(r.in_dtype(0)));
+    r.outputs_like(0);
+  } catch (const std::invalid_argument& e) {
+    r.fail(e.what());
+  }
+  return nw;
+}
+}  // namespace
+LAZULI_PRIMITIVE_READER(Quantize) {
+  QuantParams p = read_quant(r);
+  r.arity(1, 2);
+  const Shape& w = r.input_shape(0);
+  if (w.empty() || w.back() % p.group_size != 0) r.fail("Quantize of " + detail::shape_str(w));
+  Dtype t = r.in_dtype(0);
+  if (!is_floating_point(t)) r.fail("Quantize of " + dtype_name(t));
+  r.expect_output(0, uint32), r.expect_output(1, affine(p) ? t : uint8);
+  if (r.input_shapes.size() == 2 && shape_size(r.input_shape(1)) != 1) r.fail("Quantize's global scale is not a scalar");
+  if (affine(p)) r.expect_output(2, t);
+  return std::make_shared<Quantize>(s, p);
+}
+LAZULI_PRIMITIVE_READER(Dequantize) {
+  QuantParams p = read_quant(r);
+  Dtype dtype = r.dtype();
+  r.arity(affine(p) ? 3 : 2, 3);
+  r.expect_output(0, dtype);
+  if (!affine(p) && r.input_shapes.size() == 3 && shape_size(r.input_shape(2)) != 1)
+    r.fail("Dequantize's global scale is not a scalar");
+  try {
+    std::optional<array> biases;
+    if (affine(p)) biases = r.placeholder(2);
+    check_packed(r.placeholder(0), r.placeholder(1), biases, p, "import_function");
+  } catch (const std::invalid_argument& e) {
+    r.fail(e.what());
+  }
+  return std::make_shared<Dequantize>(s, p, dtype);
+}
+LAZULI_PRIMITIVE_READER(QuantizedMatmul) {
+  QuantParams p = read_quant(r);
+  bool transpose = r.boolean();
+  read_qmm(r, p, transpose, 0);
+  return std::make_shared<QuantizedMatmul>(s, p, transpose);
+}
+LAZULI_PRIMITIVE_READER(GatherQMM) {
+  QuantParams p = read_quant(r);
+  bool transpose = r.boolean();
+  size_t n = r.input_shapes.size();
+  read_qmm(r, p, transpose, 2);
+  if (r.input_shape(n - 1) != r.input_shape(n - 2)) r.fail("GatherQMM's index arrays differ in shape");
+  r.expect_input(n - 1, uint32), r.expect_input(n - 2, uint32);
+  return std::make_shared<GatherQMM>(s, p, transpose);
+}
+LAZULI_PRIMITIVE_READER(ToFP8) {
+  r.arity(1);
+  r.expect_output(0, uint8);
+  return std::make_shared<ToFP8>(s);
+}
+LAZULI_PRIMITIVE_READER(FromFP8) {
+  r.arity(1);
+  Dtype t = r.dtype();
+  r.expect_input(0, uint8), r.expect_output(0, t);
+  return std::make_shared<FromFP8>(s, t);
+}
+}  // namespace lazuli

@@ -408,3 +408,14 @@ array vecdot(const array& a, const array& b, int axis, S s) {
 }
 
 }  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(Scan) {
+  r.arity(1);
+  auto op = r.enumeration<ScanOp>(5);
+  r.outputs_like(0);
+  int axis = r.axis(r.rank());
+  bool reverse = r.boolean(), inclusive = r.boolean();
+  return std::make_shared<Scan>(s, op, axis, reverse, inclusive);
+}
+}  // namespace lazuli

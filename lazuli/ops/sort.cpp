@@ -241,3 +241,35 @@ array median(const array& a, bool keepdims, S s) {
 }
 
 }  // namespace lazuli
+
+namespace lazuli {
+LAZULI_PRIMITIVE_READER(Sort) {
+  r.arity(1);
+  r.outputs_like(0);
+  return std::make_shared<Sort>(s, r.axis(r.rank()));
+}
+LAZULI_PRIMITIVE_READER(ArgSort) {
+  r.arity(1);
+  r.expect_output(0, uint32);
+  return std::make_shared<ArgSort>(s, r.axis(r.rank()));
+}
+namespace {
+// (kth, axis) with kth inside the axis.
+std::pair<int, int> read_partition(Reader& r) {
+  r.arity(1);
+  int kth = r.i32(), axis = r.axis(r.rank());
+  if (kth < 0 || kth >= std::max(1, r.input_shape(0)[axis])) r.fail("partition index " + std::to_string(kth) + " is out of range");
+  return {kth, axis};
+}
+}  // namespace
+LAZULI_PRIMITIVE_READER(Partition) {
+  auto [kth, axis] = read_partition(r);
+  r.outputs_like(0);
+  return std::make_shared<Partition>(s, kth, axis);
+}
+LAZULI_PRIMITIVE_READER(ArgPartition) {
+  auto [kth, axis] = read_partition(r);
+  r.expect_output(0, uint32);
+  return std::make_shared<ArgPartition>(s, kth, axis);
+}
+}  // namespace lazuli

@@ -22,6 +22,7 @@ class FFT : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(FFT)
+  void write(Writer& w) const override { w.i32(axis_), w.i32(n_), w.enumeration(kind_); }
 
   int axis() const { return axis_; }
   int n() const { return n_; }

@@ -17,6 +17,7 @@ class Gather : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Gather)
+  void write(Writer& w) const override { w.ints(axes_), w.ints(slice_sizes_); }
 
  private:
   std::vector<int> axes_;
@@ -34,6 +35,7 @@ class ScatterSlices : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(ScatterSlices)
+  void write(Writer& w) const override { w.enumeration(op_), w.ints(axes_); }
 
  private:
   ScatterOp op_;
@@ -49,6 +51,7 @@ class Depends : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   LAZULI_TRANSFORMS(Depends)
+  void write(Writer& w) const override { w.i32(num_inputs_); }
 
  private:
   int num_inputs_;

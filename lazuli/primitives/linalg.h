@@ -28,6 +28,7 @@ class Inverse : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Inverse)
+  void write(Writer& w) const override { w.boolean(triangular_), w.boolean(upper_); }
 
  private:
   bool triangular_, upper_;
@@ -53,6 +54,7 @@ class SolveTriangular : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(SolveTriangular)
+  void write(Writer& w) const override { w.boolean(upper_); }
 
  private:
   bool upper_;
@@ -68,6 +70,7 @@ class Cholesky : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Cholesky)
+  void write(Writer& w) const override { w.boolean(upper_); }
 
  private:
   bool upper_;
@@ -93,6 +96,7 @@ class SVD : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(SVD)
+  void write(Writer& w) const override { w.boolean(compute_uv_); }
 
  private:
   bool compute_uv_;
@@ -109,6 +113,7 @@ class Eigh : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Eigh)
+  void write(Writer& w) const override { w.boolean(upper_), w.boolean(compute_vectors_); }
 
  private:
   bool upper_, compute_vectors_;
@@ -124,6 +129,7 @@ class Eig : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Eig)
+  void write(Writer& w) const override { w.boolean(compute_vectors_); }
 
  private:
   bool compute_vectors_;

@@ -19,6 +19,8 @@ struct QuantParams {
     return group_size == o.group_size && bits == o.bits && mode == o.mode;
   }
 };
+inline void write_quant(Writer& w, const QuantParams& p) { w.i32(p.group_size), w.i32(p.bits), w.enumeration(p.mode); }
+QuantParams read_quant(Reader& r);
 
 // (w[, global_scale]) -> (w_q, scales[, biases]). Not differentiable (its outputs are codes).
 class Quantize : public Primitive {
@@ -29,6 +31,7 @@ class Quantize : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Quantize)
+  void write(Writer& w) const override { write_quant(w, p_); }
 
  private:
   QuantParams p_;
@@ -44,6 +47,7 @@ class Dequantize : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Dequantize)
+  void write(Writer& w) const override { write_quant(w, p_), w.dtype(dtype_); }
 
  private:
   QuantParams p_;
@@ -60,6 +64,7 @@ class QuantizedMatmul : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(QuantizedMatmul)
+  void write(Writer& w) const override { write_quant(w, p_), w.boolean(transpose_); }
 
  private:
   QuantParams p_;
@@ -76,6 +81,7 @@ class GatherQMM : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(GatherQMM)
+  void write(Writer& w) const override { write_quant(w, p_), w.boolean(transpose_); }
 
  private:
   QuantParams p_;
@@ -100,6 +106,7 @@ class FromFP8 : public ElementwisePrimitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(FromFP8)
+  void write(Writer& w) const override { w.dtype(dtype_); }
 
  private:
   Dtype dtype_;

@@ -1,5 +1,6 @@
 // lazuli.core: MLX's Python API over Lazuli.
 #include "convert.h"
+#include "export.h"
 #include "nn_ops.h"
 
 NB_MODULE(core, m) {
@@ -21,4 +22,5 @@ NB_MODULE(core, m) {
   init_quantized_ops(m);
   init_io(m);
   init_nn_ops(m);
+  init_export(m);
 }
