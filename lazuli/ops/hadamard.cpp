@@ -134,6 +134,19 @@ std::pair<std::vector<array>, std::vector<int>> Hadamard::vmap(const std::vector
   return {{make_node<Hadamard>({y}, y.dtype(), stream(), m_, scale_, transposed_)}, {0}};
 }
 
+LAZULI_PRIMITIVE_READER(Hadamard) {
+  r.arity(1);
+  int m = r.i32();
+  double scale = r.f64();
+  bool transposed = r.boolean();
+  if (r.rank() < 1) r.fail("Hadamard of a 0-d input");
+  int64_t n = r.input_shape(0).back();
+  if (m != hadamard_m(n)) r.fail("Hadamard of order " + std::to_string(m) + " along an axis of " + std::to_string(n));
+  if (!issubdtype(r.input_dtypes[0], DtypeCategory::inexact)) r.fail("Hadamard of " + dtype_name(r.input_dtypes[0]));
+  r.outputs_like(0);
+  return std::make_shared<Hadamard>(s, m, scale, transposed);
+}
+
 // ---- ops -------------------------------------------------------------------------------
 
 array hadamard_transform(const array& a, std::optional<float> scale, S s) {

@@ -18,6 +18,19 @@ std::vector<Shape> GatherMM::output_shapes(const std::vector<array>& inputs) con
 }
 bool GatherMM::is_equivalent(const Primitive& o) const { return dynamic_cast<const GatherMM*>(&o) != nullptr; }
 
+// The kernels check index values when they run; a file must give consistent shapes and dtypes.
+LAZULI_PRIMITIVE_READER(GatherMM) {
+  r.arity(4);
+  const Shape &a = r.input_shape(0), &b = r.input_shape(1), &li = r.input_shape(2), &ri = r.input_shape(3);
+  if (a.size() != 3 || b.size() != 3 || a[2] != b[1] || li.size() != 1 || li != ri)
+    r.fail("GatherMM of " + shape_str(a) + " and " + shape_str(b) + " with indices " + shape_str(li) + " and " +
+           shape_str(ri));
+  r.same_input_dtypes(0, 1);
+  r.expect_integer_input(2), r.expect_integer_input(3);
+  r.expect_output(0, r.input_dtypes[0]);
+  return std::make_shared<GatherMM>(s);
+}
+
 namespace {
 array gather_mm_node(const array& a, const array& b, const array& li, const array& ri, S s) {
   return make_node<GatherMM>({a, b, li, ri}, a.dtype(), s);
@@ -130,6 +143,17 @@ std::vector<Shape> SegmentedMM::output_shapes(const std::vector<array>& inputs) 
   return {{inputs[2].shape(0), inputs[0].shape(0), inputs[1].shape(1)}};
 }
 bool SegmentedMM::is_equivalent(const Primitive& o) const { return dynamic_cast<const SegmentedMM*>(&o) != nullptr; }
+
+LAZULI_PRIMITIVE_READER(SegmentedMM) {
+  r.arity(3);
+  const Shape &a = r.input_shape(0), &b = r.input_shape(1), &seg = r.input_shape(2);
+  if (a.size() != 2 || b.size() != 2 || a[1] != b[0] || seg.size() != 2 || seg[1] != 2)
+    r.fail("SegmentedMM of " + shape_str(a) + " and " + shape_str(b) + " with segments " + shape_str(seg));
+  r.same_input_dtypes(0, 1);
+  r.expect_integer_input(2);
+  r.expect_output(0, r.input_dtypes[0]);
+  return std::make_shared<SegmentedMM>(s);
+}
 
 namespace {
 

@@ -18,6 +18,7 @@ class Hadamard : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Hadamard)
+  void write(Writer& w) const override { w.i32(m_), w.f64(scale_), w.boolean(transposed_); }
 
   int m() const { return m_; }
   double scale() const { return scale_; }
