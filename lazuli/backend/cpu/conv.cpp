@@ -1,12 +1,14 @@
-// CPU: the Convolution primitive as a blocked implicit GEMM. For each group, the output
-// rows (n, out positions...) times the output channels is the product of the patch matrix
-// (rows x kernel positions * C_in_g) and the weight (C_out_g x the same). The patch matrix
-// is never built whole: each task gathers a tile of rows (and, for long kernels, a slice of
-// the reduction) into a buffer that stays in L2, then multiplies it with the weight packed
-// once into panels of NR output channels, in a register-blocked micro-kernel (6 rows x NR
-// channels of accumulators, AVX2 + FMA where the CPU has them). Tiles run in parallel on
-// the thread pool. A 1x1 kernel with unit stride and no padding reads the input directly.
-// float16 / bfloat16 compute in float32; float64 in double.
+// CPU: the Convolution primitive as an indirect GEMM. For each group, the output rows
+// (n, out positions...) times the output channels is the product of the patch matrix (rows
+// x kernel positions * C_in_g) and the weight (the same x C_out_g). The patch matrix is
+// never built: for a block of 6 output rows, a table holds, for every kernel position, the
+// address of the C_in_g input channels each row reads there (or of zeros, for padding and
+// the holes of input dilation), and the micro-kernel walks those rows straight from the
+// input while the weight, packed once into panels of NR output channels, streams beside
+// them. Accumulators (6 rows x NR channels) stay in registers across the whole reduction
+// (AVX2 + FMA where the CPU has them). Row tiles run in parallel on the thread pool; very
+// long reductions (weight gradients) go in slices of kernel positions so that the weight
+// slice stays in L2. float16 / bfloat16 compute in float32; float64 in double.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,8 +26,8 @@ namespace {
 // Register block: MR output rows by NR output channels (two vectors of 256 bits).
 constexpr int kMR = 6;
 template <typename T> inline constexpr int kNR = 64 / static_cast<int>(sizeof(T));
-constexpr int64_t kTileBytes = 192 << 10;  // patch tile: leaves room in a 1 MiB L2 for the weight
-constexpr int64_t kMaxDepth = 4096;        // reduction slice per pass (elements)
+constexpr int64_t kSliceBytes = 256 << 10;  // weight panels of one reduction slice: half of L2
+constexpr int64_t kTileRows = 96;           // output rows per task
 
 // Writes (or adds) the first mr x nr entries of a register block to C.
 template <typename T, int NR>
@@ -39,36 +41,43 @@ void store_block(const T (&c)[kMR][NR], int mr, T* C, int64_t ldc, int nr, bool 
   }
 }
 
-// C[mr x nr] (+)= A[mr x kc] (rows lda apart) * B[kc x NR] (packed, row-major).
+// C[mr x nr] (+)= sum over kernel positions p < np of A_p[mr x kc] * B_p[kc x NR], where
+// row i of A_p starts at rows[p * kMR + i] and B is packed row-major (kc * np rows of NR).
 template <typename T>
-void tile_generic(int64_t kc, const T* A, int64_t lda, int mr, const T* B, T* C, int64_t ldc, int nr, bool acc) {
+void tile_generic(int64_t np, const T* const* rows, int64_t kc, int mr, const T* B, T* C, int64_t ldc, int nr,
+                  bool acc) {
   constexpr int NR = kNR<T>;
   T c[kMR][NR] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* b = B + k * NR;
-    for (int i = 0; i < mr; ++i) {
-      T a = A[i * lda + k];
-      for (int j = 0; j < NR; ++j) c[i][j] += a * b[j];
-    }
-  }
+  for (int64_t p = 0; p < np; ++p, rows += kMR)
+    for (int64_t k = 0; k < kc; ++k, B += NR)
+      for (int i = 0; i < mr; ++i) {
+        T a = rows[i][k];
+        for (int j = 0; j < NR; ++j) c[i][j] += a * B[j];
+      }
   store_block(c, mr, C, ldc, nr, acc);
 }
 
-// Rows past mr read row 0 again (their results are dropped); columns past nr go through a
-// scratch block.
-__attribute__((target("avx2,fma"))) void tile_avx2(int64_t kc, const float* A, int64_t lda, int mr, const float* B,
-                                                   float* C, int64_t ldc, int nr, bool acc) {
-  const float* a[kMR];
-  for (int i = 0; i < kMR; ++i) a[i] = A + (i < mr ? i : 0) * lda;
+// Rows past mr repeat row 0 in the table (their results are dropped).
+__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const float* const* rows, int64_t kc, int mr,
+                                                   const float* B, float* C, int64_t ldc, int nr, bool acc) {
   __m256 c[kMR][2];
   for (int i = 0; i < kMR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256 b0 = _mm256_loadu_ps(B + k * 16), b1 = _mm256_loadu_ps(B + k * 16 + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i) {
-      __m256 av = _mm256_broadcast_ss(a[i] + k);
-      c[i][0] = _mm256_fmadd_ps(av, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(av, b1, c[i][1]);
+  for (int64_t p = 0; p < np; ++p, rows += kMR) {
+    const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+    for (int64_t k = 0; k < kc; ++k, B += 16) {
+      __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+      __m256 av = _mm256_broadcast_ss(a0 + k);
+      c[0][0] = _mm256_fmadd_ps(av, b0, c[0][0]), c[0][1] = _mm256_fmadd_ps(av, b1, c[0][1]);
+      av = _mm256_broadcast_ss(a1 + k);
+      c[1][0] = _mm256_fmadd_ps(av, b0, c[1][0]), c[1][1] = _mm256_fmadd_ps(av, b1, c[1][1]);
+      av = _mm256_broadcast_ss(a2 + k);
+      c[2][0] = _mm256_fmadd_ps(av, b0, c[2][0]), c[2][1] = _mm256_fmadd_ps(av, b1, c[2][1]);
+      av = _mm256_broadcast_ss(a3 + k);
+      c[3][0] = _mm256_fmadd_ps(av, b0, c[3][0]), c[3][1] = _mm256_fmadd_ps(av, b1, c[3][1]);
+      av = _mm256_broadcast_ss(a4 + k);
+      c[4][0] = _mm256_fmadd_ps(av, b0, c[4][0]), c[4][1] = _mm256_fmadd_ps(av, b1, c[4][1]);
+      av = _mm256_broadcast_ss(a5 + k);
+      c[5][0] = _mm256_fmadd_ps(av, b0, c[5][0]), c[5][1] = _mm256_fmadd_ps(av, b1, c[5][1]);
     }
   }
   // The accumulators leave registers only here (indexing them by a run-time row would
@@ -79,19 +88,26 @@ __attribute__((target("avx2,fma"))) void tile_avx2(int64_t kc, const float* A, i
   store_block(res, mr, C, ldc, nr, acc);
 }
 
-__attribute__((target("avx2,fma"))) void tile_avx2(int64_t kc, const double* A, int64_t lda, int mr, const double* B,
-                                                   double* C, int64_t ldc, int nr, bool acc) {
-  const double* a[kMR];
-  for (int i = 0; i < kMR; ++i) a[i] = A + (i < mr ? i : 0) * lda;
+__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const double* const* rows, int64_t kc, int mr,
+                                                   const double* B, double* C, int64_t ldc, int nr, bool acc) {
   __m256d c[kMR][2];
   for (int i = 0; i < kMR; ++i) c[i][0] = c[i][1] = _mm256_setzero_pd();
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256d b0 = _mm256_loadu_pd(B + k * 8), b1 = _mm256_loadu_pd(B + k * 8 + 4);
-#pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i) {
-      __m256d av = _mm256_broadcast_sd(a[i] + k);
-      c[i][0] = _mm256_fmadd_pd(av, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_pd(av, b1, c[i][1]);
+  for (int64_t p = 0; p < np; ++p, rows += kMR) {
+    const double *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
+    for (int64_t k = 0; k < kc; ++k, B += 8) {
+      __m256d b0 = _mm256_loadu_pd(B), b1 = _mm256_loadu_pd(B + 4);
+      __m256d av = _mm256_broadcast_sd(a0 + k);
+      c[0][0] = _mm256_fmadd_pd(av, b0, c[0][0]), c[0][1] = _mm256_fmadd_pd(av, b1, c[0][1]);
+      av = _mm256_broadcast_sd(a1 + k);
+      c[1][0] = _mm256_fmadd_pd(av, b0, c[1][0]), c[1][1] = _mm256_fmadd_pd(av, b1, c[1][1]);
+      av = _mm256_broadcast_sd(a2 + k);
+      c[2][0] = _mm256_fmadd_pd(av, b0, c[2][0]), c[2][1] = _mm256_fmadd_pd(av, b1, c[2][1]);
+      av = _mm256_broadcast_sd(a3 + k);
+      c[3][0] = _mm256_fmadd_pd(av, b0, c[3][0]), c[3][1] = _mm256_fmadd_pd(av, b1, c[3][1]);
+      av = _mm256_broadcast_sd(a4 + k);
+      c[4][0] = _mm256_fmadd_pd(av, b0, c[4][0]), c[4][1] = _mm256_fmadd_pd(av, b1, c[4][1]);
+      av = _mm256_broadcast_sd(a5 + k);
+      c[5][0] = _mm256_fmadd_pd(av, b0, c[5][0]), c[5][1] = _mm256_fmadd_pd(av, b1, c[5][1]);
     }
   }
   alignas(32) double res[kMR][8];
@@ -106,9 +122,9 @@ bool has_avx2() {
 }
 
 template <typename T>
-void tile(int64_t kc, const T* A, int64_t lda, int mr, const T* B, T* C, int64_t ldc, int nr, bool acc) {
-  if (has_avx2()) tile_avx2(kc, A, lda, mr, B, C, ldc, nr, acc);
-  else tile_generic(kc, A, lda, mr, B, C, ldc, nr, acc);
+void tile(int64_t np, const T* const* rows, int64_t kc, int mr, const T* B, T* C, int64_t ldc, int nr, bool acc) {
+  if (has_avx2()) tile_avx2(np, rows, kc, mr, B, C, ldc, nr, acc);
+  else tile_generic(np, rows, kc, mr, B, C, ldc, nr, acc);
 }
 
 // Everything about one convolution the kernel needs, in elements.
@@ -119,11 +135,10 @@ struct Geometry {
   int64_t ksp = 1, osp = 1;  // kernel positions, output positions per image
   int64_t depth = 0;         // GEMM reduction length: ksp * ci_g
   int64_t rows = 0;          // n * osp
-  // For each spatial dim, the input index that output o and kernel tap k read (-1: padding
-  // or a hole of the input dilation), at [o * ker + k].
-  std::vector<std::vector<int32_t>> taps;
   std::vector<int64_t> in_step;  // input strides of the spatial dims, in elements
-  bool direct = false;           // a 1x1 kernel reading the input rows as they are
+  // For each spatial dim, the offset (input index * in_step) that output o and kernel tap k
+  // read, at [o * ker + k]; -1 for padding or a hole of the input dilation.
+  std::vector<std::vector<int64_t>> taps;
 };
 
 Geometry make_geometry(const array& x, const array& w, const array& out, const Convolution::Params& p) {
@@ -135,120 +150,125 @@ Geometry make_geometry(const array& x, const array& w, const array& out, const C
   G.groups = p.groups;
   G.ci_g = w.shape().back();
   G.co_g = G.co / G.groups;
-  G.direct = true;
   for (int i = 0; i < G.d; ++i) {
     G.in.push_back(x.shape()[1 + i]);
     G.ker.push_back(w.shape()[1 + i]);
     G.out.push_back(out.shape()[1 + i]);
     G.ksp *= G.ker[i];
     G.osp *= G.out[i];
-    std::vector<int32_t> t(G.out[i] * G.ker[i]);
+  }
+  G.in_step.assign(G.d, G.ci);
+  for (int i = G.d - 2; i >= 0; --i) G.in_step[i] = G.in_step[i + 1] * G.in[i + 1];
+  for (int i = 0; i < G.d; ++i) {
+    std::vector<int64_t> t(G.out[i] * G.ker[i]);
     for (int64_t o = 0; o < G.out[i]; ++o)
       for (int64_t k = 0; k < G.ker[i]; ++k) {
         int64_t pos = o * p.stride[i] + k * p.kernel_dilation[i] - p.padding_lo[i];
         int64_t dil = p.input_dilation[i];
         bool hit = pos >= 0 && pos % dil == 0 && pos / dil < G.in[i];
-        t[o * G.ker[i] + k] = hit ? static_cast<int32_t>(pos / dil) : -1;
+        t[o * G.ker[i] + k] = hit ? pos / dil * G.in_step[i] : -1;
       }
     G.taps.push_back(std::move(t));
-    G.direct = G.direct && G.ker[i] == 1 && p.stride[i] == 1 && p.padding_lo[i] == 0 && G.out[i] == G.in[i];
   }
-  G.in_step.assign(G.d, G.ci);
-  for (int i = G.d - 2; i >= 0; --i) G.in_step[i] = G.in_step[i + 1] * G.in[i + 1];
   G.depth = G.ksp * G.ci_g;
   G.rows = G.n * G.osp;
   return G;
 }
 
-// Gathers patch rows [r0, r0 + nrows) of group g, reduction slice [k0, k1), into P
-// (row-major, k1 - k0 wide). `kidx` holds each kernel position's per-dim taps.
+// The weight (C_out, kernel positions, C_in_g) packed for the micro-kernel: for group g and
+// panel j of NR output channels, [kernel position][C_in_g][NR] (missing channels zero),
+// with the kernel positions reversed when flipped. Parallel over panels. Runs of each of
+// the NR weight rows are read whole into a buffer first: reading the NR rows element by
+// element in step would hit one cache set when the row length is a power of two.
 template <typename T>
-void gather(const Geometry& G, const std::vector<int32_t>& kidx, const T* x, int64_t g, int64_t r0, int64_t nrows,
-            int64_t k0, int64_t k1, T* P) {
-  int d = G.d;
-  int64_t kc = k1 - k0;
-  int64_t kp0 = k0 / G.ci_g, kp1 = (k1 + G.ci_g - 1) / G.ci_g;
-  std::vector<const int32_t*> trow(d);
-  for (int64_t r = r0; r < r0 + nrows; ++r) {
-    int64_t rem = r;
-    for (int i = d - 1; i >= 0; --i) {
-      int64_t o = rem % G.out[i];
-      rem /= G.out[i];
-      trow[i] = G.taps[i].data() + o * G.ker[i];
-    }
-    const T* xn = x + rem * G.in_step[0] * G.in[0] + g * G.ci_g;
-    T* row = P + (r - r0) * kc;
-    for (int64_t kp = kp0; kp < kp1; ++kp) {
-      const int32_t* ki = kidx.data() + kp * d;
-      int64_t off = 0;
-      bool hit = true;
-      for (int i = 0; i < d; ++i) {
-        int32_t t = trow[i][ki[i]];
-        hit = hit && t >= 0;
-        off += int64_t(t) * G.in_step[i];
-      }
-      int64_t c0 = std::max(k0, kp * G.ci_g), c1 = std::min(k1, (kp + 1) * G.ci_g);
-      if (hit) std::memcpy(row + (c0 - k0), xn + off + (c0 - kp * G.ci_g), (c1 - c0) * sizeof(T));
-      else std::memset(static_cast<void*>(row + (c0 - k0)), 0, (c1 - c0) * sizeof(T));
-    }
-  }
-}
-
-// The weight as [C_out][kernel positions][C_in_g] with the flip applied.
-template <typename T>
-std::vector<T> unflipped_weight(const Geometry& G, const T* w, bool flip) {
-  std::vector<T> r(w, w + G.co * G.depth);
-  if (!flip) return r;
-  for (int64_t o = 0; o < G.co; ++o)
-    for (int64_t kp = 0; kp < G.ksp; ++kp)
-      std::memcpy(r.data() + (o * G.ksp + kp) * G.ci_g, w + (o * G.ksp + G.ksp - 1 - kp) * G.ci_g, G.ci_g * sizeof(T));
-  return r;
-}
-
-template <typename T>
-void conv_typed(const Geometry& G, const T* x, const T* wraw, T* out, bool flip) {
+std::vector<T> pack_weight(const Geometry& G, const T* w, bool flip, int64_t panels) {
   constexpr int NR = kNR<T>;
-  std::vector<T> w = unflipped_weight(G, wraw, flip);
-  // Panels: for group g, panel j, [depth][NR] with missing channels zero.
-  int64_t panels = (G.co_g + NR - 1) / NR;
-  std::vector<T> packed(G.groups * panels * G.depth * NR, T(0));
-  for (int64_t g = 0; g < G.groups; ++g)
-    for (int64_t o = 0; o < G.co_g; ++o) {
-      const T* src = w.data() + (g * G.co_g + o) * G.depth;
-      T* dst = packed.data() + ((g * panels + o / NR) * G.depth) * NR + o % NR;
-      for (int64_t k = 0; k < G.depth; ++k) dst[k * NR] = src[k];
+  constexpr int64_t kRun = 64;
+  std::vector<T> packed(G.groups * panels * G.depth * NR);
+  parallel_for(G.groups * panels, std::max<int64_t>(1, kGrain / (G.depth * NR)), [&](int64_t begin, int64_t end) {
+    T buf[NR][kRun];
+    for (int64_t gp = begin; gp < end; ++gp) {
+      int64_t g = gp / panels, o0 = (gp % panels) * NR, n = std::min<int64_t>(NR, G.co_g - o0);
+      T* dst = packed.data() + gp * G.depth * NR;
+      for (int64_t kp = 0; kp < G.ksp; ++kp) {
+        int64_t from = flip ? G.ksp - 1 - kp : kp;
+        for (int64_t c0 = 0; c0 < G.ci_g; c0 += kRun) {
+          int64_t len = std::min(kRun, G.ci_g - c0);
+          for (int64_t j = 0; j < NR; ++j) {
+            if (j < n) std::memcpy(buf[j], w + ((g * G.co_g + o0 + j) * G.ksp + from) * G.ci_g + c0, len * sizeof(T));
+            else std::fill(buf[j], buf[j] + len, T(0));
+          }
+          for (int64_t c = 0; c < len; ++c, dst += NR)
+            for (int j = 0; j < NR; ++j) dst[j] = buf[j][c];
+        }
+      }
     }
-  std::vector<int32_t> kidx(G.ksp * G.d);
+  });
+  return packed;
+}
+
+template <typename T>
+void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
+  constexpr int NR = kNR<T>;
+  int64_t panels = (G.co_g + NR - 1) / NR;
+  std::vector<T> packed = pack_weight(G, w, flip, panels);
+  std::vector<int32_t> kidx(G.ksp * G.d);  // each kernel position's per-dim tap
   for (int64_t kp = 0; kp < G.ksp; ++kp) {
     int64_t rem = kp;
     for (int i = G.d - 1; i >= 0; --i) kidx[kp * G.d + i] = static_cast<int32_t>(rem % G.ker[i]), rem /= G.ker[i];
   }
-  int64_t kc_max = std::min(G.depth, kMaxDepth);
-  int64_t tile_rows = std::max<int64_t>(kMR, kTileBytes / int64_t(sizeof(T) * kc_max) / kMR * kMR);
-  int64_t tiles = (G.rows + tile_rows - 1) / tile_rows;
+  // Kernel positions per reduction slice: the slice's panels stay in L2.
+  int64_t slice = std::max<int64_t>(1, kSliceBytes / int64_t(sizeof(T) * NR * panels * G.ci_g));
+  slice = std::min(slice, G.ksp);
+  int64_t tiles = (G.rows + kTileRows - 1) / kTileRows;
+  std::vector<T> zeros(G.ci_g, T(0));
   parallel_for(G.groups * tiles, 1, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<T> patch;
-    if (!G.direct) patch.resize(tile_rows * kc_max);
+    std::vector<const T*> table(slice * kMR);
+    std::vector<const int64_t*> taps(kMR * G.d);  // per row of the block: its taps in each dim
+    std::vector<const T*> image(kMR);              // per row: its image's channels of group g
+    std::vector<int64_t> pos(G.d + 1);             // (n, out position...) of a row
     for (int64_t task = begin; task < end; ++task) {
-      int64_t g = task / tiles, r0 = (task % tiles) * tile_rows;
-      int64_t nrows = std::min(tile_rows, G.rows - r0);
-      T* c = out + r0 * G.co + g * G.co_g;
-      for (int64_t k0 = 0; k0 < G.depth; k0 += kc_max) {
-        int64_t k1 = std::min(G.depth, k0 + kc_max), kc = k1 - k0;
-        const T* a;
-        int64_t lda;
-        if (G.direct) {
-          a = x + r0 * G.ci + g * G.ci_g + k0, lda = G.ci;
-        } else {
-          gather(G, kidx, x, g, r0, nrows, k0, k1, patch.data());
-          a = patch.data(), lda = kc;
-        }
-        for (int64_t i = 0; i < nrows; i += kMR) {
-          int mr = static_cast<int>(std::min<int64_t>(kMR, nrows - i));
+      int64_t g = task / tiles, r0 = (task % tiles) * kTileRows;
+      int64_t r1 = std::min(G.rows, r0 + kTileRows);
+      for (int64_t kp0 = 0; kp0 < G.ksp; kp0 += slice) {
+        int64_t np = std::min(slice, G.ksp - kp0);
+        // Rows are visited in order: their (n, out position...) advances like an odometer.
+        int64_t rem = r0;
+        for (int dd = G.d - 1; dd >= 0; --dd) pos[1 + dd] = rem % G.out[dd], rem /= G.out[dd];
+        pos[0] = rem;
+        for (int64_t i = r0; i < r1; i += kMR) {
+          int mr = static_cast<int>(std::min<int64_t>(kMR, r1 - i));
+          for (int rr = 0; rr < mr; ++rr) {
+            for (int dd = 0; dd < G.d; ++dd) taps[rr * G.d + dd] = G.taps[dd].data() + pos[1 + dd] * G.ker[dd];
+            image[rr] = x + pos[0] * G.in_step[0] * G.in[0] + g * G.ci_g;
+            for (int dd = G.d; dd >= 0; --dd) {
+              if (dd == 0 || ++pos[dd] < G.out[dd - 1]) {
+                if (dd == 0) ++pos[0];
+                break;
+              }
+              pos[dd] = 0;
+            }
+          }
+          // The address each row reads at each kernel position of the slice; rows past
+          // mr repeat row 0.
+          for (int rr = 0; rr < kMR; ++rr) {
+            const int64_t* const* t = taps.data() + (rr < mr ? rr : 0) * G.d;
+            const T* base = image[rr < mr ? rr : 0];
+            for (int64_t p = 0; p < np; ++p) {
+              const int32_t* ki = kidx.data() + (kp0 + p) * G.d;
+              int64_t off = 0, miss = 0;  // miss < 0: some dim reads padding
+              for (int dd = 0; dd < G.d; ++dd) {
+                int64_t tap = t[dd][ki[dd]];
+                off += tap, miss |= tap;
+              }
+              table[p * kMR + rr] = miss >= 0 ? base + off : zeros.data();
+            }
+          }
+          T* c = out + i * G.co + g * G.co_g;
           for (int64_t j = 0; j < panels; ++j) {
             int nr = static_cast<int>(std::min<int64_t>(NR, G.co_g - j * NR));
-            const T* b = packed.data() + ((g * panels + j) * G.depth + k0) * NR;
-            tile(kc, a + i * lda, lda, mr, b, c + i * G.co + j * NR, G.co, nr, k0 > 0);
+            const T* b = packed.data() + ((g * panels + j) * G.depth + kp0 * G.ci_g) * NR;
+            tile(np, table.data(), G.ci_g, mr, b, c + j * NR, G.co, nr, kp0 > 0);
           }
         }
       }
@@ -256,12 +276,66 @@ void conv_typed(const Geometry& G, const T* x, const T* wraw, T* out, bool flip)
   });
 }
 
+// dst (row-major) = src when src is a permutation of a dense layout whose unit-stride axis
+// is not the last one (the gradients' transposed views): copies tiles of the (unit-stride
+// axis, last axis) plane, so that every cache line read or written is used whole. Returns false for other layouts.
+template <typename T>
+bool transpose_copy(const array& src, T* dst) {
+  int nd = static_cast<int>(src.ndim());
+  const Shape& shape = src.shape();
+  const Strides& st = src.strides();
+  int b = nd - 1, a = -1;
+  for (int i = 0; i < nd; ++i)
+    if (st[i] == 1 && shape[i] > 1) a = i;
+  if (a < 0 || a == b || shape[b] <= 1) return false;
+  Strides dst_st(nd, 1);
+  for (int i = nd - 2; i >= 0; --i) dst_st[i] = dst_st[i + 1] * shape[i + 1];
+  std::vector<int> outer;
+  int64_t count = 1;
+  for (int i = 0; i < nd; ++i)
+    if (i != a && i != b) outer.push_back(i), count *= shape[i];
+  const T* s = static_cast<const T*>(const_cast<array&>(src).raw_data());
+  constexpr int64_t BB = 16, BA = 64;
+  int64_t na = shape[a], nb = shape[b], sb = st[b], da = dst_st[a];
+  parallel_for(count, std::max<int64_t>(1, kGrain / (na * nb)), [&](int64_t begin, int64_t end) {
+    for (int64_t idx = begin; idx < end; ++idx) {
+      int64_t rem = idx, so = 0, dof = 0;
+      for (int k = static_cast<int>(outer.size()) - 1; k >= 0; --k) {
+        int d = outer[k];
+        int64_t i = rem % shape[d];
+        rem /= shape[d];
+        so += i * st[d], dof += i * dst_st[d];
+      }
+      // Through a small buffer: source runs are read whole along a, destination runs
+      // written whole along b. (Copying element by element across the tile instead makes
+      // both sides hit one cache set when the strides are powers of two.)
+      T tmp[BB * BA];
+      for (int64_t b0 = 0; b0 < nb; b0 += BB)
+        for (int64_t a0 = 0; a0 < na; a0 += BA) {
+          int64_t b1 = std::min(nb, b0 + BB), a1 = std::min(na, a0 + BA);
+          for (int64_t ib = b0; ib < b1; ++ib) {
+            const T* from = s + so + ib * sb;
+            for (int64_t ia = a0; ia < a1; ++ia) tmp[(ib - b0) * BA + (ia - a0)] = from[ia];
+          }
+          for (int64_t ia = a0; ia < a1; ++ia) {
+            T* to = dst + dof + ia * da;
+            for (int64_t ib = b0; ib < b1; ++ib) to[ib] = tmp[(ib - b0) * BA + (ia - a0)];
+          }
+        }
+    }
+  });
+  return true;
+}
+
 // The array as a row-major buffer of `dtype` (itself when it already is one).
 array dense(const array& a, Dtype dtype) {
   if (a.dtype() == dtype && a.flags().row_contiguous) return a;
   array c(a.shape(), dtype, nullptr, {});
   allocate(c);
-  copy_to(a, c, c.strides(), 0);
+  bool done = false;
+  if (a.dtype() == dtype && dtype == float32) done = transpose_copy(a, static_cast<float*>(c.raw_data()));
+  if (a.dtype() == dtype && dtype == float64) done = transpose_copy(a, static_cast<double*>(c.raw_data()));
+  if (!done) copy_to(a, c, c.strides(), 0);
   return c;
 }
 
