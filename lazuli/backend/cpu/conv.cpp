@@ -42,30 +42,34 @@ void store_block(const T (&c)[kMR][NR], int mr, T* C, int64_t ldc, int nr, bool 
 }
 
 // C[mr x nr] (+)= sum over kernel positions p < np of A_p[mr x kc] * B_p[kc x NR], where
-// row i of A_p starts at rows[p * kMR + i] and B is packed row-major (kc * np rows of NR).
+// row i of A_p starts at rows[p * kMR + i] and B_p (row-major, NR wide) at B + boff[p].
 template <typename T>
-void tile_generic(int64_t np, const T* const* rows, int64_t kc, int mr, const T* B, T* C, int64_t ldc, int nr,
-                  bool acc) {
+void tile_generic(int64_t np, const T* const* rows, const int64_t* boff, int64_t kc, int mr, const T* B, T* C,
+                  int64_t ldc, int nr, bool acc) {
   constexpr int NR = kNR<T>;
   T c[kMR][NR] = {};
-  for (int64_t p = 0; p < np; ++p, rows += kMR)
-    for (int64_t k = 0; k < kc; ++k, B += NR)
+  for (int64_t p = 0; p < np; ++p, rows += kMR) {
+    const T* b = B + boff[p];
+    for (int64_t k = 0; k < kc; ++k, b += NR)
       for (int i = 0; i < mr; ++i) {
         T a = rows[i][k];
-        for (int j = 0; j < NR; ++j) c[i][j] += a * B[j];
+        for (int j = 0; j < NR; ++j) c[i][j] += a * b[j];
       }
+  }
   store_block(c, mr, C, ldc, nr, acc);
 }
 
 // Rows past mr repeat row 0 in the table (their results are dropped).
-__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const float* const* rows, int64_t kc, int mr,
-                                                   const float* B, float* C, int64_t ldc, int nr, bool acc) {
+__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const float* const* rows, const int64_t* boff,
+                                                   int64_t kc, int mr, const float* B, float* C, int64_t ldc, int nr,
+                                                   bool acc) {
   __m256 c[kMR][2];
   for (int i = 0; i < kMR; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < np; ++p, rows += kMR) {
     const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
-    for (int64_t k = 0; k < kc; ++k, B += 16) {
-      __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+    const float* b = B + boff[p];
+    for (int64_t k = 0; k < kc; ++k, b += 16) {
+      __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
       __m256 av = _mm256_broadcast_ss(a0 + k);
       c[0][0] = _mm256_fmadd_ps(av, b0, c[0][0]), c[0][1] = _mm256_fmadd_ps(av, b1, c[0][1]);
       av = _mm256_broadcast_ss(a1 + k);
@@ -88,14 +92,16 @@ __attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const float* cons
   store_block(res, mr, C, ldc, nr, acc);
 }
 
-__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const double* const* rows, int64_t kc, int mr,
-                                                   const double* B, double* C, int64_t ldc, int nr, bool acc) {
+__attribute__((target("avx2,fma"))) void tile_avx2(int64_t np, const double* const* rows, const int64_t* boff,
+                                                   int64_t kc, int mr, const double* B, double* C, int64_t ldc, int nr,
+                                                   bool acc) {
   __m256d c[kMR][2];
   for (int i = 0; i < kMR; ++i) c[i][0] = c[i][1] = _mm256_setzero_pd();
   for (int64_t p = 0; p < np; ++p, rows += kMR) {
     const double *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
-    for (int64_t k = 0; k < kc; ++k, B += 8) {
-      __m256d b0 = _mm256_loadu_pd(B), b1 = _mm256_loadu_pd(B + 4);
+    const double* b = B + boff[p];
+    for (int64_t k = 0; k < kc; ++k, b += 8) {
+      __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
       __m256d av = _mm256_broadcast_sd(a0 + k);
       c[0][0] = _mm256_fmadd_pd(av, b0, c[0][0]), c[0][1] = _mm256_fmadd_pd(av, b1, c[0][1]);
       av = _mm256_broadcast_sd(a1 + k);
@@ -122,9 +128,10 @@ bool has_avx2() {
 }
 
 template <typename T>
-void tile(int64_t np, const T* const* rows, int64_t kc, int mr, const T* B, T* C, int64_t ldc, int nr, bool acc) {
-  if (has_avx2()) tile_avx2(np, rows, kc, mr, B, C, ldc, nr, acc);
-  else tile_generic(np, rows, kc, mr, B, C, ldc, nr, acc);
+void tile(int64_t np, const T* const* rows, const int64_t* boff, int64_t kc, int mr, const T* B, T* C, int64_t ldc,
+          int nr, bool acc) {
+  if (has_avx2()) tile_avx2(np, rows, boff, kc, mr, B, C, ldc, nr, acc);
+  else tile_generic(np, rows, boff, kc, mr, B, C, ldc, nr, acc);
 }
 
 // Everything about one convolution the kernel needs, in elements.
@@ -224,6 +231,7 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
   std::vector<T> zeros(G.ci_g, T(0));
   parallel_for(G.groups * tiles, 1, [&](int64_t begin, int64_t end) {
     std::vector<const T*> table(slice * kMR);
+    std::vector<int64_t> boff(slice);
     std::vector<const int64_t*> taps(kMR * G.d);  // per row of the block: its taps in each dim
     std::vector<const T*> image(kMR);              // per row: its image's channels of group g
     std::vector<int64_t> pos(G.d + 1);             // (n, out position...) of a row
@@ -249,26 +257,31 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
               pos[dd] = 0;
             }
           }
-          // The address each row reads at each kernel position of the slice; rows past
-          // mr repeat row 0.
-          for (int rr = 0; rr < kMR; ++rr) {
-            const int64_t* const* t = taps.data() + (rr < mr ? rr : 0) * G.d;
-            const T* base = image[rr < mr ? rr : 0];
-            for (int64_t p = 0; p < np; ++p) {
-              const int32_t* ki = kidx.data() + (kp0 + p) * G.d;
+          // The address each row reads at each kernel position of the slice (rows past mr
+          // repeat row 0). Positions where every row reads padding or input-dilation holes
+          // add nothing and are left out: the borders, and most of a transposed
+          // convolution's taps.
+          int64_t active = 0;
+          for (int64_t p = 0; p < np; ++p) {
+            const int32_t* ki = kidx.data() + (kp0 + p) * G.d;
+            bool any = false;
+            for (int rr = 0; rr < kMR; ++rr) {
+              const int64_t* const* t = taps.data() + (rr < mr ? rr : 0) * G.d;
               int64_t off = 0, miss = 0;  // miss < 0: some dim reads padding
               for (int dd = 0; dd < G.d; ++dd) {
                 int64_t tap = t[dd][ki[dd]];
                 off += tap, miss |= tap;
               }
-              table[p * kMR + rr] = miss >= 0 ? base + off : zeros.data();
+              any = any || miss >= 0;
+              table[active * kMR + rr] = miss >= 0 ? image[rr < mr ? rr : 0] + off : zeros.data();
             }
+            if (any) boff[active++] = (kp0 + p) * G.ci_g * NR;
           }
           T* c = out + i * G.co + g * G.co_g;
           for (int64_t j = 0; j < panels; ++j) {
             int nr = static_cast<int>(std::min<int64_t>(NR, G.co_g - j * NR));
-            const T* b = packed.data() + ((g * panels + j) * G.depth + kp0 * G.ci_g) * NR;
-            tile(np, table.data(), G.ci_g, mr, b, c + j * NR, G.co, nr, kp0 > 0);
+            const T* b = packed.data() + (g * panels + j) * G.depth * NR;
+            tile(active, table.data(), boff.data(), G.ci_g, mr, b, c + j * NR, G.co, nr, kp0 > 0);
           }
         }
       }
