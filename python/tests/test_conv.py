@@ -119,6 +119,18 @@ def test_conv2d_large_channels_and_1x1():
     check(mx.conv2d(mx.array(x), mx.array(w1), stride=2), ref_conv(x, w1, 2), 2e-4)
 
 
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_wide_layers_and_long_kernels(dtype):
+    # Enough channels that the weight goes in several passes of output channels and
+    # slices of kernel positions (each accumulating into the output).
+    x, w = randn(2, 9, 1024), randn(80, 3, 1024)
+    got = mx.conv1d(mx.array(x).astype(dtype), mx.array(w).astype(dtype), padding=1)
+    check(got, ref_conv(x, w, 1, 1), 1e-4 if dtype == mx.float32 else 1e-10)
+    # A long kernel (the weight gradient's shape): many slices of kernel positions.
+    x2, w2 = randn(3, 300, 40), randn(20, 260, 40)
+    check(mx.conv1d(mx.array(x2), mx.array(w2), padding=2), ref_conv(x2, w2, 1, 2), 2e-4)
+
+
 def test_conv3d():
     x, w = randn(2, 5, 6, 7, 4), randn(6, 2, 3, 2, 2)
     check(mx.conv3d(mx.array(x), mx.array(w), stride=(1, 2, 1), padding=(1, 0, 2), dilation=(2, 1, 1), groups=2),

@@ -224,9 +224,12 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
     int64_t rem = kp;
     for (int i = G.d - 1; i >= 0; --i) kidx[kp * G.d + i] = static_cast<int32_t>(rem % G.ker[i]), rem /= G.ker[i];
   }
-  // Kernel positions per reduction slice: the slice's panels stay in L2.
-  int64_t slice = std::max<int64_t>(1, kSliceBytes / int64_t(sizeof(T) * NR * panels * G.ci_g));
-  slice = std::min(slice, G.ksp);
+  // Kernel positions per reduction slice, and panels per pass, such that the weight a pass
+  // multiplies stays in L2 (wide layers take their output channels in several passes).
+  int64_t position_bytes = int64_t(sizeof(T)) * NR * G.ci_g;  // one position of one panel
+  int64_t slice = std::clamp<int64_t>(kSliceBytes / (position_bytes * panels), 1, G.ksp);
+  int64_t pass = std::clamp<int64_t>(kSliceBytes / (position_bytes * slice), 1, panels);
+  int64_t slices = (G.ksp + slice - 1) / slice, passes = (panels + pass - 1) / pass;
   int64_t tiles = (G.rows + kTileRows - 1) / kTileRows;
   std::vector<T> zeros(G.ci_g, T(0));
   parallel_for(G.groups * tiles, 1, [&](int64_t begin, int64_t end) {
@@ -238,7 +241,8 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
     for (int64_t task = begin; task < end; ++task) {
       int64_t g = task / tiles, r0 = (task % tiles) * kTileRows;
       int64_t r1 = std::min(G.rows, r0 + kTileRows);
-      for (int64_t kp0 = 0; kp0 < G.ksp; kp0 += slice) {
+      for (int64_t step = 0; step < passes * slices; ++step) {
+        int64_t j0 = step / slices * pass, kp0 = step % slices * slice;
         int64_t np = std::min(slice, G.ksp - kp0);
         // Rows are visited in order: their (n, out position...) advances like an odometer.
         int64_t rem = r0;
@@ -278,7 +282,7 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
             if (any) boff[active++] = (kp0 + p) * G.ci_g * NR;
           }
           T* c = out + i * G.co + g * G.co_g;
-          for (int64_t j = 0; j < panels; ++j) {
+          for (int64_t j = j0; j < std::min(panels, j0 + pass); ++j) {
             int nr = static_cast<int>(std::min<int64_t>(NR, G.co_g - j * NR));
             const T* b = packed.data() + (g * panels + j) * G.depth * NR;
             tile(active, table.data(), boff.data(), G.ci_g, mr, b, c + j * NR, G.co, nr, kp0 > 0);
@@ -291,7 +295,8 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
 
 // dst (row-major) = src when src is a permutation of a dense layout whose unit-stride axis
 // is not the last one (the gradients' transposed views): copies tiles of the (unit-stride
-// axis, last axis) plane, so that every cache line read or written is used whole. Returns false for other layouts.
+// axis, last axis) plane, so that every cache line read or written is used whole. Returns
+// false for other layouts.
 template <typename T>
 bool transpose_copy(const array& src, T* dst) {
   int nd = static_cast<int>(src.ndim());
