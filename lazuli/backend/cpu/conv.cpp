@@ -27,7 +27,7 @@ namespace {
 constexpr int kMR = 6;
 template <typename T> inline constexpr int kNR = 64 / static_cast<int>(sizeof(T));
 constexpr int64_t kSliceBytes = 256 << 10;  // weight panels of one reduction slice: half of L2
-constexpr int64_t kTileRows = 96;           // output rows per task
+constexpr int64_t kTileRows = 96;           // output rows per task, at most
 
 // Writes (or adds) the first mr x nr entries of a register block to C.
 template <typename T, int NR>
@@ -230,7 +230,11 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
   int64_t slice = std::clamp<int64_t>(kSliceBytes / (position_bytes * panels), 1, G.ksp);
   int64_t pass = std::clamp<int64_t>(kSliceBytes / (position_bytes * slice), 1, panels);
   int64_t slices = (G.ksp + slice - 1) / slice, passes = (panels + pass - 1) / pass;
-  int64_t tiles = (G.rows + kTileRows - 1) / kTileRows;
+  // Fewer rows per task when there are few rows (weight gradients), so that every thread
+  // gets several tasks.
+  int64_t tile_rows = (G.rows * G.groups + 4 * thread_count() - 1) / (4 * thread_count()) / G.groups;
+  tile_rows = std::clamp<int64_t>((tile_rows + kMR - 1) / kMR * kMR, kMR, kTileRows);
+  int64_t tiles = (G.rows + tile_rows - 1) / tile_rows;
   std::vector<T> zeros(G.ci_g, T(0));
   parallel_for(G.groups * tiles, 1, [&](int64_t begin, int64_t end) {
     std::vector<const T*> table(slice * kMR);
@@ -239,8 +243,8 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
     std::vector<const T*> image(kMR);              // per row: its image's channels of group g
     std::vector<int64_t> pos(G.d + 1);             // (n, out position...) of a row
     for (int64_t task = begin; task < end; ++task) {
-      int64_t g = task / tiles, r0 = (task % tiles) * kTileRows;
-      int64_t r1 = std::min(G.rows, r0 + kTileRows);
+      int64_t g = task / tiles, r0 = (task % tiles) * tile_rows;
+      int64_t r1 = std::min(G.rows, r0 + tile_rows);
       for (int64_t step = 0; step < passes * slices; ++step) {
         int64_t j0 = step / slices * pass, kp0 = step % slices * slice;
         int64_t np = std::min(slice, G.ksp - kp0);
@@ -293,10 +297,9 @@ void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
   });
 }
 
-// dst (row-major) = src when src is a permutation of a dense layout whose unit-stride axis
-// is not the last one (the gradients' transposed views): copies tiles of the (unit-stride
-// axis, last axis) plane, so that every cache line read or written is used whole. Returns
-// false for other layouts.
+// dst (row-major) = src when src has a unit-stride axis other than the last one (the
+// gradients' transposed views): copies tiles of the (unit-stride axis, last axis) plane, so
+// that every cache line read or written is used whole. Returns false for other layouts.
 template <typename T>
 bool transpose_copy(const array& src, T* dst) {
   int nd = static_cast<int>(src.ndim());
