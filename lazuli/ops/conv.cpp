@@ -187,22 +187,22 @@ std::pair<std::vector<array>, std::vector<int>> Convolution::vmap(const std::vec
                                                                   const std::vector<int>& axes) {
   S s = stream();
   const array &x = inputs[0], &w = inputs[1];
-  int d = static_cast<int>(w.ndim()) - 2 + (axes[1] >= 0 ? -1 : 0);
+  int d = static_cast<int>(w.ndim()) - 2 - (axes[1] >= 0);  // spatial dimensions
   if (axes[1] < 0) {
     // Only the input is batched: the batch joins N.
     array xb = to_front(x, axes[0], s);
-    int32_t b = xb.shape()[0];
+    int32_t b = xb.shape()[0], n = xb.shape()[1];
     Shape merged(xb.shape().begin() + 1, xb.shape().end());
     merged[0] *= b;
     array out = conv_node(reshape(xb, merged, s), w, p_, s);
-    Shape split{b, out.shape()[0] / b};
+    Shape split{b, n};
     split.insert(split.end(), out.shape().begin() + 1, out.shape().end());
     return {{reshape(out, split, s)}, {0}};
   }
   // The weight is batched: each batch element becomes its own set of groups, and the input
   // channels repeat once per batch element (or come from the batched input).
   array wb = to_front(w, axes[1], s);
-  int32_t b = wb.shape()[0];
+  int32_t b = wb.shape()[0], co = wb.shape()[1];
   Shape wshape(wb.shape().begin() + 1, wb.shape().end());
   wshape[0] *= b;
   wb = reshape(wb, wshape, s);
@@ -221,7 +221,7 @@ std::pair<std::vector<array>, std::vector<int>> Convolution::vmap(const std::vec
   q.groups *= b;
   array out = conv_node(xb, wb, q, s);
   Shape split(out.shape().begin(), out.shape().end() - 1);
-  split.push_back(b), split.push_back(out.shape().back() / b);
+  split.push_back(b), split.push_back(co);
   return {{reshape(out, split, s)}, {d + 1}};
 }
 
