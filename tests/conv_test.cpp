@@ -136,6 +136,10 @@ LAZULI_CHECKER_CASES(conv) {
                             return conv2d(x, w, {1, 1}, {1, 0}, {1, 1}, 2);
                           }),
                           true, false, {1, 3}});
+  // Depthwise (one channel per group).
+  add("Convolution", Case{{{2, 5, 4, 3}, {3, 2, 2, 1}}, -2, 2, binary_fn([](const array& x, const array& w) {
+                            return conv2d(x, w, {2, 1}, {1, 1}, {1, 1}, 3);
+                          })});
   add("Convolution", Case{{{7}, {3}}, -2, 2,
                           binary_fn([](const array& a, const array& v) { return convolve(a, v, "same"); })});
 }

@@ -131,6 +131,18 @@ def test_wide_layers_and_long_kernels(dtype):
     check(mx.conv1d(mx.array(x2), mx.array(w2), padding=2), ref_conv(x2, w2, 1, 2), 2e-4)
 
 
+def test_depthwise():
+    # One input and one output channel per group: the channel-vectorised path.
+    x, w = randn(2, 9, 11, 24), randn(24, 3, 2, 1)
+    check(mx.conv2d(mx.array(x), mx.array(w), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=24),
+          ref_conv(x, w, [2, 1], [1, 2], [1, 2], 1, 24))
+    kw = dict(padding=([2], [0]), input_dilation=2, flip=True, groups=5)
+    x1, w1 = randn(3, 7, 5), randn(5, 4, 1)
+    check(mx.conv_general(mx.array(x1), mx.array(w1), **kw), ref_conv(x1, w1, **kw))
+    check(mx.conv1d(mx.array(x1).astype(mx.float64), mx.array(w1).astype(mx.float64), groups=5),
+          ref_conv(x1, w1, groups=5), 1e-12)
+
+
 def test_conv3d():
     x, w = randn(2, 5, 6, 7, 4), randn(6, 2, 3, 2, 2)
     check(mx.conv3d(mx.array(x), mx.array(w), stride=(1, 2, 1), padding=(1, 0, 2), dilation=(2, 1, 1), groups=2),
@@ -245,6 +257,7 @@ def numeric_grad(f, x, eps=1e-3):
     (mx.conv2d, (2, 5, 6, 2), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
     (mx.conv_transpose1d, (1, 4, 2), (3, 3, 2), dict(stride=2, padding=1, output_padding=1)),
     (mx.conv_transpose2d, (1, 3, 3, 4), (2, 2, 2, 2), dict(stride=2, groups=2)),
+    (mx.conv2d, (2, 4, 5, 3), (3, 2, 2, 1), dict(stride=(1, 2), padding=1, groups=3)),
 ])
 def test_gradients_match_finite_differences(op, xs, ws, kw):
     x, w = randn(*xs).astype(np.float64), randn(*ws).astype(np.float64)

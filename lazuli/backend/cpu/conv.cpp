@@ -214,16 +214,61 @@ std::vector<T> pack_weight(const Geometry& G, const T* w, bool flip, int64_t pan
   return packed;
 }
 
-template <typename T>
-void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
-  constexpr int NR = kNR<T>;
-  int64_t panels = (G.co_g + NR - 1) / NR;
-  std::vector<T> packed = pack_weight(G, w, flip, panels);
-  std::vector<int32_t> kidx(G.ksp * G.d);  // each kernel position's per-dim tap
+// The kernel positions' per-dim taps, [position][dim].
+std::vector<int32_t> kernel_taps(const Geometry& G) {
+  std::vector<int32_t> kidx(G.ksp * G.d);
   for (int64_t kp = 0; kp < G.ksp; ++kp) {
     int64_t rem = kp;
     for (int i = G.d - 1; i >= 0; --i) kidx[kp * G.d + i] = static_cast<int32_t>(rem % G.ker[i]), rem /= G.ker[i];
   }
+  return kidx;
+}
+
+// Depthwise (one input and one output channel per group): each output row is the sum over
+// kernel positions of the input row there times that position's weights, channel by
+// channel; the channels, contiguous in this layout, are the vector lanes.
+template <typename T>
+void depthwise_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
+  int64_t C = G.co;
+  std::vector<T> wt(G.ksp * C);  // [kernel position][channel]
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kp = 0; kp < G.ksp; ++kp) wt[kp * C + c] = w[c * G.ksp + (flip ? G.ksp - 1 - kp : kp)];
+  std::vector<int32_t> kidx = kernel_taps(G);
+  parallel_for(G.rows, std::max<int64_t>(1, kGrain / (G.ksp * C)), [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> pos(G.d + 1);  // (n, out position...) of row r
+    int64_t rem = begin;
+    for (int dd = G.d - 1; dd >= 0; --dd) pos[1 + dd] = rem % G.out[dd], rem /= G.out[dd];
+    pos[0] = rem;
+    for (int64_t r = begin; r < end; ++r) {
+      T* o = out + r * C;
+      std::fill(o, o + C, T(0));
+      const T* image = x + pos[0] * G.in_step[0] * G.in[0];
+      for (int64_t kp = 0; kp < G.ksp; ++kp) {
+        int64_t off = 0, miss = 0;
+        for (int dd = 0; dd < G.d; ++dd) {
+          int64_t tap = G.taps[dd][pos[1 + dd] * G.ker[dd] + kidx[kp * G.d + dd]];
+          off += tap, miss |= tap;
+        }
+        if (miss < 0) continue;
+        const T *xi = image + off, *wk = wt.data() + kp * C;
+        for (int64_t c = 0; c < C; ++c) o[c] += xi[c] * wk[c];
+      }
+      for (int dd = G.d; dd >= 1; --dd) {
+        if (++pos[dd] < G.out[dd - 1]) break;
+        pos[dd] = 0;
+        if (dd == 1) ++pos[0];
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_typed(const Geometry& G, const T* x, const T* w, T* out, bool flip) {
+  constexpr int NR = kNR<T>;
+  if (G.ci_g == 1 && G.co_g == 1) return depthwise_typed(G, x, w, out, flip);
+  int64_t panels = (G.co_g + NR - 1) / NR;
+  std::vector<T> packed = pack_weight(G, w, flip, panels);
+  std::vector<int32_t> kidx = kernel_taps(G);
   // Kernel positions per reduction slice, and panels per pass, such that the weight a pass
   // multiplies stays in L2 (wide layers take their output channels in several passes).
   int64_t position_bytes = int64_t(sizeof(T)) * NR * G.ci_g;  // one position of one panel
