@@ -21,7 +21,7 @@ std::string ints_str(const std::vector<int>& v) {
   return r + (v.size() == 1 ? ",)" : ")");
 }
 
-// Length of one spatial dimension after input dilation (no elements stay none).
+// Length of one spatial dimension after input dilation (an empty one stays empty).
 int64_t dilated_length(int64_t in, int input_dilation) { return in == 0 ? 0 : (in - 1) * input_dilation + 1; }
 
 array conv_node(const array& x, const array& w, Params p, S s) {
@@ -29,9 +29,9 @@ array conv_node(const array& x, const array& w, Params p, S s) {
 }
 
 // The spatial axes 1..d of an array shaped (N, *spatial, C).
-std::vector<int> spatial_axes(int d, int first = 1) {
+std::vector<int> spatial_axes(int d) {
   std::vector<int> ax(d);
-  for (int i = 0; i < d; ++i) ax[i] = first + i;
+  for (int i = 0; i < d; ++i) ax[i] = 1 + i;
   return ax;
 }
 
