@@ -7,8 +7,11 @@
 // input while the weight, packed once into panels of NR output channels, streams beside
 // them. Accumulators (6 rows x NR channels) stay in registers across the whole reduction
 // (AVX2 + FMA where the CPU has them). Row tiles run in parallel on the thread pool; very
-// long reductions (weight gradients) go in slices of kernel positions so that the weight
-// slice stays in L2. float16 / bfloat16 compute in float32; float64 in double.
+// long reductions (weight gradients) go in slices of kernel positions, and wide layers in
+// passes over their output channels, so that the weight a pass uses stays in L2. Depthwise
+// convolutions (one channel per group) vectorise over channels instead. float16 / bfloat16
+// compute in float32; float64 in double. The gradients' transposed operands are copied to
+// row-major first, in tiles.
 #include <immintrin.h>
 
 #include <algorithm>
