@@ -29,7 +29,7 @@ namespace {
 // Register block: MR output rows by NR output channels (two vectors of 256 bits).
 constexpr int kMR = 6;
 template <typename T> inline constexpr int kNR = 64 / static_cast<int>(sizeof(T));
-constexpr int64_t kSliceBytes = 256 << 10;  // weight panels of one reduction slice: half of L2
+constexpr int64_t kSliceBytes = 512 << 10;  // weight panels of one reduction slice: half of L2
 constexpr int64_t kTileRows = 96;           // output rows per task, at most
 
 // Writes (or adds) the first mr x nr entries of a register block to C.
