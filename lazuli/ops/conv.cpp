@@ -290,6 +290,32 @@ array conv_checked(const char* op, array x, array w, std::vector<int> stride, st
   return conv_node(astype(x, t, s), astype(w, t, s), std::move(p), s);
 }
 
+}  // namespace
+
+// A file's Convolution passes the same checks as conv_general's arguments (the kernel
+// trusts them), with one value per spatial dimension.
+LAZULI_PRIMITIVE_READER(Convolution) {
+  r.arity(2);
+  Params p;
+  for (auto* v : {&p.stride, &p.padding_lo, &p.padding_hi, &p.kernel_dilation, &p.input_dilation}) *v = r.ints();
+  p.groups = r.i32();
+  p.flip = r.boolean();
+  r.same_input_dtypes();
+  size_t d = static_cast<size_t>(std::max(r.rank(0), 2) - 2);
+  for (auto* v : {&p.stride, &p.padding_lo, &p.padding_hi, &p.kernel_dilation, &p.input_dilation})
+    if (v->size() != d) r.fail("Convolution with " + std::to_string(v->size()) + " values for " + std::to_string(d) + " spatial dimensions");
+  try {
+    conv_checked("Convolution", r.placeholder(0), r.placeholder(1), p.stride, p.padding_lo, p.padding_hi,
+                 p.kernel_dilation, p.input_dilation, p.groups, p.flip, s);
+  } catch (const std::invalid_argument& e) {
+    r.fail(e.what());
+  }
+  r.outputs_like(0);
+  return std::make_shared<Convolution>(s, std::move(p));
+}
+
+namespace {
+
 array conv_nd(const char* op, size_t d, const array& x, const array& w, std::vector<int> stride,
               std::vector<int> padding, std::vector<int> dilation, int groups, S s) {
   if (x.ndim() != d + 2)

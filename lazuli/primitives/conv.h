@@ -27,6 +27,10 @@ class Convolution : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Convolution)
+  void write(Writer& w) const override {
+    w.ints(p_.stride), w.ints(p_.padding_lo), w.ints(p_.padding_hi), w.ints(p_.kernel_dilation),
+        w.ints(p_.input_dilation), w.i32(p_.groups), w.boolean(p_.flip);
+  }
 
   // Output length of one spatial dimension.
   static int output_length(int in, int kernel, int stride, int lo, int hi, int kernel_dilation,
