@@ -332,7 +332,7 @@ void init_optimizers(nb::module_& m) {
   };
   m.def("adafactor_init", [A, adafactor_options](H w, std::optional<double> beta1) {
     return opt::adafactor_init(A(w), adafactor_options(1e-30, 1e-3, 1.0, -0.8, beta1, 0.0, true, true, false));
-  }, "parameter"_a, "beta_1"_a);
+  }, "parameter"_a, "beta_1"_a.none());
   m.def("adafactor", [A, adafactor_options](H w, H g, std::vector<array> state, H lr, H step, double eps1, double eps2,
                                              double clip, double decay, std::optional<double> beta1, double wd,
                                              bool scale, bool relative, bool warmup) {
