@@ -366,3 +366,38 @@ def test_tiny_mlp_trains_with_adam():
         mx.eval(model.parameters(), opt.state)
         first = first if first is not None else loss.item()
     assert loss.item() < 0.05 * first and loss.item() < 0.2, (first, loss.item())
+
+
+def test_muon_on_a_3d_parameter_matches_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    mlx_optim = pytest.importorskip("mlx.optimizers")
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((2, 3, 4)).astype(np.float32) for _ in range(STEPS)]
+    ours, theirs = optim.Muon(0.05), mlx_optim.Muon(0.05)
+    p, q = {"w": mx.array(w)}, {"w": mlx.array(w)}
+    for g in grads:
+        p = ours.apply_gradients({"w": mx.array(g)}, p)
+        q = theirs.apply_gradients({"w": mlx.array(g)}, q)
+    np.testing.assert_allclose(np.array(p["w"]), np.array(q["w"]), rtol=1e-5, atol=1e-5)
+
+
+def test_scheduled_warmup_and_model_training_match_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    mlx_optim = pytest.importorskip("mlx.optimizers")
+
+    def make(lib):
+        warmup = lib.linear_schedule(0.0, 0.1, 3)
+        return lib.AdamW(learning_rate=lib.join_schedules([warmup, lib.cosine_decay(0.1, 5)], [3]),
+                         bias_correction=True)
+
+    ours, theirs = make(optim), make(mlx_optim)
+    p = {"layers": [{"w": mx.array(PARAMS["w"])}, {"b": mx.array(PARAMS["b"])}]}
+    q = {"layers": [{"w": mlx.array(PARAMS["w"])}, {"b": mlx.array(PARAMS["b"])}]}
+    for i in range(6):
+        g = GRADS[i % STEPS]
+        p = ours.apply_gradients({"layers": [{"w": mx.array(g["w"])}, {"b": mx.array(g["b"])}]}, p)
+        q = theirs.apply_gradients({"layers": [{"w": mlx.array(g["w"])}, {"b": mlx.array(g["b"])}]}, q)
+        assert ours.learning_rate.item() == pytest.approx(theirs.learning_rate.item(), rel=1e-6)
+    for (k, a), (_, b) in zip(tree_flatten(p), tree_flatten(q)):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-6, err_msg=k)
