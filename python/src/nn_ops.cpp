@@ -4,12 +4,15 @@
 #include "nn_ops.h"
 
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <string>
 
 #include "convert.h"
 #include "lazuli/nn/functional.h"
+#include "lazuli/nn/optimizers.h"
 
 using lz::array;
 using lz::Dtype;
@@ -288,6 +291,68 @@ void init_initializers(nb::module_& m) {
       "shape"_a, "gain"_a = 1.0, "dtype"_a = lz::float32, "key"_a = nb::none());
 }
 
+
+// Optimizer updates: each returns (new parameter, [new state arrays]) in the C++ order.
+using Result = std::pair<array, std::vector<array>>;
+Result result(lz::optimizers::Update u) { return {u.parameter, u.state}; }
+
+void init_optimizers(nb::module_& m) {
+  namespace opt = lz::optimizers;
+  using H = nb::handle;
+  auto A = [](H h) { return py::to_array(h); };
+  m.def("sgd", [A](H w, H g, H v, H lr, double momentum, double wd, double dampening, bool nesterov) {
+    return result(opt::sgd(A(w), A(g), A(v), A(lr), momentum, wd, dampening, nesterov));
+  }, "parameter"_a, "gradient"_a, "v"_a, "learning_rate"_a, "momentum"_a, "weight_decay"_a, "dampening"_a, "nesterov"_a);
+  m.def("rmsprop", [A](H w, H g, H v, H lr, double alpha, double eps) {
+    return result(opt::rmsprop(A(w), A(g), A(v), A(lr), alpha, eps));
+  }, "parameter"_a, "gradient"_a, "v"_a, "learning_rate"_a, "alpha"_a, "eps"_a);
+  m.def("adagrad", [A](H w, H g, H v, H lr, double eps) {
+    return result(opt::adagrad(A(w), A(g), A(v), A(lr), eps));
+  }, "parameter"_a, "gradient"_a, "v"_a, "learning_rate"_a, "eps"_a);
+  m.def("adadelta", [A](H w, H g, H v, H u, H lr, double rho, double eps) {
+    return result(opt::adadelta(A(w), A(g), A(v), A(u), A(lr), rho, eps));
+  }, "parameter"_a, "gradient"_a, "v"_a, "u"_a, "learning_rate"_a, "rho"_a, "eps"_a);
+  m.def("adam", [A](H w, H g, H mm, H v, H lr, H step, double b1, double b2, double eps, bool bc) {
+    return result(opt::adam(A(w), A(g), A(mm), A(v), A(lr), A(step), b1, b2, eps, bc));
+  }, "parameter"_a, "gradient"_a, "m"_a, "v"_a, "learning_rate"_a, "step"_a, "beta1"_a, "beta2"_a, "eps"_a,
+     "bias_correction"_a);
+  m.def("adamw", [A](H w, H g, H mm, H v, H lr, H step, double b1, double b2, double eps, double wd, bool bc) {
+    return result(opt::adamw(A(w), A(g), A(mm), A(v), A(lr), A(step), b1, b2, eps, wd, bc));
+  }, "parameter"_a, "gradient"_a, "m"_a, "v"_a, "learning_rate"_a, "step"_a, "beta1"_a, "beta2"_a, "eps"_a,
+     "weight_decay"_a, "bias_correction"_a);
+  m.def("adamax", [A](H w, H g, H mm, H v, H lr, double b1, double b2, double eps) {
+    return result(opt::adamax(A(w), A(g), A(mm), A(v), A(lr), b1, b2, eps));
+  }, "parameter"_a, "gradient"_a, "m"_a, "v"_a, "learning_rate"_a, "beta1"_a, "beta2"_a, "eps"_a);
+  m.def("lion", [A](H w, H g, H mm, H lr, double b1, double b2, double wd) {
+    return result(opt::lion(A(w), A(g), A(mm), A(lr), b1, b2, wd));
+  }, "parameter"_a, "gradient"_a, "m"_a, "learning_rate"_a, "beta1"_a, "beta2"_a, "weight_decay"_a);
+  auto adafactor_options = [](double eps1, double eps2, double clip, double decay, std::optional<double> beta1,
+                              double wd, bool scale, bool relative, bool warmup) {
+    return opt::AdafactorOptions{eps1, eps2, clip, decay, beta1, wd, scale, relative, warmup};
+  };
+  m.def("adafactor_init", [A, adafactor_options](H w, std::optional<double> beta1) {
+    return opt::adafactor_init(A(w), adafactor_options(1e-30, 1e-3, 1.0, -0.8, beta1, 0.0, true, true, false));
+  }, "parameter"_a, "beta_1"_a.none());
+  m.def("adafactor", [A, adafactor_options](H w, H g, std::vector<array> state, H lr, H step, double eps1, double eps2,
+                                             double clip, double decay, std::optional<double> beta1, double wd,
+                                             bool scale, bool relative, bool warmup) {
+    std::optional<array> rate;
+    if (!lr.is_none()) rate = A(lr);
+    return result(opt::adafactor(A(w), A(g), state, rate, A(step),
+                                 adafactor_options(eps1, eps2, clip, decay, beta1, wd, scale, relative, warmup)));
+  }, "parameter"_a, "gradient"_a, "state"_a, "learning_rate"_a.none(), "step"_a, "eps1"_a, "eps2"_a,
+     "clip_threshold"_a, "decay_rate"_a, "beta_1"_a.none(), "weight_decay"_a, "scale_parameter"_a,
+     "relative_step"_a, "warmup_init"_a);
+  m.def("newton_schulz5", [A](H x, int steps) { return opt::newton_schulz5(A(x), steps); }, "x"_a, "steps"_a = 5);
+  m.def("muon", [A](H w, H g, H v, H lr, double momentum, double wd, bool nesterov, int ns_steps) {
+    return result(opt::muon(A(w), A(g), A(v), A(lr), momentum, wd, nesterov, ns_steps));
+  }, "parameter"_a, "gradient"_a, "v"_a, "learning_rate"_a, "momentum"_a, "weight_decay"_a, "nesterov"_a,
+     "ns_steps"_a);
+  m.def("clip_grad_norm", [](std::vector<array> grads, double max_norm) {
+    return opt::clip_grad_norm(grads, max_norm);
+  }, "gradients"_a, "max_norm"_a);
+}
+
 }  // namespace
 
 void init_nn_ops(nb::module_& parent) {
@@ -296,4 +361,5 @@ void init_nn_ops(nb::module_& parent) {
   init_losses(m);
   init_layers(m);
   init_initializers(m);
+  init_optimizers(m);
 }

@@ -710,3 +710,49 @@ def test_training_steps_match_mlx_where_installed():
     theirs = run(mlx_core, mlx_nn, mlx_utils.tree_map, weights)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4)
     assert ours[-1] < ours[0]
+
+
+def _two_layer_model(seed):
+    mx.random.seed(seed)
+    return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2, bias=False))
+
+
+@pytest.mark.parametrize("ext", ["npz", "safetensors"])
+def test_save_and_load_weights_round_trip(tmp_path, ext):
+    src, dst = _two_layer_model(0), _two_layer_model(1)
+    path = str(tmp_path / f"weights.{ext}")
+    src.save_weights(path)
+    assert dst.load_weights(path) is dst
+    want, got = dict(tree_flatten(src.parameters())), dict(tree_flatten(dst.parameters()))
+    assert sorted(want) == sorted(got) == ["layers.0.bias", "layers.0.weight", "layers.2.weight"]
+    for k in want:
+        np.testing.assert_array_equal(np.array(got[k]), np.array(want[k]))
+
+
+def test_load_weights_strict_errors_and_partial_loads(tmp_path):
+    model = _two_layer_model(0)
+    full = tree_flatten(model.parameters())
+    with pytest.raises(ValueError, match="Missing 1 parameters"):
+        model.load_weights(full[1:])
+    with pytest.raises(ValueError, match="parameters not in model: \n.*layers.5.weight"):
+        model.load_weights(full + [("layers.5.weight", mx.zeros((2,)))])
+    bad = [(k, mx.zeros((7,)) if k == "layers.2.weight" else v) for k, v in full]
+    with pytest.raises(ValueError, match=r"Expected shape \(2, 3\) but received shape \(7,\) for parameter layers.2.weight"):
+        model.load_weights(bad)
+    with pytest.raises(ValueError, match="Unsupported file extension"):
+        model.save_weights(str(tmp_path / "weights.bin"))
+    # Not strict: only the given names change.
+    before = np.array(model.layers[0].weight)
+    model.load_weights([("layers.2.weight", mx.ones((2, 3)))], strict=False)
+    np.testing.assert_array_equal(np.array(model.layers[2].weight), np.ones((2, 3)))
+    np.testing.assert_array_equal(np.array(model.layers[0].weight), before)
+
+
+def test_weights_saved_by_lazuli_load_into_mlx_where_installed(tmp_path):
+    mlx_nn = pytest.importorskip("mlx.nn")
+    model = _two_layer_model(0)
+    path = str(tmp_path / "w.safetensors")
+    model.save_weights(path)
+    other = mlx_nn.Sequential(mlx_nn.Linear(4, 3), mlx_nn.ReLU(), mlx_nn.Linear(3, 2, bias=False))
+    other.load_weights(path)
+    np.testing.assert_array_equal(np.array(other.layers[0].weight), np.array(model.layers[0].weight))

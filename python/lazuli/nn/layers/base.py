@@ -5,7 +5,7 @@ import textwrap
 from typing import Any, Callable, List, Optional, Union
 
 import lazuli.core as mx
-from lazuli.utils import tree_flatten
+from lazuli.utils import tree_flatten, tree_unflatten
 
 
 def _is_tree_node(value):
@@ -152,6 +152,43 @@ class Module(dict):
                     assign(current, new)
 
         assign(self, parameters)
+        return self
+
+    def save_weights(self, file: str):
+        """Saves the parameters, by dotted name, to ``file`` (``.npz`` or ``.safetensors``)."""
+        weights = dict(tree_flatten(self.parameters()))
+        if file.endswith(".npz"):
+            mx.savez(file, **weights)
+        elif file.endswith(".safetensors"):
+            mx.save_safetensors(file, weights)
+        else:
+            raise ValueError(f"[save_weights] Unsupported file extension of {file!r}: use '.npz' or '.safetensors'.")
+
+    def load_weights(self, file_or_weights: Union[str, List[tuple]], strict: bool = True) -> "Module":
+        """Loads parameters from a ``.npz`` / ``.safetensors`` file or a list of
+        ``(dotted name, array)`` pairs. With ``strict``, the names must be exactly the
+        model's and every shape must match; otherwise only the given names are replaced."""
+        weights = file_or_weights
+        if isinstance(weights, str):
+            weights = list(mx.load(weights).items())
+        weights = list(weights)
+        if strict:
+            new = dict(weights)
+            current = dict(tree_flatten(self.parameters()))
+            extra = sorted(new.keys() - current.keys())
+            if extra:
+                raise ValueError(f"Received {len(extra)} parameters not in model: \n" + ",\n".join(extra) + ".")
+            missing = sorted(current.keys() - new.keys())
+            if missing:
+                raise ValueError(f"Missing {len(missing)} parameters: \n" + ",\n".join(missing) + ".")
+            for name, value in current.items():
+                given = new[name]
+                if not isinstance(given, mx.array):
+                    raise ValueError(f"Expected mx.array but received {type(given)} for parameter {name}")
+                if given.shape != value.shape:
+                    raise ValueError(f"Expected shape {value.shape} but received shape {given.shape} for parameter {name}")
+        if weights:
+            self.update(tree_unflatten(weights), strict=False)
         return self
 
     def apply(self, map_fn: Callable[[mx.array], mx.array], filter_fn: Optional[Callable] = None) -> "Module":

@@ -1,0 +1,62 @@
+"""The cases of bench_optimizers.cpp in MLX's CPU build (mlx.optimizers), where installed."""
+import json
+
+from timing import median_ms
+
+
+def report(case, lib, ms):
+    print(json.dumps({"case": case, "lib": lib, "ms": ms}), flush=True)
+
+
+def main():
+    try:
+        import mlx.core as mx
+        import mlx.optimizers as optim
+    except ImportError:
+        return
+    mx.set_default_device(mx.cpu)
+    n = 1 << 22
+    w = mx.random.normal((n,))
+    g = mx.random.normal((n,))
+    mx.eval(w, g)
+
+    def timed(case, opt, params, grads, reps=21):
+        opt.init(params)
+        mx.eval(opt.state)
+        state = opt.state
+
+        def one():
+            # The same state each time, as the C++ bench: time one update, not a run.
+            opt.state = dict(state)
+            opt._initialized = True
+            mx.eval(opt.apply_gradients(grads, params), opt.state)
+
+        report(case, "mlx", median_ms(one, reps))
+
+    timed("optim adam step 4M", optim.Adam(1e-3, bias_correction=True), {"w": w}, {"w": g})
+    timed("optim sgd momentum step 4M", optim.SGD(1e-3, momentum=0.9, weight_decay=1e-4), {"w": w}, {"w": g})
+    timed("optim lion step 4M", optim.Lion(1e-3, weight_decay=0.01), {"w": w}, {"w": g})
+    mw = mx.random.normal((1024, 1024)) * 0.02
+    mg = mx.random.normal((1024, 1024))
+    mx.eval(mw, mg)
+    timed("optim muon step 1024x1024", optim.Muon(1e-3), {"w": mw}, {"w": mg}, reps=5)
+
+    import mlx.nn as nn
+
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    x = mx.random.normal((256, 784))
+    y = mx.random.randint(0, 10, (256,))
+    mx.eval(model.parameters(), x, y)
+    adam = optim.Adam(1e-3, bias_correction=True)
+    grad_fn = nn.value_and_grad(model, lambda x, y: nn.losses.cross_entropy(model(x), y, reduction="mean"))
+
+    def train_step():
+        _, grads = grad_fn(x, y)
+        adam.update(model, grads)
+        mx.eval(model.parameters(), adam.state)
+
+    report("nn mlp adam step 784-512-512-10 b256", "mlx", median_ms(train_step, 21))
+
+
+if __name__ == "__main__":
+    main()

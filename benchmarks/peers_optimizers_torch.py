@@ -1,0 +1,46 @@
+"""The cases of bench_optimizers.cpp in PyTorch (torch.optim, CPU, 2 threads), run by Debian's python3."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from timing import median_ms  # noqa: E402
+
+
+def report(case, ms):
+    print(json.dumps({"case": case, "lib": "torch", "ms": ms}), flush=True)
+
+
+def main():
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(2)
+    n = 1 << 22
+    for case, make in [
+        ("optim adam step 4M", lambda p: torch.optim.Adam([p], lr=1e-3)),
+        ("optim sgd momentum step 4M", lambda p: torch.optim.SGD([p], lr=1e-3, momentum=0.9, weight_decay=1e-4)),
+    ]:
+        p = torch.nn.Parameter(torch.randn(n))
+        p.grad = torch.randn(n)
+        opt = make(p)
+        with torch.no_grad():
+            report(case, median_ms(opt.step, 21))
+
+    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    x = torch.randn(256, 784)
+    y = torch.randint(0, 10, (256,))
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_step():
+        adam.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        adam.step()
+
+    report("nn mlp adam step 784-512-512-10 b256", median_ms(train_step, 21))
+
+
+if __name__ == "__main__":
+    main()
