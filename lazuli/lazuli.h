@@ -12,6 +12,7 @@
 #include "lazuli/linalg.h"
 #include "lazuli/memory.h"
 #include "lazuli/nn/functional.h"
+#include "lazuli/nn/optimizers.h"
 #include "lazuli/ops.h"
 #include "lazuli/print.h"
 #include "lazuli/quantized.h"
