@@ -1368,3 +1368,37 @@ def test_mlx_fidelity_bool_sign_complex_trig_and_int_overflow():
     with pytest.raises(ValueError, match="overflow"):
         mx.array([1], dtype=mx.uint8) + (-1)
     assert (mx.array([1], dtype=mx.int8) + 100).tolist() == [101]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strided", [False, True])  # dense: Highway path; strided: scalar functor
+def test_erf_erfinv_against_float64_references(dtype, strided):
+    sp = pytest.importorskip("scipy.special")
+    npdt, mdt = np.dtype(dtype), getattr(mx, dtype)
+    tiny = np.finfo(npdt).smallest_subnormal
+    x = np.concatenate([np.linspace(-7, 7, 200001), np.geomspace(tiny, 1, 2000), -np.geomspace(tiny, 1, 2000),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(npdt)
+    y = np.concatenate([np.linspace(-1, 1, 200001), 1 - np.geomspace(np.finfo(npdt).eps / 2, 0.5, 2000),
+                        np.geomspace(tiny, 1e-3, 2000), [0.0, -0.0, 1.5, -1.5, np.inf, np.nan]]).astype(npdt)
+
+    def run(fn, v):
+        if strided:
+            a = mx.array(np.stack([v, v], 1), dtype=mdt)[:, 0]
+        else:
+            a = mx.array(v, dtype=mdt)
+        return np.array(fn(a)).astype(np.float64)
+
+    f64 = dtype == "float64"
+    for fn, ref, v, ulps in ((mx.erf, sp.erf, x, 3 if f64 else 2), (mx.erfinv, sp.erfinv, y, 5 if f64 else 2)):
+        got, want = run(fn, v), ref(v.astype(np.float64))
+        # scipy's float64 erf / erfinv are themselves up to 2-3 ulp off (we are within 1 ulp of
+        # glibc's erf and 1.5 of erfinv by mpmath); float32 answers round the reference.
+        tol = ulps * np.spacing(np.abs(want).astype(npdt)).astype(np.float64)
+        finite = np.isfinite(want)
+        assert np.all(np.abs(got[finite] - want[finite]) <= tol[finite]), fn
+        np.testing.assert_array_equal(got[~finite], want[~finite])
+        zeros = v == 0
+        np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(v[zeros]))
+    # small arrays (only a partial vector) agree with the large ones
+    for fn, v in ((mx.erf, x[::997]), (mx.erfinv, y[::997])):
+        np.testing.assert_array_equal(run(fn, v[:3]), run(fn, v)[:3])

@@ -35,10 +35,36 @@ float sum_lanes(const T* x, int64_t n) {
   return total;
 }
 
+// Max or min of n contiguous values with 16 independent lanes (vector compares and
+// blends). A NaN sticks in its lane: neither comparison below replaces it.
+template <typename Op, typename T>
+T minmax_lanes(const T* x, int64_t n) {
+  constexpr int L = 16;
+  constexpr bool is_max = std::is_same_v<Op, MaxOp>;
+  T acc[L];
+  for (int j = 0; j < L; ++j) acc[j] = Op::template init<T>();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+#pragma omp simd
+    for (int j = 0; j < L; ++j) {
+      T v = x[i + j];
+      bool take = is_max ? v > acc[j] : v < acc[j];
+      if constexpr (std::is_floating_point_v<T>) take = take || v != v;
+      acc[j] = take ? v : acc[j];
+    }
+  T total = Op::template init<T>();
+  for (int j = 0; j < L; ++j) total = Op::combine(total, acc[j]);
+  for (; i < n; ++i) total = Op::combine(total, x[i]);
+  return total;
+}
+
 // Reduces n contiguous values.
 template <typename Op, typename A, typename T>
 A reduce_row(const T* x, int64_t n) {
-  if constexpr (std::is_same_v<Op, SumOp> && std::is_same_v<A, float>) {
+  if constexpr ((std::is_same_v<Op, MaxOp> || std::is_same_v<Op, MinOp>) && std::is_same_v<A, T> &&
+                std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    return minmax_lanes<Op>(x, n);
+  } else if constexpr (std::is_same_v<Op, SumOp> && std::is_same_v<A, float>) {
     // Float sums: lanes within blocks of 4096, blocks in double, for float32 accuracy on
     // long rows.
     double total = 0;
