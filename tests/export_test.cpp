@@ -121,6 +121,20 @@ TEST(Export, ShapelessRunsOnANewBatchSize) {
   std::remove(file.c_str());
 }
 
+TEST(Export, ShapelessMeanAndVarCountTheNewShape) {
+  std::string file = temp_file("mean");
+  Fn fun = [](const std::vector<array>& x) {
+    return std::vector<array>{mean(x[0], 0), var(x[0], 0, false, 1), mean(x[0])};
+  };
+  export_function(file, fun, {filled({4, 3}, -1, 1, 1)}, true);
+  auto f = import_function(file);
+  for (int rows : {2, 9}) {
+    std::vector<array> xs{filled({rows, 3}, -1, 1, rows)};
+    expect_all_close(f(xs), fun(xs), 1e-12);
+  }
+  std::remove(file.c_str());
+}
+
 TEST(Export, ShapelessReshapeAndBroadcastFollowTheBatch) {
   std::string file = temp_file("reshape");
   Fn fun = [](const std::vector<array>& x) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lazuli/lazuli.h"
+#include "checker.h"
 #include "test_util.h"
 
 using namespace lazuli;
@@ -644,4 +645,10 @@ TEST(ReduceIntegers, ExactSumsAndProducts) {
   expect_values(all(b, 0), {1, 0, 0});
   expect_values(any(b, 1), {1, 1});
   expect_values(count_nonzero(b, 0), {2, 1, 1});
+}
+
+LAZULI_CHECKER_CASES(number_of_elements) {
+  using lazuli::test::unary_fn;
+  add("NumberOfElements", Case{{{3, 4}}, -2, 2, unary_fn([](const array& x) { return mean(x, 1); })});
+  add("NumberOfElements", Case{{{4, 3}}, -2, 2, unary_fn([](const array& x) { return var(x, 0, false, 1); }), true, true});
 }

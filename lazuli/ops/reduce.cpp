@@ -1,5 +1,6 @@
 // Reductions: one Reduce primitive keeps reduced axes as size 1; ops squeeze them.
 #include "lazuli/ops/ops_util.h"
+#include "lazuli/primitives/reduce.h"
 
 namespace lazuli {
 using namespace detail;
@@ -56,31 +57,71 @@ LAZULI_REDUCTION(all, And)
 LAZULI_REDUCTION(any, Or)
 #undef LAZULI_REDUCTION
 
-static size_t reduced_count(const array& a, const std::vector<int>& axes, const char* op) {
-  size_t n = 1;
-  for (int ax : normalize_axes(axes, static_cast<int>(a.ndim()), op)) n *= a.shape()[ax];
-  return n;
+// ---- NumberOfElements ------------------------------------------------------------------
+
+double NumberOfElements::value(const Shape& shape) const {
+  double n = 1;
+  for (int ax : axes_) n *= shape[ax];
+  n -= ddof_;
+  if (!inverted_) return n;
+  return n > 0 ? 1.0 / n : std::numeric_limits<double>::infinity();
+}
+bool NumberOfElements::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const NumberOfElements*>(&o);
+  return p && p->axes_ == axes_ && p->ddof_ == ddof_ && p->inverted_ == inverted_ && p->dtype_ == dtype_;
+}
+// A count depends on shapes only: no derivative.
+std::vector<array> NumberOfElements::vjp(const std::vector<array>& primals, const std::vector<array>&,
+                                         const std::vector<int>&, const std::vector<array>&) {
+  return {zeros_like(primals[0], stream())};
+}
+std::vector<array> NumberOfElements::jvp(const std::vector<array>&, const std::vector<array>& tangents,
+                                         const std::vector<int>&) {
+  return {zeros({}, tangents[0].dtype(), stream())};
+}
+std::pair<std::vector<array>, std::vector<int>> NumberOfElements::vmap(const std::vector<array>& inputs,
+                                                                       const std::vector<int>& axes) {
+  // Every sample has the same count: the axes move past the batch axis, the result is unbatched.
+  std::vector<int> moved;
+  for (int ax : axes_) moved.push_back(axes[0] >= 0 && ax >= axes[0] ? ax + 1 : ax);
+  return {{make_node<NumberOfElements>({inputs[0]}, dtype_, stream(), moved, ddof_, inverted_, dtype_)}, {-1}};
+}
+LAZULI_PRIMITIVE_READER(NumberOfElements) {
+  r.arity(1);
+  std::vector<int> axes = r.axes(r.rank());
+  int ddof = r.i32();
+  bool inverted = r.boolean();
+  Dtype t = r.dtype();
+  r.expect_output(0, t);
+  return std::make_shared<NumberOfElements>(s, std::move(axes), ddof, inverted, t);
 }
 
+namespace {
+// The count of `a` over `axes` (less ddof, or its reciprocal) as a 0-d array of dtype t,
+// read from the shape when the graph runs.
+array number_of_elements(const array& a, const std::vector<int>& axes, int ddof, bool inverted, Dtype t, S s) {
+  return make_node<NumberOfElements>({a}, t, s, axes, ddof, inverted, t);
+}
+}  // namespace
+
 array mean(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
-  size_t n = reduced_count(a, axes, "mean");
+  auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "mean");
   Dtype t = is_integral(a.dtype()) ? float32 : a.dtype();
-  array total = sum(astype(a, t, s), axes, keepdims, s);
-  return divide(total, array(double(n), t), s);
+  array total = sum(astype(a, t, s), ax, keepdims, s);
+  return divide(total, number_of_elements(a, ax, 0, false, t, s), s);
 }
 array mean(const array& a, int axis, bool keepdims, S s) { return mean(a, std::vector<int>{axis}, keepdims, s); }
 array mean(const array& a, bool keepdims, S s) { return mean(a, all_axes(a), keepdims, s); }
 
 array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, S s) {
-  size_t n = reduced_count(a, axes, "var");
+  auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "var");
   Dtype t = is_integral(a.dtype()) ? float32 : a.dtype();
   array x = astype(a, t, s);
-  array centered = subtract(x, mean(x, axes, true, s), s);
+  array centered = subtract(x, mean(x, ax, true, s), s);
   // Complex input: MLX's variance is the mean of (x - mean)^2 itself (complex64, no conjugate).
   array sq = square(centered, s);
-  array total = sum(sq, axes, keepdims, s);
-  double denom = double(n) - ddof;
-  return multiply(total, array(denom > 0 ? 1.0 / denom : std::numeric_limits<double>::infinity(), total.dtype()), s);
+  array total = sum(sq, ax, keepdims, s);
+  return multiply(total, number_of_elements(a, ax, ddof, true, total.dtype(), s), s);
 }
 array var(const array& a, int axis, bool keepdims, int ddof, S s) {
   return var(a, std::vector<int>{axis}, keepdims, ddof, s);
@@ -96,7 +137,9 @@ array std(const array& a, int axis, bool keepdims, int ddof, S s) {
 array std(const array& a, bool keepdims, int ddof, S s) { return std(a, all_axes(a), keepdims, ddof, s); }
 
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
-  if (reduced_count(a, axes, "logsumexp") == 0 && a.size() == 0)
+  size_t reduced = 1;
+  for (int ax : normalize_axes(axes, static_cast<int>(a.ndim()), "logsumexp")) reduced *= a.shape()[ax];
+  if (reduced == 0 && a.size() == 0)
     return log(sum(exp(a, s), axes, keepdims, s), s);
   array x = is_integral(a.dtype()) ? astype(a, float32, s) : a;
   array m = max(x, axes, true, s);

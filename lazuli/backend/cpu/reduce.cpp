@@ -8,6 +8,7 @@
 
 #include "lazuli/backend/cpu/accumulate.h"
 #include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/primitives/reduce.h"
 #include "lazuli/primitives.h"
 
 namespace lazuli {
@@ -278,6 +279,16 @@ void ArgReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
         }
       });
     }
+  });
+}
+
+void NumberOfElements::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  allocate(out);
+  double v = value(inputs[0].shape());
+  dispatch_dtype(out.dtype(), [&](auto t) {
+    using T = decltype(t);
+    *static_cast<T*>(out.raw_data()) = cast_value<T>(v);
   });
 }
 
