@@ -9,32 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache, start threads
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 // Row i is one-hot at i % classes.
 static array one_hot_labels(int n, int classes) {
   array rows = remainder(reshape(arange(0, n), {n, 1}), array(classes));
   return astype(equal(rows, reshape(arange(0, classes), {1, classes})), float32);
-}
-
-static void report(const std::string& name, double ms) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f}\n", name.c_str(), ms);
-  std::fflush(stdout);
 }
 
 int main(int argc, char** argv) {

@@ -10,27 +10,10 @@
 #include <vector>
 
 #include "lazuli/fft.h"
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache and the plan cache
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, double flops) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"flops\": %.0f}\n", name.c_str(), ms, flops);
-  std::fflush(stdout);
-}
 
 // 5 n log2 n per complex transform of length n, times the number of transforms.
 static double fft_flops(double n, double count, bool real = false) {

@@ -9,27 +9,10 @@
 #include <vector>
 
 #include "lazuli/indexing.h"
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache, start threads
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, double bytes) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"bytes\": %.0f}\n", name.c_str(), ms, bytes);
-  std::fflush(stdout);
-}
 
 // n pseudo-random int32 indices in [0, bound).
 static array random_indices(int n, int bound, uint64_t seed) {
@@ -51,9 +34,9 @@ int main(int argc, char** argv) {
   // Random 4-byte reads (x fits in cache only partly) + index read + output write.
   double scalar_bytes = 3.0 * 4 * n;
   if (want("take f32"))
-    report("take f32 1M random of 1M", median_ms([&] { eval(take(x, idx, 0)); }, 21), scalar_bytes);
+    report_bytes("take f32 1M random of 1M", median_ms([&] { eval(take(x, idx, 0)); }, 21), scalar_bytes);
   if (want("gather f32"))
-    report("gather f32 1M random of 1M", median_ms([&] { eval(gather(x, idx, 0, {1})); }, 21), scalar_bytes);
+    report_bytes("gather f32 1M random of 1M", median_ms([&] { eval(gather(x, idx, 0, {1})); }, 21), scalar_bytes);
 
   const int rows = 1 << 16, cols = 256;
   array table = reshape(divide(astype(arange(0, rows * cols), float32), array(1e6f)), {rows, cols});
@@ -61,24 +44,24 @@ int main(int argc, char** argv) {
   eval(table, row_idx);
   double row_bytes = 2.0 * 4 * rows * cols + 4.0 * rows;
   if (want("take rows"))
-    report("take rows 64k x 256 f32", median_ms([&] { eval(take(table, row_idx, 0)); }, 15), row_bytes);
+    report_bytes("take rows 64k x 256 f32", median_ms([&] { eval(take(table, row_idx, 0)); }, 15), row_bytes);
   if (want("gather rows"))
-    report("gather rows 64k x 256 f32", median_ms([&] { eval(gather(table, row_idx, 0, {1, cols})); }, 15), row_bytes);
+    report_bytes("gather rows 64k x 256 f32", median_ms([&] { eval(gather(table, row_idx, 0, {1, cols})); }, 15), row_bytes);
 
   if (want("scatter_add")) {
     array zeros_n = zeros({n}, float32);
     eval(zeros_n);
-    report("scatter_add f32 1M random into 1M", median_ms([&] { eval(scatter_add(zeros_n, idx, x, 0)); }, 11),
+    report_bytes("scatter_add f32 1M random into 1M", median_ms([&] { eval(scatter_add(zeros_n, idx, x, 0)); }, 11),
            4.0 * 4 * n);
   }
   if (want("mask")) {
     array mask = greater(x, array(0.5f));
     eval(mask);
-    report("mask read f32 1M (half true)", median_ms([&] { eval(nonzero(mask)); }, 11), 5.0 * n + 8.0 * n / 2);
+    report_bytes("mask read f32 1M (half true)", median_ms([&] { eval(nonzero(mask)); }, 11), 5.0 * n + 8.0 * n / 2);
   }
   if (want("unique")) {
     array small = remainder(idx, array(1000));
     eval(small);
-    report("unique int32 1M (1000 values)", median_ms([&] { eval(unique(small).values); }, 5), 4.0 * n);
+    report_bytes("unique int32 1M (1000 values)", median_ms([&] { eval(unique(small).values); }, 5), 4.0 * n);
   }
 }

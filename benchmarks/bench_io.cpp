@@ -17,27 +17,10 @@
 #include <vector>
 
 #include "lazuli/io.h"
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache, start threads
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, size_t bytes) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"bytes\": %zu}\n", name.c_str(), ms, bytes);
-  std::fflush(stdout);
-}
 
 // A page-aligned buffer, faulted in. (read() copies into an unaligned buffer several times
 // slower on this machine: the kernel's copy wants aligned destinations.)
@@ -92,24 +75,24 @@ int main(int argc, char** argv) {
   Buffer stream_buf(16 << 20);
 
   // The page-cache limit: the same bytes through read().
-  report("safetensors 1GB: read() from page cache", median_ms([&] { read_all(path, buf); }, 7), file_bytes);
+  report_bytes("safetensors 1GB: read() from page cache", median_ms([&] { read_all(path, buf); }, 7), file_bytes);
   // A stricter limit: streaming the page cache through one reused 16 MB buffer, which
   // stays in cache (the bytes are not kept, so this is not a load).
-  report("safetensors 1GB: read() through a reused 16MB buffer", median_ms([&] {
+  report_bytes("safetensors 1GB: read() through a reused 16MB buffer", median_ms([&] {
            int fd = open(path.c_str(), O_RDONLY);
            while (read(fd, stream_buf.data(), stream_buf.size()) > 0) {
            }
            close(fd);
          }, 7), file_bytes);
   // Loading maps the file; summing each tensor touches every byte once.
-  report("safetensors 1GB: load + sum each tensor", median_ms([&] {
+  report_bytes("safetensors 1GB: load + sum each tensor", median_ms([&] {
            auto tensors = load_safetensors(path).first;
            std::vector<array> sums;
            for (auto& [name, t] : tensors) sums.push_back(sum(t));
            eval(sums);
          }, 7), file_bytes);
   // For reference: the same sums over the buffer read() filled, that is read() then compute.
-  report("safetensors 1GB: read() + sum each tensor", median_ms([&] {
+  report_bytes("safetensors 1GB: read() + sum each tensor", median_ms([&] {
            read_all(path, buf);
            std::vector<array> sums;
            const size_t header = 8 + *reinterpret_cast<uint64_t*>(buf.data());

@@ -9,28 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 #include "lazuli/linalg.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache, start threads
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, double flops) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"flops\": %.0f}\n", name.c_str(), ms, flops);
-  std::fflush(stdout);
-}
 
 // Deterministic values in [-1, 1) shaped `shape` (the peers build the same matrices).
 static array sample(const Shape& shape) {

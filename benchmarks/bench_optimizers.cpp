@@ -9,35 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 #include "lazuli/nn/functional.h"
 #include "lazuli/nn/optimizers.h"
 
 using namespace lazuli;
 namespace opt = lazuli::optimizers;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, double flops = 0, double bytes = 0) {
-  if (flops > 0)
-    std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"flops\": %.0f}\n", name.c_str(), ms, flops);
-  else if (bytes > 0)
-    std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"bytes\": %.0f}\n", name.c_str(), ms, bytes);
-  else
-    std::printf("{\"case\": \"%s\", \"ms\": %.4f}\n", name.c_str(), ms);
-  std::fflush(stdout);
-}
 
 int main(int argc, char** argv) {
   std::string only = argc > 1 ? argv[1] : "";

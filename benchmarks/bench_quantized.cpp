@@ -9,28 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "lazuli/lazuli.h"
 #include "lazuli/quantized.h"
 
 using namespace lazuli;
-using Clock = std::chrono::steady_clock;
-
-static double median_ms(const std::function<void()>& f, int reps) {
-  f();  // warm up: page in buffers, fill the allocator cache, start threads
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-static void report(const std::string& name, double ms, double bytes) {
-  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"bytes\": %.0f}\n", name.c_str(), ms, bytes);
-  std::fflush(stdout);
-}
 
 int main(int argc, char** argv) {
   std::string only = argc > 1 ? argv[1] : "";
@@ -46,9 +29,9 @@ int main(int argc, char** argv) {
     std::string b = " batch " + std::to_string(m) + " 4096x4096";
     double io = 4.0 * m * (k + n);
     if (want("qmm"))
-      report("qmm 4-bit g64" + b, median_ms([&] { eval(quantized_matmul(x, q[0], q[1], q[2])); }, 21), w4_bytes + io);
+      report_bytes("qmm 4-bit g64" + b, median_ms([&] { eval(quantized_matmul(x, q[0], q[1], q[2])); }, 21), w4_bytes + io);
     if (want("matmul"))
-      report("matmul f32" + b, median_ms([&] { eval(matmul(x, transpose(w))); }, 21), 4.0 * n * k + io);
+      report_bytes("matmul f32" + b, median_ms([&] { eval(matmul(x, transpose(w))); }, 21), 4.0 * n * k + io);
   }
   // Other formats at batch 1.
   if (want("qmm")) {
@@ -59,17 +42,17 @@ int main(int argc, char** argv) {
     auto f4 = quantize(w, 32, 4, "mxfp4");
     eval(q8[0], q8[1], q8[2], q3[0], q3[1], q3[2], f4[0], f4[1]);
     double groups = 2.0 * 4 * n * (k / 64);
-    report("qmm 8-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q8[0], q8[1], q8[2], true, 64, 8)); }, 21),
+    report_bytes("qmm 8-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q8[0], q8[1], q8[2], true, 64, 8)); }, 21),
            double(n) * k + groups);
-    report("qmm 3-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q3[0], q3[1], q3[2], true, 64, 3)); }, 21),
+    report_bytes("qmm 3-bit g64 batch 1 4096x4096", median_ms([&] { eval(quantized_matmul(x, q3[0], q3[1], q3[2], true, 64, 3)); }, 21),
            double(n) * k * 3 / 8 + groups);
-    report("qmm mxfp4 batch 1 4096x4096",
+    report_bytes("qmm mxfp4 batch 1 4096x4096",
            median_ms([&] { eval(quantized_matmul(x, f4[0], f4[1], std::nullopt, true, 32, 4, "mxfp4")); }, 21),
            double(n) * k / 2 + double(n) * k / 32);
   }
   if (want("quantize")) {
-    report("quantize 4-bit g64 4096x4096", median_ms([&] { eval(quantize(w, 64, 4)); }, 7), 4.0 * n * k + w4_bytes);
-    report("dequantize 4-bit g64 4096x4096", median_ms([&] { eval(dequantize(q[0], q[1], q[2])); }, 7),
+    report_bytes("quantize 4-bit g64 4096x4096", median_ms([&] { eval(quantize(w, 64, 4)); }, 7), 4.0 * n * k + w4_bytes);
+    report_bytes("dequantize 4-bit g64 4096x4096", median_ms([&] { eval(dequantize(q[0], q[1], q[2])); }, 7),
            4.0 * n * k + w4_bytes);
   }
 }
