@@ -43,8 +43,7 @@ class Writer {
     u8(static_cast<uint8_t>(e));
   }
   void put(const void* p, size_t n) {
-    auto* c = static_cast<const char*>(p);
-    bytes_.insert(bytes_.end(), c, c + n);
+    bytes_.append(static_cast<const char*>(p), n);
   }
   const std::string& bytes() const { return bytes_; }
   std::string& bytes() { return bytes_; }

@@ -95,7 +95,7 @@ array instance_norm(const array& x, const OptArray& weight, const OptArray& bias
     fail("instance_norm", "input must be (batch, ..., channels) with a spatial axis, got shape " +
                               shape_str(x.shape()) + ".");
   std::vector<int> axes;
-  for (int i = 1; i < x.ndim() - 1; ++i) axes.push_back(i);
+  for (int i = 1; i + 1 < static_cast<int>(x.ndim()); ++i) axes.push_back(i);
   return affine(standardize(x, axes, eps, s), weight, bias, s);
 }
 
@@ -108,7 +108,7 @@ array batch_norm(const array& x, const array& mu, const array& v, const OptArray
 array dropout(const array& x, double p, int spatial_dims, const random::Key& key, S s) {
   const char* op = "dropout";
   if (p < 0 || p >= 1) fail(op, "the dropout probability " + std::to_string(p) + " is not in [0, 1).");
-  if (spatial_dims < 0 || (spatial_dims > 0 && x.ndim() < spatial_dims + 1))
+  if (spatial_dims < 0 || (spatial_dims > 0 && static_cast<int>(x.ndim()) < spatial_dims + 1))
     fail(op, "input of shape " + shape_str(x.shape()) + " has no " + std::to_string(spatial_dims) +
                  " spatial axes before its channels.");
   if (p == 0) return x;
