@@ -117,6 +117,21 @@ def test_avg_pool_counts_zero_padding_and_max_pool_ignores_it():
     assert np.array(nn.AvgPool1d(2, 2, padding=1)(x)).ravel().tolist() == [-1.5, -1.5]
 
 
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16, mx.float32])
+def test_pooling_keeps_dtype_and_handles_an_empty_batch(dtype):
+    x = sample((2, 6, 5, 3))
+    xd = mx.array(x).astype(dtype)
+    rounded = np.array(xd.astype(mx.float32))  # the inputs as the low-precision dtype holds them
+    for kind, cls in (("max", nn.MaxPool2d), ("avg", nn.AvgPool2d)):
+        got = cls(3, 2, 1)(xd)
+        assert got.dtype == dtype
+        tol = 1e-6 if dtype == mx.float32 else 1e-2
+        np.testing.assert_allclose(np.array(got.astype(mx.float32)), np_pool(rounded, (3, 3), (2, 2), (1, 1), kind),
+                                   rtol=tol, atol=tol)
+    assert tuple(nn.MaxPool2d(2, padding=1)(mx.zeros((0, 6, 6, 2), dtype=dtype)).shape) == (0, 4, 4, 2)
+    assert tuple(nn.Conv2d(2, 3, 3)(mx.zeros((0, 6, 6, 2))).shape) == (0, 4, 4, 3)
+
+
 def test_pooling_gradients():
     x = sample((1, 4, 4, 1))
     g = np.array(mx.grad(lambda a: mx.sum(nn.MaxPool2d(2)(a)))(mx.array(x)))
