@@ -20,13 +20,18 @@ std::string json_text(const io::Json& j) {
     case io::Json::Kind::string: return io::json_quote(j.text);
     case io::Json::Kind::array: {
       std::string s = "[";
-      for (size_t i = 0; i < j.items.size(); ++i) s += (i ? "," : "") + json_text(j.items[i]);
+      for (size_t i = 0; i < j.items.size(); ++i) {
+        if (i) s += ',';
+        s += json_text(j.items[i]);
+      }
       return s + "]";
     }
     case io::Json::Kind::object: {
       std::string s = "{";
-      for (size_t i = 0; i < j.members.size(); ++i)
-        s += (i ? "," : "") + io::json_quote(j.members[i].first) + ":" + json_text(j.members[i].second);
+      for (size_t i = 0; i < j.members.size(); ++i) {
+        if (i) s += ',';
+        s += io::json_quote(j.members[i].first) + ":" + json_text(j.members[i].second);
+      }
       return s + "}";
     }
   }
@@ -67,7 +72,10 @@ void write_safetensors(Sink& out, const ArrayMap& arrays, const StringMap& metad
   uint64_t offset = 0;
   for (auto& [name, a] : sorted) {
     header += json_quote(name) + ":{\"dtype\":\"" + safetensors_dtype_name(a->dtype()) + "\",\"shape\":[";
-    for (size_t i = 0; i < a->ndim(); ++i) header += (i ? "," : "") + std::to_string(a->shape()[i]);
+    for (size_t i = 0; i < a->ndim(); ++i) {
+      if (i) header += ',';
+      header += std::to_string(a->shape()[i]);
+    }
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + a->nbytes()) + "]},";
     offset += a->nbytes();
   }
