@@ -33,6 +33,18 @@ def _check_groups(name: str, in_channels: int, out_channels: int, groups: int) -
 
 
 class _ConvBase(Module):
+    """Holds the weight (out_channels, *kernel_size, in_per_group), the optional zero bias and
+    the layer's settings (stride, padding, ...) as attributes."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Tuple[int, ...], in_per_group: int,
+                 bias: bool, **settings) -> None:
+        super().__init__()
+        self.weight = _uniform_weight(in_channels, out_channels, kernel_size, in_per_group)
+        if bias:
+            self.bias = mx.zeros((out_channels,))
+        for name, value in settings.items():
+            setattr(self, name, value)
+
     def _extra_repr(self) -> str:
         groups = f"groups={self.groups}, " if hasattr(self, "groups") else ""
         out_pad = f"output_padding={self.output_padding}, " if hasattr(self, "output_padding") else ""
@@ -53,15 +65,9 @@ class Conv1d(_ConvBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, dilation: int = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__()
         _check_groups("Conv1d", in_channels, out_channels, groups)
-        self.weight = _uniform_weight(in_channels, out_channels, (kernel_size,), in_channels // groups)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.dilation = dilation
-        self.stride = stride
-        self.groups = groups
+        super().__init__(in_channels, out_channels, (kernel_size,), in_channels // groups, bias,
+                         stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     def __call__(self, x):
         y = mx.conv1d(x, self["weight"], self.stride, self.padding, self.dilation, self.groups)
@@ -74,16 +80,10 @@ class Conv2d(_ConvBase):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
                  stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
                  dilation: Union[int, tuple] = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__()
         _check_groups("Conv2d", in_channels, out_channels, groups)
         kernel_size, stride, padding = (_expand(v, 2) for v in (kernel_size, stride, padding))
-        self.weight = _uniform_weight(in_channels, out_channels, kernel_size, in_channels // groups)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.stride = stride
-        self.dilation = dilation
-        self.groups = groups
+        super().__init__(in_channels, out_channels, kernel_size, in_channels // groups, bias,
+                         stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     def __call__(self, x):
         y = mx.conv2d(x, self["weight"], self.stride, self.padding, self.dilation, self.groups)
@@ -96,14 +96,9 @@ class Conv3d(_ConvBase):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
                  stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
                  dilation: Union[int, tuple] = 1, bias: bool = True) -> None:
-        super().__init__()
         kernel_size, stride, padding = (_expand(v, 3) for v in (kernel_size, stride, padding))
-        self.weight = _uniform_weight(in_channels, out_channels, kernel_size, in_channels)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.stride = stride
-        self.dilation = dilation
+        super().__init__(in_channels, out_channels, kernel_size, in_channels, bias,
+                         stride=stride, padding=padding, dilation=dilation)
 
     def __call__(self, x):
         y = mx.conv3d(x, self["weight"], self.stride, self.padding, self.dilation)
@@ -115,14 +110,8 @@ class ConvTranspose1d(_ConvBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, dilation: int = 1, output_padding: int = 0, bias: bool = True) -> None:
-        super().__init__()
-        self.weight = _uniform_weight(in_channels, out_channels, (kernel_size,), in_channels)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.dilation = dilation
-        self.stride = stride
-        self.output_padding = output_padding
+        super().__init__(in_channels, out_channels, (kernel_size,), in_channels, bias,
+                         stride=stride, padding=padding, dilation=dilation, output_padding=output_padding)
 
     def __call__(self, x):
         y = mx.conv_transpose1d(x, self["weight"], self.stride, self.padding, self.dilation, self.output_padding)
@@ -136,16 +125,10 @@ class ConvTranspose2d(_ConvBase):
                  stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
                  dilation: Union[int, tuple] = 1, output_padding: Union[int, tuple] = 0,
                  bias: bool = True) -> None:
-        super().__init__()
         kernel_size, stride, padding, output_padding = (
             _expand(v, 2) for v in (kernel_size, stride, padding, output_padding))
-        self.weight = _uniform_weight(in_channels, out_channels, kernel_size, in_channels)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.stride = stride
-        self.dilation = dilation
-        self.output_padding = output_padding
+        super().__init__(in_channels, out_channels, kernel_size, in_channels, bias,
+                         stride=stride, padding=padding, dilation=dilation, output_padding=output_padding)
 
     def __call__(self, x):
         y = mx.conv_transpose2d(x, self["weight"], self.stride, self.padding, self.dilation, self.output_padding)
@@ -159,16 +142,10 @@ class ConvTranspose3d(_ConvBase):
                  stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
                  dilation: Union[int, tuple] = 1, output_padding: Union[int, tuple] = 0,
                  bias: bool = True) -> None:
-        super().__init__()
         kernel_size, stride, padding, output_padding = (
             _expand(v, 3) for v in (kernel_size, stride, padding, output_padding))
-        self.weight = _uniform_weight(in_channels, out_channels, kernel_size, in_channels)
-        if bias:
-            self.bias = mx.zeros((out_channels,))
-        self.padding = padding
-        self.stride = stride
-        self.dilation = dilation
-        self.output_padding = output_padding
+        super().__init__(in_channels, out_channels, kernel_size, in_channels, bias,
+                         stride=stride, padding=padding, dilation=dilation, output_padding=output_padding)
 
     def __call__(self, x):
         y = mx.conv_transpose3d(x, self["weight"], self.stride, self.padding, self.dilation, self.output_padding)
