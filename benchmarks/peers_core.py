@@ -7,12 +7,7 @@ import sys
 
 import numpy as np
 
-from timing import median_ms
-
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
+from timing import median_ms, report
 
 
 def cases(lib, xp, ev):

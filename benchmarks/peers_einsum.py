@@ -1,21 +1,16 @@
 """The cases of bench_einsum.cpp in NumPy (np.einsum(optimize=True); a vectorised fast
 Walsh-Hadamard transform) and, where it installs, MLX. Lines: {"case", "lib", "ms"}."""
-import json
 import sys
 
 import numpy as np
 
-from timing import median_ms
+from timing import median_ms, report
 
 CHAIN = "einsum ij,jk,kl->il 256x1024,1024x1024,1024x32 f32"
 HADAMARD = "hadamard_transform f32 4096x4096"
 GATHER = "gather_mm 1024x(1x512) @ 8x(512x512) f32"
 ATTENTION = "einsum bhqd,bhkd->bhqk 8x16x256x64 f32"
 UNSORTED = "gather_mm unsorted 1024x(1x512) @ 8x(512x512) f32"
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
 
 
 def values(*shape):

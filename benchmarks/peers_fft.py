@@ -3,16 +3,11 @@
 Prints one JSON object per case and library: {"case", "lib", "ms"}. NumPy's FFT (pocketfft)
 computes in float64 on one thread; MLX's CPU FFT computes in float32.
 """
-import json
 import sys
 
 import numpy as np
 
-from timing import median_ms
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
+from timing import median_ms, report
 
 
 def complex_signal(shape):

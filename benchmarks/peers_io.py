@@ -5,7 +5,6 @@ cache, and deleted afterwards.
 
 Prints one JSON object per case and library: {"case", "lib", "ms"}.
 """
-import json
 import mmap
 import os
 import shutil
@@ -14,11 +13,7 @@ import tempfile
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from timing import median_ms
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
+from timing import median_ms, report
 
 
 def main():

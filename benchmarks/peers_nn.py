@@ -1,11 +1,6 @@
 """The cases of bench_nn.cpp in MLX's CPU build (mlx.nn), where it is installed."""
-import json
 
-from timing import median_ms
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": ms}), flush=True)
+from timing import median_ms, report
 
 
 def main():

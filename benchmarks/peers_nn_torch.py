@@ -1,14 +1,9 @@
 """The cases of bench_nn.cpp in PyTorch (CPU, 2 threads), run by Debian's python3."""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import median_ms  # noqa: E402
-
-
-def report(case, ms):
-    print(json.dumps({"case": case, "lib": "torch", "ms": ms}), flush=True)
+from timing import median_ms, report  # noqa: E402
 
 
 def main():
@@ -30,16 +25,16 @@ def main():
             for p in model.parameters():
                 p -= 0.1 * p.grad
 
-    report("nn mlp sgd step 784-512-512-10 b256", median_ms(step, 21))
+    report("nn mlp sgd step 784-512-512-10 b256", "torch", median_ms(step, 21))
     a = torch.randn(1024, 1024)
     ln = torch.nn.LayerNorm(1024)
     with torch.no_grad():
-        report("nn layer_norm 1024x1024", median_ms(lambda: ln(a), 21))
+        report("nn layer_norm 1024x1024", "torch", median_ms(lambda: ln(a), 21))
         g = torch.randn(1 << 22)
-        report("nn gelu 4M", median_ms(lambda: torch.nn.functional.gelu(g), 21))
+        report("nn gelu 4M", "torch", median_ms(lambda: torch.nn.functional.gelu(g), 21))
         logits = torch.randn(4096, 1000)
         t = torch.randint(0, 1000, (4096,))
-        report("nn cross_entropy 4096x1000", median_ms(lambda: torch.nn.functional.cross_entropy(logits, t), 21))
+        report("nn cross_entropy 4096x1000", "torch", median_ms(lambda: torch.nn.functional.cross_entropy(logits, t), 21))
 
 
 if __name__ == "__main__":

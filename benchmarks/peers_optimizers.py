@@ -1,11 +1,6 @@
 """The cases of bench_optimizers.cpp in MLX's CPU build (mlx.optimizers), where installed."""
-import json
 
-from timing import median_ms
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": ms}), flush=True)
+from timing import median_ms, report
 
 
 def main():

@@ -1,14 +1,9 @@
 """The cases of bench_optimizers.cpp in PyTorch (torch.optim, CPU, 2 threads), run by Debian's python3."""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import median_ms  # noqa: E402
-
-
-def report(case, ms):
-    print(json.dumps({"case": case, "lib": "torch", "ms": ms}), flush=True)
+from timing import median_ms, report  # noqa: E402
 
 
 def main():
@@ -26,7 +21,7 @@ def main():
         p.grad = torch.randn(n)
         opt = make(p)
         with torch.no_grad():
-            report(case, median_ms(opt.step, 21))
+            report(case, "torch", median_ms(opt.step, 21))
 
     model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
                                 torch.nn.ReLU(), torch.nn.Linear(512, 10))
@@ -39,7 +34,7 @@ def main():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         adam.step()
 
-    report("nn mlp adam step 784-512-512-10 b256", median_ms(train_step, 21))
+    report("nn mlp adam step 784-512-512-10 b256", "torch", median_ms(train_step, 21))
 
 
 if __name__ == "__main__":

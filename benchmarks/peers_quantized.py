@@ -3,16 +3,11 @@ quantize and dequantize. NumPy has no quantized matmul; its float32 matmul is th
 
 Prints one JSON object per case and library: {"case", "lib", "ms"}.
 """
-import json
 import sys
 
 import numpy as np
 
-from timing import median_ms
-
-
-def report(case, lib, ms):
-    print(json.dumps({"case": case, "lib": lib, "ms": round(ms, 4)}), flush=True)
+from timing import median_ms, report
 
 
 def main():
