@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import lazuli.core as mx
+from numeric import numerical_grad
 
 
 # ---- float64 references ------------------------------------------------------------------
@@ -241,17 +242,6 @@ def a64(a):
     return mx.array(np.asarray(a, np.float64), dtype=mx.float64)
 
 
-def numeric_grad(f, x, eps=1e-3):
-    x = x.astype(np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("op,xs,ws,kw", [
     (mx.conv1d, (2, 7, 4), (4, 3, 2), dict(stride=2, padding=1, dilation=1, groups=2)),
     (mx.conv2d, (2, 5, 6, 2), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
@@ -268,8 +258,8 @@ def test_gradients_match_finite_differences(op, xs, ws, kw):
 
     gx, gw = mx.grad(loss, argnums=(0, 1))(a64(x), a64(w))
     f64 = lambda a, b: float(np.array(loss(a64(a), a64(b))))
-    np.testing.assert_allclose(np.array(gx), numeric_grad(lambda a: f64(a, w), x), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(np.array(gw), numeric_grad(lambda b: f64(x, b), w), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.array(gx), numerical_grad(lambda a: f64(a, w), x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.array(gw), numerical_grad(lambda b: f64(x, b), w), rtol=1e-6, atol=1e-6)
 
 
 def test_conv_general_gradient_with_input_dilation_and_flip():
@@ -279,8 +269,8 @@ def test_conv_general_gradient_with_input_dilation_and_flip():
     loss = lambda a, b: mx.sum(mx.conv_general(a, b, **kw) * a64(ct))
     gx, gw = mx.grad(loss, argnums=(0, 1))(a64(x), a64(w))
     f64 = lambda a, b: float(np.array(loss(a64(a), a64(b))))
-    np.testing.assert_allclose(np.array(gx), numeric_grad(lambda a: f64(a, w), x), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(np.array(gw), numeric_grad(lambda b: f64(x, b), w), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.array(gx), numerical_grad(lambda a: f64(a, w), x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.array(gw), numerical_grad(lambda b: f64(x, b), w), rtol=1e-6, atol=1e-6)
 
 
 def test_second_order_and_jvp_and_vmap():
@@ -289,7 +279,7 @@ def test_second_order_and_jvp_and_vmap():
     gx = lambda b: mx.sum(mx.square(mx.grad(lambda a: mx.sum(mx.square(mx.conv1d(a, b, padding=1))))(x)))
     g = mx.grad(gx)(w)
     wn = np.array(w)
-    num = numeric_grad(lambda b: float(np.array(gx(a64(b)))), wn, 1e-4)
+    num = numerical_grad(lambda b: float(np.array(gx(a64(b)))), wn, 1e-4)
     np.testing.assert_allclose(np.array(g), num, rtol=1e-5, atol=1e-5)
     # jvp is linear in both arguments
     tx, tw = mx.ones_like(x), mx.ones_like(w)

@@ -10,6 +10,7 @@ import pytest
 import scipy.linalg
 
 import lazuli.core as mx
+from numeric import numerical_grad
 
 RNG = np.random.default_rng(0)
 
@@ -198,16 +199,6 @@ def test_einsum_errors(eq, shapes, needle):
         mx.einsum("ij", mx.ones((2, 2)), bogus=1)
 
 
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of a scalar function of a float64 NumPy array."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
-
-
 def check_grad(fn, *args):
     """mx.grad of fn(*args) (float64) with respect to every argument against differences."""
     f64 = lambda v: mx.array(v, dtype=mx.float64)
@@ -221,7 +212,7 @@ def check_grad(fn, *args):
             xs[i] = f64(x)
             return float(np.array(loss(*xs)))
         assert grads[i].dtype == mx.float64
-        np.testing.assert_allclose(np.array(grads[i]), numeric_grad(f, a), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(np.array(grads[i]), numerical_grad(f, a, 1e-6), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("eq,shapes", [

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lazuli.core as mx
+from numeric import numerical_grad
 
 LENGTHS = [1, 2, 3, 5, 7, 8, 12, 16, 17, 97, 128, 1000, 1024, 4096, 10007]
 
@@ -236,16 +237,6 @@ def test_matches_mlx():
 
 # ---- gradients ------------------------------------------------------------------------------
 
-def _numeric_grad(f, x, eps=1e-3):
-    x = np.asarray(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
-
 
 def _mix(y, w):
     # A real scalar of a complex result with complex weights (a complex cotangent).
@@ -272,7 +263,7 @@ def test_gradients_match_finite_differences(name, shape, kw):
     w = (rng.standard_normal(out_shape) + 1j * rng.standard_normal(out_shape)).astype(np.complex64)
     loss = lambda x: _mix(build(x), mx.array(w))
     g = mx.grad(loss)(mx.array(x0, dtype=mx.float32))
-    num = _numeric_grad(lambda v: float(loss(mx.array(v, dtype=mx.float64)).item()), x0)
+    num = numerical_grad(lambda v: float(loss(mx.array(v, dtype=mx.float64)).item()), x0)
     np.testing.assert_allclose(np.array(g), num, rtol=2e-3, atol=2e-3 * np.max(np.abs(num)))
 
 

@@ -9,6 +9,7 @@ from scipy.special import erf as np_erf
 import lazuli.core as mx
 import lazuli.nn as nn
 from lazuli.utils import tree_flatten
+from numeric import numerical_grad
 
 
 def np_of(x):
@@ -325,16 +326,6 @@ def test_losses_match_mlx_where_installed():
         np.testing.assert_allclose(np_of(ours), np.array(theirs), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-def finite_difference_grad(f, x, h=1e-3):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("name,extra", [
     ("cross_entropy", dict(label_smoothing=0.1)),
     ("binary_cross_entropy", {}),
@@ -355,7 +346,7 @@ def test_loss_gradients_by_finite_differences(name, extra):
         t = mx.array(rng.standard_normal((3, 4)).astype(np.float32))
     fn = getattr(nn.losses, name)
     g = mx.grad(lambda a: fn(a, t, **extra))(mx.array(x))
-    fd = finite_difference_grad(lambda a: float(fn(mx.array(a.astype(np.float32)), t, **extra).item()),
+    fd = numerical_grad(lambda a: float(fn(mx.array(a.astype(np.float32)), t, **extra).item()),
                                 x.astype(np.float64), 1e-2)
     np.testing.assert_allclose(np.array(g), fd, rtol=2e-2, atol=2e-3)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import lazuli.core as mx
+from numeric import numerical_grad
 
 F64 = mx.float64
 RNG = np.random.default_rng(0)
@@ -25,18 +26,6 @@ def arr(x, dtype=F64):
 
 def close(a, b, rtol=1e-6, atol=1e-8):
     return np.allclose(np.array(a), np.array(b), rtol=rtol, atol=atol)
-
-
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of the scalar function f (NumPy float64 in, float out)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 # ---- grad and value_and_grad -----------------------------------------------------------------
@@ -56,8 +45,8 @@ def test_grad_matches_finite_differences():
         return mx.tanh(a @ b).sum() + (a * a).mean()
 
     gx, gw = mx.grad(loss, argnums=(0, 1))(arr(x), arr(w))
-    fx = numerical_grad(lambda v: loss(arr(v), arr(w)).item(), x)
-    fw = numerical_grad(lambda v: loss(arr(x), arr(v)).item(), w)
+    fx = numerical_grad(lambda v: loss(arr(v), arr(w)).item(), x, 1e-6)
+    fw = numerical_grad(lambda v: loss(arr(x), arr(v)).item(), w, 1e-6)
     assert close(gx, fx, rtol=1e-5, atol=1e-7)
     assert close(gw, fw, rtol=1e-5, atol=1e-7)
 
@@ -150,7 +139,7 @@ def test_pytree_list_of_tuples_and_none_leaves():
     assert g[1][1] is None and g[0][0].shape == (2, 2)
     # Check one gradient against finite differences.
     w0 = np.array(layers[0][0])
-    fd = numerical_grad(lambda v: loss([(arr(v), layers[0][1]), layers[1]], x).item(), w0)
+    fd = numerical_grad(lambda v: loss([(arr(v), layers[0][1]), layers[1]], x).item(), w0, 1e-6)
     assert close(g[0][0], fd, rtol=1e-5, atol=1e-7)
 
 
