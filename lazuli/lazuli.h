@@ -5,6 +5,7 @@
 #include "lazuli/device.h"
 #include "lazuli/dtype.h"
 #include "lazuli/einsum.h"
+#include "lazuli/fast.h"
 #include "lazuli/export.h"
 #include "lazuli/fft.h"
 #include "lazuli/indexing.h"

@@ -95,6 +95,14 @@ array batch_norm(const array& x, const array& mean, const array& var, const OptA
 // drops elements; 2 or 3 drops whole channels of channels-last images or volumes.
 array dropout(const array& x, double p, int spatial_dims = 0, const random::Key& key = std::nullopt, S s = {});
 
+// ---- positional encodings and attention (transformer.cpp) ----
+
+// (end of positional encodings and attention)
+
+// ---- recurrent layers and upsampling (recurrent.cpp, upsample.cpp) ----
+
+// (end of recurrent layers and upsampling)
+
 // ---- initialisers: new arrays of the given shape ----
 namespace init {
 array constant(const Shape& shape, double value, Dtype dtype = float32, S s = {});

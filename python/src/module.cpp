@@ -22,5 +22,6 @@ NB_MODULE(core, m) {
   init_quantized_ops(m);
   init_io(m);
   init_nn_ops(m);
+  init_fast(m);
   init_export(m);
 }

@@ -362,4 +362,6 @@ void init_nn_ops(nb::module_& parent) {
   init_layers(m);
   init_initializers(m);
   init_optimizers(m);
+  init_nn_transformer_ops(m);
+  init_nn_recurrent_ops(m);
 }

@@ -8,3 +8,8 @@ from .embedding import Embedding  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm  # noqa: F401
 from .pooling import AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d  # noqa: F401
+from .positional import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from .recurrent import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403
+from .quantized import *  # noqa: F401,F403

@@ -1,0 +1,4 @@
+// lazuli::fast: MLX's mx.fast ops.
+#pragma once
+
+namespace lazuli::fast {}  // namespace lazuli::fast

@@ -1,0 +1,2 @@
+"""Positional encodings: RoPE, SinusoidalPositionalEncoding, ALiBi."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Recurrent layers: RNN, GRU, LSTM."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Attention and transformers: MultiHeadAttention, Transformer{Encoder,Decoder}{,Layer}, Transformer."""
+__all__ = []
