@@ -1,6 +1,7 @@
 // Lazuli: lazy NumPy-like arrays for machine learning. Include this one header.
 #pragma once
 #include "lazuli/array.h"
+#include "lazuli/compile.h"
 #include "lazuli/conv.h"
 #include "lazuli/device.h"
 #include "lazuli/dtype.h"

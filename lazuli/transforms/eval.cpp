@@ -45,8 +45,13 @@ void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Eve
 void async_eval(std::vector<array> outputs) {
   auto tape = build_tape(outputs);
   for (auto& node : tape) {
-    if (!node.has_primitive())
+    if (!node.has_primitive()) {
+      if (detail::compile_tracing_depth() > 0)
+        throw std::invalid_argument(
+            "[compile] Cannot evaluate an array that depends on the inputs while compile traces the function "
+            "(eval, item, printing or converting a traced value): the trace must not depend on values.");
       throw std::invalid_argument("[eval] An array with no data and no primitive cannot be evaluated.");
+    }
     auto done = std::make_shared<Event>();
     std::vector<std::shared_ptr<Event>> waits;
     for (auto& in : node.inputs())

@@ -17,6 +17,14 @@ struct Tracing {
   ~Tracing() { tracing_depth().fetch_sub(1); }
 };
 
+// While compile traces a function its inputs are placeholders with no data: evaluation
+// then fails with an error that says why.
+std::atomic<int>& compile_tracing_depth();
+struct CompileTracing {
+  CompileTracing() { compile_tracing_depth().fetch_add(1); }
+  ~CompileTracing() { compile_tracing_depth().fetch_sub(1); }
+};
+
 // Walks the graph behind `outputs` depth first without recursion (graphs can be millions of
 // nodes deep): enter(a) says whether to walk into a's inputs (each node is offered once,
 // siblings counting as one); leave(a) gets the entered nodes, inputs before their readers.

@@ -293,12 +293,15 @@ bool simd_supported(UnaryOp op) {
   return HWY_DYNAMIC_DISPATCH(SimdUnary)(op, false, &x, &x, 0);
 }
 
+void simd_unary_serial(UnaryOp op, Dtype dtype, const void* in, void* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(SimdUnary)(op, dtype == float64, in, out, n);
+}
+
 void simd_unary(UnaryOp op, Dtype dtype, const void* in, void* out, size_t n) {
-  bool is_double = dtype == float64;
   size_t item = dtype.size;
   parallel_for(static_cast<int64_t>(n), kGrain, [&](int64_t b, int64_t e) {
-    HWY_DYNAMIC_DISPATCH(SimdUnary)(op, is_double, static_cast<const char*>(in) + b * item,
-                                    static_cast<char*>(out) + b * item, static_cast<size_t>(e - b));
+    simd_unary_serial(op, dtype, static_cast<const char*>(in) + b * item, static_cast<char*>(out) + b * item,
+                      static_cast<size_t>(e - b));
   });
 }
 }  // namespace lazuli::cpu

@@ -11,4 +11,6 @@ namespace lazuli::cpu {
 bool simd_supported(UnaryOp op);
 // Computes op over n contiguous float32 or float64 elements on every core.
 void simd_unary(UnaryOp op, Dtype dtype, const void* in, void* out, size_t n);
+// The same on the calling thread only (for callers that already split the work).
+void simd_unary_serial(UnaryOp op, Dtype dtype, const void* in, void* out, size_t n);
 }  // namespace lazuli::cpu
