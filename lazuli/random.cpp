@@ -54,6 +54,9 @@ namespace {
 struct GlobalKey {
   std::mutex mu;
   std::array<uint32_t, 2> key;
+  // Set instead of `key` when the global key is not a known value: a traced or unevaluated
+  // array (compile threads the key through a compiled function as state).
+  std::optional<array> lazy;
   GlobalKey() {
     auto t = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
     key = {static_cast<uint32_t>(t >> 32), static_cast<uint32_t>(t)};
@@ -69,6 +72,11 @@ GlobalKey& global() {
 array next_key() {
   auto& g = global();
   std::lock_guard<std::mutex> lock(g.mu);
+  if (g.lazy) {
+    array both = random::split(*g.lazy, 2, {});
+    g.lazy = reshape(slice(both, {0, 0}, {1, 2}), {2});
+    return reshape(slice(both, {1, 0}, {2, 2}), {2});
+  }
   auto first = threefry2x32_20(g.key, {0, 0});
   auto second = threefry2x32_20(g.key, {1, 0});
   g.key = first;
@@ -161,12 +169,30 @@ void seed(uint64_t value) {
   auto& g = global();
   std::lock_guard<std::mutex> lock(g.mu);
   g.key = {static_cast<uint32_t>(value >> 32), static_cast<uint32_t>(value)};
+  g.lazy.reset();
 }
 
 array global_key() {
   auto& g = global();
   std::lock_guard<std::mutex> lock(g.mu);
+  if (g.lazy) return *g.lazy;
   return array({g.key[0], g.key[1]}, {2}, uint32);
+}
+
+void set_global_key(const array& key) {
+  if (key.dtype() != uint32 || key.shape() != Shape{2})
+    fail("random.state", "The global key must be a uint32 array of shape (2,), got " + dtype_name(key.dtype()) +
+                             " of shape " + shape_str(key.shape()) + ".");
+  auto& g = global();
+  std::lock_guard<std::mutex> lock(g.mu);
+  if (key.is_available() && !key.traced()) {
+    array k = contiguous(key);
+    k.eval();
+    g.key = {k.data<uint32_t>()[0], k.data<uint32_t>()[1]};
+    g.lazy.reset();
+  } else {
+    g.lazy = key;
+  }
 }
 
 array split(const array& key, int num, S s) {

@@ -24,6 +24,9 @@ array key(uint64_t seed);
 void seed(uint64_t value);
 // The global key as an array of shape (2,) (MLX's `mx.random.state[0]`).
 array global_key();
+// Replaces the global key (MLX's `mx.random.state[0] = key`). The key may be a lazy or
+// traced array: then the draws that use the global key split it lazily.
+void set_global_key(const array& key);
 // Two new keys from `key`, or `num` of them as an array of shape (num, 2).
 std::pair<array, array> split(const array& key, S s = {});
 array split(const array& key, int num, S s = {});

@@ -48,6 +48,7 @@ void init_devices(nb::module_& m);
 void init_array(nb::module_& m);
 void init_ops(nb::module_& m);
 void init_transforms(nb::module_& m);
+void init_compile(nb::module_& m);
 void init_scan_ops(nb::module_& m);
 void init_sort_ops(nb::module_& m);
 void init_random(nb::module_& m);

@@ -11,6 +11,7 @@ NB_MODULE(core, m) {
   init_array(m);
   init_ops(m);
   init_transforms(m);
+  init_compile(m);
   init_scan_ops(m);
   init_sort_ops(m);
   init_random(m);

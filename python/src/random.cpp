@@ -54,15 +54,9 @@ void init_random(nb::module_& parent) {
   m.def("seed", [](uint64_t seed) { rnd::seed(seed); }, "seed"_a, "Seed the global key.");
   m.def("key", [](uint64_t seed) { return rnd::key(seed); }, "seed"_a,
         "A key (uint32 array of shape (2,)) from a seed.");
-  // mx.random.state: a list holding the global key (read-only view).
-  m.def("__getattr__", [](const std::string& name) -> nb::object {
-    if (name == "state") {
-      nb::list l;
-      l.append(nb::cast(rnd::global_key()));
-      return l;
-    }
-    throw nb::attribute_error(("module 'lazuli.core.random' has no attribute '" + name + "'").c_str());
-  });
+  // mx.random.state (python/lazuli/__init__.py) reads and writes the global key through these.
+  m.def("_global_key", &rnd::global_key);
+  m.def("_set_global_key", [](nb::handle key) { rnd::set_global_key(py::to_array(key)); });
   m.def(
       "split", [](nb::handle key, int num, nb::handle s) { return rnd::split(py::to_array(key), num, stream_of(s)); },
       "key"_a, "num"_a = 2, "stream"_a = nb::none(), "Split a key into num new keys: an array of shape (num, 2).");

@@ -236,7 +236,9 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   std::vector<Source> sources;
   for (auto& in : inputs) sources.push_back(make_source(in, shape));
   std::vector<StepKernel> kernels;
+  std::vector<UnaryOp> unary_ops;
   for (auto& step : steps_) {
+    unary_ops.push_back(unary_op(*step.primitive));
     std::vector<Dtype> in;
     for (int a : step.args) in.push_back(a < ni ? input_dtypes_[a] : steps_[a - ni].dtype);
     kernels.push_back(step_kernel(*step.primitive, in, step.dtype));
@@ -276,7 +278,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         const void* args[3];
         for (size_t k = 0; k < steps_[s].args.size(); ++k) args[k] = reg[steps_[s].args[k]];
         int r = ni + static_cast<int>(s);
-        kernels[s](args, slot(r), len, unary_op(*steps_[s].primitive));
+        kernels[s](args, slot(r), len, unary_ops[s]);
         reg[r] = slot(r);
       }
       for (size_t k = 0; k < outputs.size(); ++k) {
