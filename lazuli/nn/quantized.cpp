@@ -11,8 +11,8 @@ array quantized_linear(const array& x, const array& w, const array& scales, cons
                        const OptArray& bias, int group_size, int bits, const std::string& mode, S s) {
   array y = quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s);
   if (bias && (bias->ndim() != 1 || bias->shape(0) != y.shape(-1)))
-    fail("quantized_linear", "bias must have shape (" + std::to_string(y.shape(-1)) + ",), got shape " +
-                                 shape_str(bias->shape()) + ".");
+    fail("quantized_linear",
+         "bias must have shape (" + std::to_string(y.shape(-1)) + ",), got shape " + shape_str(bias->shape()) + ".");
   return bias ? add(y, *bias, s) : y;
 }
 

@@ -17,8 +17,8 @@ int hidden_size(const char* op, const array& x, const array& Wx, const array& Wh
                  ") for an input of shape " + shape_str(x.shape()) + ", got shape " + shape_str(Wx.shape()) + ".");
   int H = Wx.shape(0) / gates;
   if (Wh.ndim() != 2 || Wh.shape(0) != gates * H || Wh.shape(1) != H)
-    fail(op, "hidden weight must have shape " + shape_str({gates * H, H}) + ", got shape " + shape_str(Wh.shape()) +
-                 ".");
+    fail(op,
+         "hidden weight must have shape " + shape_str({gates * H, H}) + ", got shape " + shape_str(Wh.shape()) + ".");
   return H;
 }
 
@@ -29,7 +29,8 @@ void check_vector(const char* op, const char* name, const OptArray& v, int size)
 }
 
 // The batch shape of the outputs: x's batch axes broadcast with those of the initial states.
-Shape batch_shape(const char* op, const array& x, int H, std::initializer_list<std::pair<const char*, OptArray>> states) {
+Shape batch_shape(const char* op, const array& x, int H,
+                  std::initializer_list<std::pair<const char*, OptArray>> states) {
   Shape batch(x.shape().begin(), x.shape().end() - 2);
   for (const auto& [name, state] : states) {
     if (!state) continue;
@@ -53,6 +54,7 @@ Shape batch_shape(const char* op, const array& x, int H, std::initializer_list<s
 // The L steps of the projected input xw (..., L, G) as arrays (..., G).
 std::vector<array> steps(const array& xw, S s) {
   std::vector<array> out;
+  if (xw.shape(-2) == 0) return out;
   for (const array& t : split(xw, xw.shape(-2), -2, s)) out.push_back(squeeze(t, -2, s));
   return out;
 }
@@ -130,7 +132,8 @@ std::pair<array, array> lstm(const array& x, const array& Wx, const array& Wh, c
   for (const array& xt : steps(xw, s)) {
     array gates = h ? addmm(xt, *h, WhT, 1.f, 1.f, s) : xt;
     auto ifgo = split(gates, 4, -1, s);
-    array i = lazuli::sigmoid(ifgo[0], s), f = lazuli::sigmoid(ifgo[1], s), g = lazuli::tanh(ifgo[2], s), o = lazuli::sigmoid(ifgo[3], s);
+    array i = lazuli::sigmoid(ifgo[0], s), f = lazuli::sigmoid(ifgo[1], s), g = lazuli::tanh(ifgo[2], s),
+          o = lazuli::sigmoid(ifgo[3], s);
     array ig = multiply(i, g, s);
     c = c ? add(multiply(f, *c, s), ig, s) : ig;
     h = multiply(o, lazuli::tanh(*c, s), s);

@@ -61,7 +61,7 @@ void init_upsample(nb::module_& m) {
       "x"_a, "scale_factor"_a);
   using Interpolation = array (*)(const array&, const std::vector<double>&, bool, lz::StreamOrDevice);
   const std::pair<const char*, Interpolation> interpolations[] = {{"upsample_linear", &fn::upsample_linear},
-                                                                   {"upsample_cubic", &fn::upsample_cubic}};
+                                                                  {"upsample_cubic", &fn::upsample_cubic}};
   for (auto [name, f] : interpolations)
     m.def(
         name,
@@ -79,7 +79,7 @@ void init_quantized(nb::module_& m) {
         return fn::quantized_linear(py::to_array(x), py::to_array(w), py::to_array(scales), maybe_array(biases),
                                     maybe_array(bias), group_size, bits, mode);
       },
-      "x"_a, "w"_a, "scales"_a, "biases"_a, "bias"_a, "group_size"_a, "bits"_a,
+      "x"_a, "w"_a, "scales"_a, nb::arg("biases").none(), nb::arg("bias").none(), "group_size"_a, "bits"_a,
       "mode"_a = "affine");
   m.def(
       "quantized_embedding",
@@ -88,7 +88,7 @@ void init_quantized(nb::module_& m) {
         return fn::quantized_embedding(py::to_array(indices), py::to_array(w), py::to_array(scales),
                                        maybe_array(biases), group_size, bits, mode);
       },
-      "indices"_a, "w"_a, "scales"_a, "biases"_a, "group_size"_a, "bits"_a, "mode"_a = "affine");
+      "indices"_a, "w"_a, "scales"_a, nb::arg("biases").none(), "group_size"_a, "bits"_a, "mode"_a = "affine");
 }
 
 }  // namespace
