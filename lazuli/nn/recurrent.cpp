@@ -68,6 +68,12 @@ array stack_steps(const std::vector<array>& outputs, Shape batch, int H, Dtype d
   return stack(outputs, -2, s);
 }
 
+// x_t + h W^T, fused into one addmm when h already has x_t's (batch) shape.
+array plus_recurrent(const array& xt, const array& h, const array& WT, S s) {
+  if (h.shape() == xt.shape()) return addmm(xt, h, WT, 1.f, 1.f, s);
+  return add(xt, matmul(h, WT, s), s);
+}
+
 }  // namespace
 
 array rnn(const array& x, const array& Wxh, const array& Whh, const OptArray& bias, const OptArray& hidden,
@@ -81,7 +87,7 @@ array rnn(const array& x, const array& Wxh, const array& Whh, const OptArray& bi
   OptArray h = hidden;
   std::vector<array> outputs;
   for (const array& xt : steps(xw, s)) {
-    array pre = h ? addmm(xt, *h, WhhT, 1.f, 1.f, s) : xt;
+    array pre = h ? plus_recurrent(xt, *h, WhhT, s) : xt;
     h = nonlinearity ? nonlinearity(pre) : lazuli::tanh(pre, s);
     outputs.push_back(*h);
   }
@@ -130,7 +136,7 @@ std::pair<array, array> lstm(const array& x, const array& Wx, const array& Wh, c
   OptArray h = hidden, c = cell;
   std::vector<array> hs, cs;
   for (const array& xt : steps(xw, s)) {
-    array gates = h ? addmm(xt, *h, WhT, 1.f, 1.f, s) : xt;
+    array gates = h ? plus_recurrent(xt, *h, WhT, s) : xt;
     auto ifgo = split(gates, 4, -1, s);
     array i = lazuli::sigmoid(ifgo[0], s), f = lazuli::sigmoid(ifgo[1], s), g = lazuli::tanh(ifgo[2], s),
           o = lazuli::sigmoid(ifgo[3], s);

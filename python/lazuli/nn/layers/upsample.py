@@ -3,6 +3,7 @@
 Inputs are channels last, ``(N, *spatial, C)`` with any number of spatial axes; each spatial
 axis of size ``n`` becomes ``int(scale * n)`` long. The math is lazuli::nn::upsample_*.
 """
+import math
 from typing import Literal, Tuple, Union
 
 from lazuli.core._nn import upsample_cubic, upsample_linear, upsample_nearest  # noqa: F401
@@ -38,6 +39,9 @@ class Upsample(Module):
             self.scale_factor = tuple(map(float, scale_factor))
         else:
             self.scale_factor = float(scale_factor)
+        factors = self.scale_factor if isinstance(self.scale_factor, tuple) else (self.scale_factor,)
+        if not all(0 < f < math.inf for f in factors):
+            raise ValueError(f"[Upsample] scale factors must be positive and finite, got {scale_factor}.")
         self.mode = mode
         self.align_corners = align_corners
 
