@@ -99,7 +99,7 @@ def test_layers_match_mlx(mode, group_size, bits):
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     np.testing.assert_allclose(np.array(got.astype(mx.float32)), np.array(want.astype(mlx.float32)), atol=1e-6)
     np.testing.assert_allclose(np.array(emb_ours.as_linear(mx.array(x))), np.array(emb_theirs.as_linear(mlx.array(x))),
-                               rtol=1e-5, atol=1e-5)
+                               rtol=1e-5, atol=1e-4)
 
 
 def test_constructors_freeze_everything_and_match_mlx():
