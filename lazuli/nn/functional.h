@@ -100,6 +100,38 @@ array dropout(const array& x, double p, int spatial_dims = 0, const random::Key&
 // (end of positional encodings and attention)
 
 // ---- recurrent layers and upsampling (recurrent.cpp, upsample.cpp) ----
+// Recurrent layers over x of shape (..., L, D), usually (N, L, D) or (L, D): they return the
+// hidden state after every step, (..., L, H). Gate weights are stacked along the rows. As in
+// MLX, when no initial hidden (cell) state is given the first step has no recurrent term at
+// all, not even GRU's bhn; a given state broadcasts against x's batch axes.
+using Nonlinearity = std::function<array(const array&)>;  // <functional> comes with array.h
+// h_t = nonlinearity(x_t Wxh^T + h_{t-1} Whh^T + bias); Wxh (H, D), Whh (H, H), bias (H);
+// the nonlinearity defaults to tanh.
+array rnn(const array& x, const array& Wxh, const array& Whh, const OptArray& bias = std::nullopt,
+          const OptArray& hidden = std::nullopt, const Nonlinearity& nonlinearity = nullptr, S s = {});
+// Gates r, z, n: Wx (3H, D), Wh (3H, H), b (3H) and bhn (H), the bias of the n rows of Wh
+// (inside r * (...)): n = tanh(x Wxn^T + bn + r * (h Whn^T + bhn)), h' = (1 - z) n + z h.
+array gru(const array& x, const array& Wx, const array& Wh, const OptArray& b = std::nullopt,
+          const OptArray& bhn = std::nullopt, const OptArray& hidden = std::nullopt, S s = {});
+// Gates i, f, g, o: Wx (4H, D), Wh (4H, H), bias (4H). Returns (hidden, cell) at every step.
+std::pair<array, array> lstm(const array& x, const array& Wx, const array& Wh, const OptArray& bias = std::nullopt,
+                             const OptArray& hidden = std::nullopt, const OptArray& cell = std::nullopt, S s = {});
+
+// Upsampling of channels-last x (N, *spatial, C): spatial axis i of size n becomes
+// floor(scale_factor[i] * n) long (one factor per spatial axis). Nearest keeps the dtype;
+// linear and cubic (a = -0.75, borders repeated) interpolate separably, axis by axis, with
+// float32 weights, so their result is at least float32 (as MLX). align_corners maps the
+// first and last samples of input and output onto each other instead of the pixel centres.
+array upsample_nearest(const array& x, const std::vector<double>& scale_factor, S s = {});
+array upsample_linear(const array& x, const std::vector<double>& scale_factor, bool align_corners = false, S s = {});
+array upsample_cubic(const array& x, const std::vector<double>& scale_factor, bool align_corners = false, S s = {});
+
+// Quantized layers (quantized.cpp) on weights packed by lazuli::quantize (lazuli/quantized.h):
+// x @ dequantize(w).T + bias, and the dequantized rows of w at integer indices.
+array quantized_linear(const array& x, const array& w, const array& scales, const OptArray& biases,
+                       const OptArray& bias, int group_size, int bits, const std::string& mode = "affine", S s = {});
+array quantized_embedding(const array& indices, const array& w, const array& scales, const OptArray& biases,
+                          int group_size, int bits, const std::string& mode = "affine", S s = {});
 
 // (end of recurrent layers and upsampling)
 

@@ -5,6 +5,7 @@ import lazuli.core as mx
 from lazuli.core import _nn
 
 from .base import Module
+from .quantized import QuantizedEmbedding
 
 
 class Embedding(Module):
@@ -25,3 +26,7 @@ class Embedding(Module):
     def as_linear(self, x):
         """x @ weight.T: the embedding used as an output projection (tied weights)."""
         return x @ self.weight.T
+
+    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
+        """A QuantizedEmbedding approximating this layer."""
+        return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

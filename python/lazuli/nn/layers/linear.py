@@ -6,6 +6,7 @@ import lazuli.core as mx
 from lazuli.core import _nn
 
 from .base import Module
+from .quantized import QuantizedLinear
 
 
 class Identity(Module):
@@ -34,6 +35,10 @@ class Linear(Module):
 
     def __call__(self, x):
         return _nn.linear(x, self["weight"], self.get("bias"))
+
+    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
+        """A QuantizedLinear approximating this layer."""
+        return QuantizedLinear.from_linear(self, group_size, bits, mode)
 
 
 class Bilinear(Module):
