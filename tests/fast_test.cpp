@@ -133,9 +133,9 @@ array bool_mask(int q_len, int k_len) {
 TEST(Fast, RmsNormAndLayerNormMatchFormulas) {
   array x = filled({3, 7}, -2, 2, 1), w = filled({7}, 0.5, 1.5, 2), b = filled({7}, -1, 1, 3);
   auto xv = to_vector<double>(x), wv = to_vector<double>(w), bv = to_vector<double>(b);
-  expect_values(fast::rms_norm(astype(x, float32), astype(w, float32), 1e-5f), ref_rms_norm(xv, 7, wv, 1e-5), 1e-5);
-  expect_values(fast::rms_norm(x, std::nullopt, 1e-3f), ref_rms_norm(xv, 7, {}, 1e-3), 1e-12);
-  expect_values(fast::layer_norm(x, w, b, 1e-5f), ref_layer_norm(xv, 7, wv, bv, 1e-5), 1e-12);
+  expect_values(fast::rms_norm(astype(x, float32), astype(w, float32), 1e-5f), ref_rms_norm(xv, 7, wv, double(1e-5f)), 1e-5);
+  expect_values(fast::rms_norm(x, std::nullopt, 1e-3f), ref_rms_norm(xv, 7, {}, double(1e-3f)), 1e-12);
+  expect_values(fast::layer_norm(x, w, b, 1e-5f), ref_layer_norm(xv, 7, wv, bv, double(1e-5f)), 1e-12);
   std::vector<double> unit(7, 1.0), none(7, 0.0);
   expect_values(fast::layer_norm(astype(x, float32), std::nullopt, std::nullopt, 1e-5f),
                 ref_layer_norm(xv, 7, unit, none, 1e-5), 1e-5);
@@ -198,7 +198,7 @@ TEST(Fast, AttentionMatchesFormula) {
                                                  c.with_sinks ? std::optional<array>(sinks) : std::nullopt);
     EXPECT_EQ(o.shape(), q.shape());
     expect_values(o, ref_attention(c, to_vector<double>(q), to_vector<double>(k), to_vector<double>(v),
-                                   to_vector<double>(sinks), 0.8),
+                                   to_vector<double>(sinks), double(0.8f)),  // the scale is a float, as in MLX
                   1e-12);
   }
   // An additive mask equals scores shifted by it; float32 inputs give float32.

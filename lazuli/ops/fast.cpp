@@ -119,7 +119,7 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
   }
   array positions = multiply(add(arange(0.0, x.shape(-2), ct, s), off, s), scalar(scale, ct), s);
   array inv_freqs = freqs ? reciprocal(astype(*freqs, ct, s), s)
-                          : exp(multiply(arange(0.0, half, ct, s), scalar(-std::log(*base) / half, ct), s), s);
+                          : exp(multiply(arange(0.0, half, ct, s), scalar(-std::log(double(*base)) / half, ct), s), s);
   array theta = multiply(expand_dims(positions, -1, s), inv_freqs, s);  // (..., L, half)
   array c = cos(theta, s), sn = sin(theta, s);
 
