@@ -75,7 +75,8 @@ TEST(NnTransformer, AdditiveCausalMask) {
 TEST(NnTransformer, MultiHeadAttentionMatchesFormula) {
   // 2 heads of 2 dims; query inputs of 3 features, keys 4, values 5 (projected to 4, output 3).
   const int batch = 2, lq = 3, lk = 4, heads = 2;
-  array q = filled({batch, lq, 3}, -1, 1, 1), k = filled({batch, lk, 4}, -1, 1, 2), v = filled({batch, lk, 5}, -1, 1, 3);
+  array q = filled({batch, lq, 3}, -1, 1, 1), k = filled({batch, lk, 4}, -1, 1, 2);
+  array v = filled({batch, lk, 5}, -1, 1, 3);
   nn::AttentionWeights w{filled({4, 3}, -1, 1, 4), filled({4, 4}, -1, 1, 5), filled({4, 5}, -1, 1, 6),
                          filled({3, 4}, -1, 1, 7), filled({4}, -1, 1, 8),    filled({4}, -1, 1, 9),
                          filled({4}, -1, 1, 10),   filled({3}, -1, 1, 11)};

@@ -136,7 +136,7 @@ def np_mha(q, k, v, num_heads, params, mask=None):
         b, n, f = x.shape
         return x.reshape(b, n, num_heads, f // num_heads).transpose(0, 2, 1, 3)
 
-    q, k, v = heads(proj(q, params["query_proj"])), heads(proj(k, params["key_proj"])), heads(proj(v, params["value_proj"]))
+    q, k, v = (heads(proj(a, params[name])) for a, name in ((q, "query_proj"), (k, "key_proj"), (v, "value_proj")))
     s = q @ k.swapaxes(-1, -2) / math.sqrt(q.shape[-1])
     if mask is not None:
         s = s + mask
