@@ -39,7 +39,9 @@ void init_fast(nb::module_& parent) {
       "of base and freqs is given.");
   m.def(
       "scaled_dot_product_attention",
-      [](nb::handle q, nb::handle k, nb::handle v, float scale, nb::handle mask, nb::handle sinks, nb::handle s) {
+      [](nb::handle q, nb::handle k, nb::handle v, float scale, nb::handle mask, nb::handle sinks, bool force_fused,
+         nb::handle s) {
+        (void)force_fused;  // accepted as MLX's API lists it; there is no fused kernel to force yet
         std::string mode;
         std::optional<array> mask_array;
         if (nb::isinstance<nb::str>(mask)) {
@@ -54,7 +56,7 @@ void init_fast(nb::module_& parent) {
                                                       mask_array, opt_array(sinks), py::stream_of(s));
       },
       "q"_a, "k"_a, "v"_a, nb::kw_only(), "scale"_a, "mask"_a = nb::none(), "sinks"_a = nb::none(),
-      "stream"_a = nb::none(),
+      "force_fused"_a = false, "stream"_a = nb::none(),
       "softmax(scale * q k^T + mask) v over (batch, heads, sequence, features) inputs; mask None, 'causal' or an "
       "array (bool: keep where true; otherwise additive); grouped-query heads; optional per-head sinks.");
 }

@@ -401,3 +401,23 @@ def test_sdpa_errors():
     for f, msg in cases:
         with pytest.raises(ValueError, match=msg):
             f()
+
+
+def test_signatures_follow_mlx():
+    x = mx.ones((1, 2, 3, 4))
+    # rope's and attention's options are keyword-only, as in MLX; norms take weight=None.
+    with pytest.raises(TypeError):
+        mx.fast.rope(x, 4, False, 1e4, 1.0, 0)
+    with pytest.raises(TypeError):
+        mx.fast.scaled_dot_product_attention(x, x, x, 1.0)
+    np.testing.assert_array_equal(np.array(mx.fast.rms_norm(x, weight=None, eps=1e-5)),
+                                  np.array(mx.fast.rms_norm(x, None, 1e-5)))
+    # Masks and sinks may be NumPy arrays.
+    q = sample((1, 2, 3, 4))
+    mask = rng.uniform(size=(3, 3)) > 0.5
+    got = mx.fast.scaled_dot_product_attention(mx.array(q), mx.array(q), mx.array(q), scale=0.5, mask=mask,
+                                               sinks=np.zeros(2, np.float32))
+    np.testing.assert_allclose(np.array(got), np_sdpa(q, q, q, 0.5, mask, np.zeros(2)), rtol=1e-5, atol=1e-5)
+    forced = mx.fast.scaled_dot_product_attention(mx.array(q), mx.array(q), mx.array(q), scale=0.5, mask=mask,
+                                                  sinks=np.zeros(2, np.float32), force_fused=True)
+    np.testing.assert_array_equal(np.array(forced), np.array(got))
