@@ -96,6 +96,33 @@ array batch_norm(const array& x, const array& mean, const array& var, const OptA
 array dropout(const array& x, double p, int spatial_dims = 0, const random::Key& key = std::nullopt, S s = {});
 
 // ---- positional encodings and attention (transformer.cpp) ----
+// Sinusoidal encoding: with y = x[..., None] * sigmas, [sin(y), cos(y)] (or cos first)
+// along a new last axis, times scale. sinusoidal_frequencies gives the dims / 2 sigmas,
+// geometric from max_freq down to min_freq (times 2 pi with full_turns).
+array sinusoidal_frequencies(int dims, double min_freq = 1e-4, double max_freq = 1.0, bool full_turns = false,
+                             S s = {});
+array sinusoidal_positional_encoding(const array& x, const array& sigmas, double scale, bool cos_first = false,
+                                     S s = {});
+// ALiBi: slopes 2^(-8 h / num_heads), h = 1..num_heads, of shape (num_heads, 1, 1); the bias
+// -|i - j| * slope of shape (1, num_heads, q_len - offset, k_len) for queries i in
+// [offset, q_len) and keys j in [0, k_len); alibi adds it (and `mask`, if any) to scores of
+// shape (batch, heads, queries, keys), whose queries start at `offset`.
+array alibi_slope(int num_heads, S s = {});
+array alibi_matrix(int q_len, int k_len, int num_heads, int offset, Dtype dtype = float32, S s = {});
+array alibi(const array& scores, int offset = 0, const OptArray& mask = std::nullopt, S s = {});
+// Additive causal mask (n, n): 0 on and below the diagonal, the lowest finite value of dtype above.
+array additive_causal_mask(int n, Dtype dtype = float32, S s = {});
+// Multi-head attention of MLX's nn.MultiHeadAttention: queries (B, L, *), keys and values
+// (B, S, *) are projected (weights (out, in) as linear's), split into num_heads heads, passed
+// to fast::scaled_dot_product_attention with scale 1 / sqrt(head dims) and the mask
+// (mask_mode "" or "causal", as there), and the joined heads projected by out_weight.
+struct AttentionWeights {
+  array query_weight, key_weight, value_weight, out_weight;
+  OptArray query_bias, key_bias, value_bias, out_bias;
+};
+array multi_head_attention(const array& queries, const array& keys, const array& values, int num_heads,
+                           const AttentionWeights& weights, const std::string& mask_mode = "",
+                           const OptArray& mask = std::nullopt, S s = {});
 
 // (end of positional encodings and attention)
 

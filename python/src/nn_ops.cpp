@@ -20,12 +20,12 @@ using lz::Shape;
 namespace py = lz::py;
 namespace fn = lz::nn;
 
-namespace {
-
 std::optional<array> opt_array(nb::handle a) {
   if (a.is_none()) return std::nullopt;
   return py::to_array(a);
 }
+
+namespace {
 
 Shape shape_of(nb::handle obj, const char* op) {
   try {
