@@ -1,0 +1,224 @@
+"""mx.compile: compiled results against eager ones, retracing rules, captured state,
+transforms through compiled functions, and the switches that turn compilation off."""
+import os
+import subprocess
+import sys
+from collections import namedtuple
+from functools import partial
+
+import numpy as np
+import pytest
+
+import lazuli.core as mx
+import lazuli.nn as nn
+import lazuli.optimizers as optim
+
+
+def chain(x):
+    return mx.tanh(x * 2 + 1) * mx.exp(-x) + x
+
+
+def close(a, b, tol=1e-6):
+    np.testing.assert_allclose(np.array(a), np.array(b), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16, mx.bfloat16, mx.int32])
+def test_chain_matches_eager(dtype):
+    x = (mx.arange(24) - 12).reshape(4, 6).astype(dtype)
+    f = mx.compile(lambda v: v * 2 + v * v - 3)
+    close(f(x).astype(mx.float64), (x * 2 + x * x - 3).astype(mx.float64))
+    assert f(x).dtype == dtype
+    if mx.issubdtype(dtype, mx.floating):
+        tol = 1e-6 if dtype in (mx.float32, mx.float64) else 2e-2
+        close(mx.compile(chain)(x).astype(mx.float32), chain(x).astype(mx.float32), tol)
+
+
+def test_keeps_name_and_qualname():
+    def my_function(x):
+        return x + 1
+
+    f = mx.compile(my_function)
+    assert f.__name__ == "my_function"
+    assert f.__qualname__ == my_function.__qualname__
+    assert f.__doc__ == my_function.__doc__
+
+
+def test_retraces_on_new_shapes_dtypes_constants_and_structure():
+    calls = []
+
+    def f(x, scale, flag=True):
+        calls.append(1)
+        return x * scale if flag else x
+
+    g = mx.compile(f)
+    x = mx.ones((3,))
+    g(x, 2.0), g(x, 2.0)
+    assert len(calls) == 1
+    g(mx.ones((4,)), 2.0)
+    assert len(calls) == 2
+    g(x.astype(mx.float16), 2.0)
+    assert len(calls) == 3
+    close(g(x, 3.0), [3, 3, 3])  # a new constant traces again
+    assert len(calls) == 4
+    close(g(x, 3.0, flag=False), [1, 1, 1])
+    assert len(calls) == 5
+
+
+def test_shapeless_serves_every_shape_of_a_rank():
+    calls = []
+
+    @partial(mx.compile, shapeless=True)
+    def softmax(x):
+        calls.append(1)
+        e = mx.exp(x - mx.max(x, axis=-1, keepdims=True))
+        return e / mx.sum(e, axis=-1, keepdims=True)
+
+    for n in (1, 5, 17):
+        x = mx.arange(2 * n, dtype=mx.float32).reshape(2, n) / 7
+        close(softmax(x), mx.softmax(x, axis=-1))
+    assert len(calls) == 1
+
+    # A reshape fixes shapes: a new shape traces again instead of returning stale results.
+    flat = mx.compile(lambda x: x.reshape(-1) * 2, shapeless=True)
+    assert flat(mx.ones((2, 3))).shape == (6,)
+    assert flat(mx.ones((4, 5))).shape == (20,)
+
+
+def test_trees_in_and_out():
+    Pair = namedtuple("Pair", ["a", "b"])
+
+    @mx.compile
+    def f(d, items, pair):
+        return {"sum": d["x"] + items[0], "list": [items[1] * 2, None, 3]}, Pair(pair.a - pair.b, pair.b)
+
+    out, pair = f({"x": mx.array(1.0)}, [mx.array(2.0), mx.array(3.0)], Pair(mx.array(5.0), mx.array(4.0)))
+    close(out["sum"], 3.0)
+    close(out["list"][0], 6.0)
+    assert out["list"][1] is None and out["list"][2] == 3
+    assert isinstance(pair, Pair)
+    close(pair.a, 1.0)
+
+
+def test_kwargs_and_captured_arrays_are_constants():
+    w = mx.array([1.0, 2.0])
+    f = mx.compile(lambda x, *, bias: x * w + bias)
+    close(f(mx.ones((2,)), bias=mx.array(1.0)), [2.0, 3.0])
+
+
+def test_compiled_training_step_equals_eager():
+    def make():
+        mx.random.seed(3)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        return model, optim.Adam(learning_rate=1e-2)
+
+    x = mx.random.normal((16, 4), key=mx.random.key(1))
+    y = mx.random.randint(0, 3, (16,), key=mx.random.key(2))
+
+    def loss_fn(model, x, y):
+        return nn.losses.cross_entropy(model(x), y, reduction="mean")
+
+    eager_model, eager_opt = make()
+    eager_grad = nn.value_and_grad(eager_model, loss_fn)
+    eager_losses = []
+    for _ in range(5):
+        loss, grads = eager_grad(eager_model, x, y)
+        eager_opt.update(eager_model, grads)
+        mx.eval(eager_model.parameters(), eager_opt.state)
+        eager_losses.append(loss.item())
+
+    model, opt = make()
+    state = [model.state, opt.state]
+    value_and_grad = nn.value_and_grad(model, loss_fn)
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(x, y):
+        loss, grads = value_and_grad(model, x, y)
+        opt.update(model, grads)
+        return loss
+
+    losses = []
+    for _ in range(5):
+        loss = step(x, y)
+        mx.eval(state)
+        losses.append(loss.item())
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for (ka, a), (kb, b) in zip(sorted(tree_items(model.parameters())), sorted(tree_items(eager_model.parameters()))):
+        assert ka == kb
+        close(a, b, 1e-5)
+
+
+def tree_items(tree, prefix=""):
+    from lazuli.utils import tree_flatten
+
+    return tree_flatten(tree)
+
+
+def test_random_state_as_input_and_output_advances():
+    state = [mx.random.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def noisy(x):
+        return x + mx.random.uniform(shape=x.shape)
+
+    mx.random.seed(0)
+    a, b = noisy(mx.zeros((4,))), noisy(mx.zeros((4,)))
+    assert not np.allclose(np.array(a), np.array(b))
+    mx.random.seed(0)
+    close(noisy(mx.zeros((4,))), a)  # same seed, same draws
+
+    frozen = mx.compile(lambda x: x + mx.random.uniform(shape=x.shape))
+    close(frozen(mx.zeros((4,))), frozen(mx.zeros((4,))))  # no state: the draw is a constant
+
+
+def test_transforms_through_compiled_functions():
+    x = mx.linspace(-2, 2, 9)
+    loss = lambda v: mx.sum(chain(v))  # noqa: E731
+    close(mx.grad(mx.compile(loss))(x), mx.grad(loss)(x), 1e-5)
+    close(mx.compile(mx.grad(loss))(x), mx.grad(loss)(x), 1e-5)
+    close(mx.vmap(mx.compile(chain))(x.reshape(3, 3)), chain(x.reshape(3, 3)))
+    close(mx.compile(mx.vmap(chain))(x.reshape(3, 3)), chain(x.reshape(3, 3)))
+    _, tangent = mx.jvp(mx.compile(chain), [x], [mx.ones_like(x)])
+    _, eager_tangent = mx.jvp(chain, [x], [mx.ones_like(x)])
+    close(tangent[0], eager_tangent[0], 1e-5)
+
+
+def test_disable_and_enable():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x + 1
+
+    g = mx.compile(f)
+    mx.disable_compile()
+    try:
+        g(mx.ones(2)), g(mx.ones(2))
+    finally:
+        mx.enable_compile()
+    assert len(calls) == 2
+    g(mx.ones(2)), g(mx.ones(2))
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("var", ["LAZULI_DISABLE_COMPILE", "MLX_DISABLE_COMPILE"])
+def test_environment_variable_disables(var):
+    code = (
+        "import lazuli.core as mx\ncalls = []\n"
+        "f = mx.compile(lambda x: calls.append(1) or x + 1)\n"
+        "f(mx.ones(2)); f(mx.ones(2)); print(len(calls))"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **{var: "1"})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"\[compile\].*function"):
+        mx.compile(3)
+    bad = mx.compile(lambda x: x * x.sum().item())
+    with pytest.raises(ValueError, match=r"\[compile\]"):
+        bad(mx.ones(3))
+    with pytest.raises(ValueError, match="tuples"):
+        state = (mx.ones(2),)
+        mx.compile(lambda x: x, inputs=[state])(mx.ones(2))
