@@ -125,7 +125,7 @@ TEST(NnOptimizerClasses, AdafactorAndMuonKeepTheRulesState) {
 
 TEST(NnOptimizerClasses, SchedulesGiveTheLearningRatePerStep) {
   auto at = [](const opt::Schedule& s, int step) { return value(s(array(static_cast<uint64_t>(step), uint64))); };
-  EXPECT_NEAR(at(opt::exponential_decay(0.1, 0.9), 3), 0.1 * 0.729, 1e-8);
+  EXPECT_NEAR(at(opt::exponential_decay(0.1, 0.9), 3), 0.1 * 0.729, 1e-7);
   EXPECT_NEAR(at(opt::step_decay(0.1, 0.5, 2), 5), 0.025, 1e-8);
   EXPECT_NEAR(at(opt::step_decay(0.1, 0.5, 2), 1), 0.1, 1e-8);
   EXPECT_NEAR(at(opt::cosine_decay(0.1, 10), 0), 0.1, 1e-7);
@@ -210,11 +210,11 @@ TEST(NnOptimizerClasses, UpdateChangesTheModelAndClipGradNorm) {
   auto msg = error_of<std::invalid_argument>([&] { sgd.update(model, {{"gamma", array({1.0f})}}); });
   EXPECT_TRUE(contains(msg, "no parameter for the gradient \"gamma\"")) << msg;
 
-  auto [clipped, norm] = opt::clip_grad_norm({{"a", array({3.0f, 0.0f})}, {"b", array({4.0f})}}, 1.0);
+  auto [clipped, norm] = opt::clip_grad_norm(nn::Params{{"a", array({3.0f, 0.0f})}, {"b", array({4.0f})}}, 1.0);
   EXPECT_NEAR(value(norm), 5.0, 1e-6);
   expect_values(clipped.at("a"), {0.6, 0.0}, 1e-6);
   expect_values(clipped.at("b"), {0.8}, 1e-6);
-  auto [kept, norm2] = opt::clip_grad_norm({{"a", array({0.3f, 0.4f})}}, 1.0);
+  auto [kept, norm2] = opt::clip_grad_norm(nn::Params{{"a", array({0.3f, 0.4f})}}, 1.0);
   expect_values(kept.at("a"), {0.3, 0.4}, 1e-6);
   EXPECT_NEAR(value(norm2), 0.5, 1e-6);
 }

@@ -272,7 +272,7 @@ void MultiOptimizer::set_learning_rate(double learning_rate) {
 
 // ---- clip_grad_norm ----
 
-std::pair<Params, array> clip_grad_norm(const Params& gradients, double max_norm) {
+std::pair<Params, array> clip_grad_norm_params(const Params& gradients, double max_norm) {
   std::vector<array> leaves;
   for (auto& [name, g] : gradients) leaves.push_back(g);
   auto [clipped, norm] = clip_grad_norm(leaves, max_norm);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -225,8 +226,13 @@ class MultiOptimizer : public Optimizer {
 };
 
 // Scales the gradients so that their total L2 norm is at most max_norm; returns them and
-// the norm before clipping.
-std::pair<Params, array> clip_grad_norm(const Params& gradients, double max_norm);
+// the norm before clipping. (A template only so that a braced list of arrays still picks
+// the overload of std::vector<array> in optimizers.h.)
+std::pair<Params, array> clip_grad_norm_params(const Params& gradients, double max_norm);
+template <typename P, typename = std::enable_if_t<std::is_same_v<P, Params>>>
+std::pair<Params, array> clip_grad_norm(const P& gradients, double max_norm) {
+  return clip_grad_norm_params(gradients, max_norm);
+}
 
 // ---- schedules (functions of the step, as MLX's) ----
 Schedule exponential_decay(double init, double decay_rate);                   // init decay_rate^step
