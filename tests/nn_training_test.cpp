@@ -1,8 +1,13 @@
-// The C++ examples' pieces: the IDX (MNIST) and CIFAR-10 readers on small files written
-// here, good and bad, and a small MLP trained to a target loss with the shared loop.
+// The C++ examples and their pieces: the IDX (MNIST) and CIFAR-10 readers on small files
+// written here, good and bad; a small MLP trained to a target loss with the shared loop; and
+// the example programs run on tiny data sets.
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <sys/wait.h>
 
 #include "../examples/cpp/classifier.h"
 #include "../examples/cpp/datasets.h"
@@ -130,3 +135,75 @@ TEST(ExampleTraining, SmallMlpLearnsASyntheticTask) {
   EXPECT_GT(classifier::accuracy(model, x, y), 0.97);
   EXPECT_FALSE(model.training());  // accuracy evaluates in eval mode
 }
+
+#ifdef LAZULI_EXAMPLES_DIR
+namespace {
+
+// Runs an example program; returns its exit status and what it printed (stdout and stderr).
+std::pair<int, std::string> run_example(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((std::string(LAZULI_EXAMPLES_DIR) + "/" + command + " 2>&1").c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::array<char, 256> buffer;
+  while (fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string make_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / name;
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace
+
+TEST(ExamplePrograms, MnistMlpTrainsOnIdxFilesAndExplainsMissingData) {
+  auto [missing_status, missing] = run_example("mnist_mlp /nonexistent");
+  EXPECT_EQ(missing_status, 1);
+  EXPECT_TRUE(contains(missing, "no MNIST data") && contains(missing, "train-images-idx3-ubyte")) << missing;
+  // 32 training and 16 test images of 28x28 with labels 0..9.
+  std::string dir = make_dir("lazuli_mnist");
+  for (auto [prefix, n] : {std::pair<std::string, uint32_t>{"train", 32}, {"t10k", 16}}) {
+    std::vector<uint8_t> pixels(n * 28 * 28), labels(n);
+    for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 7);
+    for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
+    std::ofstream(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << [&] {
+      auto bytes = cat(idx_header(0x08, {n, 28, 28}), pixels);
+      return std::string(bytes.begin(), bytes.end());
+    }();
+    std::ofstream(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << [&] {
+      auto bytes = cat(idx_header(0x08, {n}), labels);
+      return std::string(bytes.begin(), bytes.end());
+    }();
+  }
+  auto [status, output] = run_example("mnist_mlp " + dir + " 1");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_TRUE(contains(output, "epoch 1: train loss") && contains(output, "test accuracy")) << output;
+  // A truncated label file is reported.
+  fs::resize_file(dir + "/t10k-labels-idx1-ubyte", 10);
+  std::tie(status, output) = run_example("mnist_mlp " + dir + " 1");
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(contains(output, "expected 16 data bytes after the header, found 2")) << output;
+  fs::remove_all(dir);
+}
+
+TEST(ExamplePrograms, CifarCnnTrainsOnBinaryBatches) {
+  auto [missing_status, missing] = run_example("cifar_cnn /nonexistent");
+  EXPECT_EQ(missing_status, 1);
+  EXPECT_TRUE(contains(missing, "no CIFAR-10 data")) << missing;
+  std::string dir = make_dir("lazuli_cifar");
+  std::string record(3073, '\x40');
+  for (std::string name : {"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"}) {
+    std::ofstream out(dir + "/" + name + ".bin", std::ios::binary);
+    for (char label : {1, 5}) {
+      record[0] = label;
+      out << record;
+    }
+  }
+  auto [status, output] = run_example("cifar_cnn " + dir + " 1");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_TRUE(contains(output, "epoch 1: train loss")) << output;
+  fs::remove_all(dir);
+}
+#endif  // LAZULI_EXAMPLES_DIR
