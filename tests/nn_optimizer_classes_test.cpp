@@ -186,6 +186,7 @@ TEST(NnOptimizerClasses, MultiOptimizerRoutesByPath) {
             (std::vector<std::string>{"states.0.l.bias.v", "states.0.learning_rate", "states.0.step",
                                       "states.1.l.weight.m", "states.1.l.weight.v", "states.1.learning_rate",
                                       "states.1.step"}));
+  EXPECT_EQ(multi.step().item<uint64_t>(), 1u);
   multi.set_learning_rate(0.3);
   EXPECT_NEAR(value(multi.learning_rate()), 0.3, 1e-7);
   EXPECT_NEAR(value(adam->learning_rate()), 0.3, 1e-7);

@@ -126,13 +126,11 @@ std::map<std::string, Module*> Module::leaf_modules() {
 }
 
 std::pair<Module*, std::string> Module::owner_of(const std::string& path) {
-  // Child names may hold dots themselves ("layers.0"), so try every split of the path.
-  for (auto& [name, child] : children_) {
-    if (path.size() > name.size() + 1 && path.compare(0, name.size(), name) == 0 && path[name.size()] == '.') {
-      auto found = child->owner_of(path.substr(name.size() + 1));
-      if (found.first) return found;
-    }
-  }
+  // Child names may hold dots themselves ("layers.0"), so match whole child names, not the
+  // first component of the path.
+  for (auto& [name, child] : children_)
+    if (path.size() > name.size() + 1 && path.compare(0, name.size(), name) == 0 && path[name.size()] == '.')
+      return child->owner_of(path.substr(name.size() + 1));
   return {this, path};
 }
 
@@ -178,6 +176,13 @@ Module& Module::apply(const std::function<array(const array&)>& fn, const ParamF
 
 // ---- freezing and modes ----
 
+void Module::check_member(const std::string& op, const std::string& key) const {
+  if (params_.count(key)) return;
+  for (auto& [name, child] : children_)
+    if (name == key) return;
+  fail(op, type_name_ + " has no member named \"" + key + "\".");
+}
+
 Module& Module::freeze(bool recurse, const std::optional<std::vector<std::string>>& keys, bool strict) {
   auto freeze_one = [&](const std::string&, Module& m) {
     if (!keys) {
@@ -185,9 +190,7 @@ Module& Module::freeze(bool recurse, const std::optional<std::vector<std::string
       return;
     }
     for (auto& key : *keys) {
-      bool member = m.params_.count(key) > 0;
-      for (auto& [name, child] : m.children_) member = member || name == key;
-      if (strict && !member) fail("Module::freeze", m.type_name_ + " has no member named \"" + key + "\".");
+      if (strict) m.check_member("Module::freeze", key);
       m.no_grad_.insert(key);
     }
   };
@@ -203,9 +206,7 @@ Module& Module::unfreeze(bool recurse, const std::optional<std::vector<std::stri
       return;
     }
     for (auto& key : *keys) {
-      bool member = m.params_.count(key) > 0;
-      for (auto& [name, child] : m.children_) member = member || name == key;
-      if (strict && !member) fail("Module::unfreeze", m.type_name_ + " has no member named \"" + key + "\".");
+      if (strict) m.check_member("Module::unfreeze", key);
       m.no_grad_.erase(key);
     }
   };

@@ -119,7 +119,10 @@ class Module {
   bool is_trainable(const std::string& name) const {
     return !no_grad_.count(name) && !always_frozen_.count(name);
   }
-  // The module owning the dotted path and the last name in it, or nullptr.
+  // Throws std::invalid_argument naming op unless key is an own parameter or a child.
+  void check_member(const std::string& op, const std::string& key) const;
+  // The module owning the dotted path (the deepest child whose name prefixes it, else this
+  // module) and the rest of the path.
   std::pair<Module*, std::string> owner_of(const std::string& path);
 
   std::string type_name_;

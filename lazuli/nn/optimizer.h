@@ -51,7 +51,7 @@ class Optimizer {
   void save_state(const std::string& file) const;  // .safetensors
   void load_state(const std::string& file);
 
-  array step() const { return state_.at("step"); }
+  virtual array step() const { return state_.at("step"); }
   virtual array learning_rate() const;
   virtual void set_learning_rate(double learning_rate);
 
@@ -212,6 +212,8 @@ class MultiOptimizer : public Optimizer {
   Params apply_gradients(const Params& gradients, const Params& parameters) override;
   Params state() const override;
   void set_state(const Params& state) override;
+  // The first optimizer's (they advance together).
+  array step() const override { return optimizers_.at(0)->step(); }
   array learning_rate() const override { return optimizers_.at(0)->learning_rate(); }
   void set_learning_rate(double learning_rate) override;
 
