@@ -280,6 +280,22 @@ TEST(NnModule, ValueAndGradMatchesFiniteDifferences) {
   EXPECT_NEAR(v3.item<double>(), value.item<double>(), 1e-12);
 }
 
+TEST(NnModule, ValueAndGradKeepsBatchNormRunningStatistics) {
+  // The running statistics updated inside the differentiated function stay updated (they
+  // are not trainable, so value_and_grad does not put them back), with real values.
+  nn::Sequential model(nn::Linear(2, 2), nn::BatchNorm(2));
+  nn::Sequential twin(nn::Linear(2, 2), nn::BatchNorm(2));
+  twin.update(model.parameters());
+  array x = data({8, 2});
+  auto [value, grads] = nn::value_and_grad(model, [&](const std::vector<array>& in) { return sum(model(in[0])); })({x});
+  EXPECT_EQ(keys(grads), (std::vector<std::string>{"layers.0.bias", "layers.0.weight", "layers.1.bias",
+                                                   "layers.1.weight"}));
+  twin(x);
+  expect_close(model.parameters().at("layers.1.running_mean"), twin.parameters().at("layers.1.running_mean"));
+  expect_close(model.parameters().at("layers.1.running_var"), twin.parameters().at("layers.1.running_var"));
+  EXPECT_GT(sum(abs(model.parameters().at("layers.1.running_mean"))).item<float>(), 0.0f);
+}
+
 TEST(NnModule, CheckpointGivesTheSameValuesAndGradients) {
   nn::Sequential block(nn::Linear(3, 3), nn::SiLU(), nn::Linear(3, 3));
   auto checkpointed = nn::checkpoint(block);

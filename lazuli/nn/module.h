@@ -35,6 +35,8 @@ class Module {
  public:
   explicit Module(std::string type_name = "Module");
   virtual ~Module() = default;
+  // A copy has its own parameters but shares the children (held by shared_ptr), as Python
+  // objects share references.
   Module(const Module&) = default;
   Module& operator=(const Module&) = default;
 
