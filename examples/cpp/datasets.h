@@ -6,11 +6,14 @@
 // Both check the file against its own size and throw std::runtime_error naming the file
 // and the problem.
 #pragma once
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lazuli/lazuli.h"
@@ -29,11 +32,12 @@ inline uint32_t big_endian32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
-// Element `i` of big-endian data of `width` bytes, reassembled in the machine's order.
+// The big-endian value of type T at p, in the machine's byte order.
 template <typename T>
 T big_endian_value(const uint8_t* p) {
   uint8_t bytes[sizeof(T)];
-  for (size_t b = 0; b < sizeof(T); ++b) bytes[b] = p[sizeof(T) - 1 - b];  // x86 is little-endian
+  for (size_t b = 0; b < sizeof(T); ++b)
+    bytes[b] = std::endian::native == std::endian::little ? p[sizeof(T) - 1 - b] : p[b];
   T value;
   std::memcpy(&value, bytes, sizeof(T));
   return value;
