@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lazuli/array.h"
 #include "lazuli/ops.h"
@@ -94,6 +95,13 @@ array batch_norm(const array& x, const array& mean, const array& var, const OptA
 // Zeroes elements with probability p and scales the rest by 1 / (1 - p). spatial_dims = 0
 // drops elements; 2 or 3 drops whole channels of channels-last images or volumes.
 array dropout(const array& x, double p, int spatial_dims = 0, const random::Key& key = std::nullopt, S s = {});
+// Max / mean over windows of the spatial axes of channels-last x (N, *spatial, C), one entry
+// of kernel_size, stride and padding per spatial axis. Each spatial axis is padded on both
+// sides by padding (-inf for max; zeros for the mean, and they count in it). (pooling.cpp)
+array max_pool(const array& x, const std::vector<int>& kernel_size, const std::vector<int>& stride,
+               const std::vector<int>& padding, S s = {});
+array avg_pool(const array& x, const std::vector<int>& kernel_size, const std::vector<int>& stride,
+               const std::vector<int>& padding, S s = {});
 
 // ---- positional encodings and attention (transformer.cpp) ----
 // Sinusoidal encoding: with y = x[..., None] * sigmas, [sin(y), cos(y)] (or cos first)

@@ -229,6 +229,16 @@ void init_layers(nb::module_& m) {
         return fn::dropout(py::to_array(x), p, spatial_dims, opt_array(key));
       },
       "x"_a, "p"_a, "spatial_dims"_a = 0, "key"_a = nb::none());
+  m.def(
+      "max_pool",
+      [](nb::handle x, const std::vector<int>& kernel_size, const std::vector<int>& stride,
+         const std::vector<int>& padding) { return fn::max_pool(py::to_array(x), kernel_size, stride, padding); },
+      "x"_a, "kernel_size"_a, "stride"_a, "padding"_a);
+  m.def(
+      "avg_pool",
+      [](nb::handle x, const std::vector<int>& kernel_size, const std::vector<int>& stride,
+         const std::vector<int>& padding) { return fn::avg_pool(py::to_array(x), kernel_size, stride, padding); },
+      "x"_a, "kernel_size"_a, "stride"_a, "padding"_a);
 }
 
 void init_initializers(nb::module_& m) {
