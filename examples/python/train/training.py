@@ -10,9 +10,15 @@ import lazuli.nn as nn
 
 
 def use_gpu_if_present():
-    """Makes the GPU the default device when there is one; returns the device used."""
+    """Makes the GPU the default device when there is one and it computes (a small
+    matmul and softmax run there); returns the device used."""
     if mx.is_available(mx.gpu):
-        mx.set_default_device(mx.gpu)
+        try:
+            x = mx.ones((4, 4), stream=mx.gpu)
+            mx.eval(mx.softmax(mx.matmul(x, x, stream=mx.gpu), axis=-1, stream=mx.gpu))
+            mx.set_default_device(mx.gpu)
+        except Exception as e:  # e.g. a build without kernels for this GPU
+            print(f"a GPU is present but cannot run this program ({e}); using the CPU", file=sys.stderr)
     return mx.default_device()
 
 
