@@ -1,10 +1,12 @@
 """The training examples in examples/python/train: their file readers (on files written
 here), and that each model trains, saves, reloads and generates."""
 import gzip
+import importlib.util
 import io
 import pathlib
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -240,6 +242,30 @@ def test_lm_bad_input_raises():
         tiny_lm(vocab)(mx.zeros((1, 25), dtype=mx.uint32))
     with pytest.raises(ValueError, match="dims \\(30\\) must be a multiple of num_heads \\(4\\)"):
         lm.TransformerLM(10, context=8, dims=30, num_heads=4, num_layers=1)
+
+
+def test_lm_logits_and_loss_match_mlx_with_the_same_weights(tmp_path):
+    if importlib.util.find_spec("mlx") is None:
+        pytest.skip("MLX is not installed here")
+    import mlx.core
+    # The example's own source, run by MLX: only its imports change.
+    source = (TRAIN_DIR / "transformer_lm.py").read_text()
+    mlx_lm = types.ModuleType("transformer_lm_on_mlx")
+    mlx_lm.__file__ = str(TRAIN_DIR / "transformer_lm.py")
+    exec(compile(source.replace("import lazuli.", "import mlx.").replace("from lazuli.", "from mlx."),
+                 "transformer_lm_on_mlx", "exec"), mlx_lm.__dict__)
+    vocab = lm.CharVocab(TEXT)
+    ours = tiny_lm(vocab)
+    ours.save_weights(str(tmp_path / "w.safetensors"))
+    theirs = mlx_lm.TransformerLM(len(vocab), context=24, dims=32, num_heads=2, num_layers=2)
+    theirs.load_weights(str(tmp_path / "w.safetensors"))
+    rows = vocab.encode(TEXT)[np.arange(3)[:, None] * 50 + np.arange(25)]
+    inputs, targets = rows[:, :-1], rows[:, 1:]
+    np.testing.assert_allclose(np.array(ours(mx.array(inputs))),
+                               np.array(theirs(mlx.core.array(inputs))), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(lm.loss_fn(ours, mx.array(inputs), mx.array(targets)).item(),
+                               mlx_lm.loss_fn(theirs, mlx.core.array(inputs), mlx.core.array(targets)).item(),
+                               rtol=1e-5)
 
 
 def test_lm_main_end_to_end(tmp_path, capsys):
