@@ -127,9 +127,10 @@ def evaluate(model, data, context, batch_size=32, max_batches=8):
     """Mean loss over evenly spaced windows of `data` (deterministic)."""
     count = min(batch_size * max_batches, (len(data) - 1) // context)
     starts = np.linspace(0, len(data) - context - 1, count).astype(np.int64)
-    losses = [loss_fn(model, *windows(data, starts[i:i + batch_size], context)).item() * len(starts[i:i + batch_size])
-              for i in range(0, count, batch_size)]
-    return sum(losses) / count
+    total = 0.0
+    for batch in np.array_split(starts, -(-count // batch_size)):
+        total += loss_fn(model, *windows(data, batch, context)).item() * len(batch)
+    return total / count
 
 
 def train(model, data, *, seconds, batch_size, lr, max_steps=None, seed=0, progress=True):
@@ -141,15 +142,14 @@ def train(model, data, *, seconds, batch_size, lr, max_steps=None, seed=0, progr
     optimizer = optim.AdamW(learning_rate=lr, betas=[0.9, 0.99], weight_decay=0.01, bias_correction=True)
     loss_and_grad = nn.value_and_grad(model, loss_fn)
     rng = np.random.default_rng(seed)
-    bar = ProgressBar(seconds if max_steps is None else max_steps) if progress else None
+    bar = ProgressBar(total=1.0) if progress else None
     losses, smoothed, start = [], None, time.perf_counter()
-    while True:
-        # How much of the budget is spent: time or steps, whichever runs out first.
+
+    def spent():  # the fraction of the budget used: time or steps, whichever runs out first
         fraction = (time.perf_counter() - start) / seconds
-        if max_steps is not None:
-            fraction = max(fraction, len(losses) / max_steps)
-        if fraction >= 1:
-            break
+        return fraction if max_steps is None else max(fraction, len(losses) / max_steps)
+
+    while (fraction := spent()) < 1:
         warmup = min(1.0, fraction / 0.05)
         optimizer.learning_rate = lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * fraction)))
         inputs, targets = windows(data, rng.integers(0, len(data) - model.context - 1, batch_size), model.context)
@@ -159,9 +159,8 @@ def train(model, data, *, seconds, batch_size, lr, max_steps=None, seed=0, progr
         losses.append(loss.item())
         smoothed = losses[-1] if smoothed is None else 0.95 * smoothed + 0.05 * losses[-1]
         if bar:
-            done = len(losses) if max_steps is not None else time.perf_counter() - start
-            bar.update(done, len(losses), {"loss": smoothed,
-                                           "tokens/s": int(len(losses) * inputs.size / bar.elapsed())})
+            tokens_per_s = len(losses) * inputs.size / (time.perf_counter() - start)
+            bar.update(spent(), len(losses), {"loss": smoothed, "tokens/s": int(tokens_per_s)})
     if bar:
         bar.close()
     return losses, len(losses) * batch_size * model.context / (time.perf_counter() - start)
