@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Serialise builds: two heavy builds at once starve a 2-core machine.
 LOCK := flock /tmp/lazuli-build.lock
 
-.PHONY: all deps configure build demo test test-cpp bench bench-cpu test-gpu fuzz clean
+.PHONY: all deps configure build demo tutorial test test-cpp bench bench-cpu test-gpu fuzz clean
 
 all: build
 
@@ -21,7 +21,16 @@ configure: deps $(BUILD)/CMakeCache.txt
 build: configure
 	@$(LOCK) cmake --build $(BUILD) -j $(JOBS)
 
+# The demo trains a character-level transformer on data/shakespeare.txt for DEMO_SECONDS
+# (on the GPU when there is one), saves it, reloads it and prints text it generates.
+DEMO_SECONDS ?= 90
 demo: build
+	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python examples/python/train/transformer_lm.py \
+	  --text data/shakespeare.txt --seconds $(DEMO_SECONDS) --weights $(BUILD)/demo_lm.safetensors \
+	  --prompt "Rom." --generate 400
+
+# The C++ tour of the API (examples/cpp/tutorial.cpp).
+tutorial: build
 	@$(BUILD)/tutorial
 
 test: build

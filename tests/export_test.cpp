@@ -1,5 +1,7 @@
 #include "lazuli/export.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -18,7 +20,10 @@ using lazuli::test::filled;
 
 namespace {
 
-std::string temp_file(const std::string& name) { return testing::TempDir() + "lazuli_export_" + name + ".lzfn"; }
+// The process id keeps test runs of several checkouts on one machine from sharing files.
+std::string temp_file(const std::string& name) {
+  return testing::TempDir() + "lazuli_export_" + std::to_string(getpid()) + "_" + name + ".lzfn";
+}
 
 void expect_close(const array& got, const array& want, double tol = 1e-5) {
   ASSERT_EQ(got.shape(), want.shape());
