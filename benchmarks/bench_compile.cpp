@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
     report_bytes("chain tanh(x*2+1)*exp(-x)+x 32M f32 eager", median_ms([&] { eval(chain(x)); }, 7), bytes);
     auto compiled = compile([](const std::vector<array>& in) { return std::vector<array>{chain(in[0])}; });
     report_bytes("chain tanh(x*2+1)*exp(-x)+x 32M f32 compiled", median_ms([&] { eval(compiled({x})); }, 7), bytes);
+    // With a mean at the end: the sum reads the chain tile by tile, nothing is stored.
+    auto mean_chain = [](const std::vector<array>& in) { return std::vector<array>{mean(chain(in[0]))}; };
+    report_bytes("mean of the chain 32M f32 eager", median_ms([&] { eval(mean_chain({x})); }, 7), 4.0 * n);
+    auto compiled_mean = compile(mean_chain);
+    report_bytes("mean of the chain 32M f32 compiled", median_ms([&] { eval(compiled_mean({x})); }, 7), 4.0 * n);
   }
   if (want("mlp")) {
     // 784-512-512-10 ReLU MLP, batch 256, softmax cross-entropy, one Adam step (lr 1e-3):

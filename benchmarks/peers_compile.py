@@ -7,12 +7,14 @@ import numpy as np
 from timing import median_ms, report
 
 CHAIN = "chain tanh(x*2+1)*exp(-x)+x 32M f32"
+MEAN = "mean of the chain 32M f32"
 MLP = "nn mlp adam step 784-512-512-10 b256"
 
 
 def main():
     x = np.random.default_rng(0).standard_normal(1 << 25, dtype=np.float32)
     report(CHAIN + " compiled", "numpy", median_ms(lambda: np.tanh(x * 2 + 1) * np.exp(-x) + x, 7))
+    report(MEAN + " compiled", "numpy", median_ms(lambda: np.mean(np.tanh(x * 2 + 1) * np.exp(-x) + x), 7))
     try:
         import mlx.core as mx
         import mlx.nn as nn
@@ -28,6 +30,8 @@ def main():
     report(CHAIN + " eager", "mlx", median_ms(lambda: mx.eval(chain(y)), 7))
     compiled = mx.compile(chain)
     report(CHAIN + " compiled", "mlx", median_ms(lambda: mx.eval(compiled(y)), 7))
+    compiled_mean = mx.compile(lambda v: mx.mean(chain(v)))
+    report(MEAN + " compiled", "mlx", median_ms(lambda: mx.eval(compiled_mean(y)), 7))
 
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
     xs = mx.random.normal((256, 784))
