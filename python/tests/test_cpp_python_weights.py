@@ -66,6 +66,56 @@ def test_python_weights_load_into_cpp_classes(tmp_path):
     assert_same_outputs(mx.load(str(tmp_path / "outputs.safetensors")), python_outputs(encoder, lstm, inputs))
 
 
+def python_models_to_list():
+    """The models of `shared_weights --parameters`, built from the Python classes."""
+    quantized = nn.Sequential(nn.Embedding(16, 64), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
+    nn.quantize(quantized, 64, 8)
+    return {
+        "RoPE": nn.RoPE(4),
+        "SinusoidalPositionalEncoding": nn.SinusoidalPositionalEncoding(8),
+        "ALiBi": nn.ALiBi(),
+        "MultiHeadAttention": nn.MultiHeadAttention(8, 2),
+        "MultiHeadAttention_sizes": nn.MultiHeadAttention(8, 2, 3, 5, None, 6, 7, True),
+        "TransformerEncoderLayer": nn.TransformerEncoderLayer(8, 2),
+        "TransformerDecoderLayer": nn.TransformerDecoderLayer(8, 2, 16),
+        "TransformerEncoder": nn.TransformerEncoder(2, 8, 2, 16),
+        "TransformerDecoder": nn.TransformerDecoder(1, 8, 2),
+        "Transformer": nn.Transformer(8, 2, 1, 2, 16),
+        "RNN": nn.RNN(3, 4),
+        "RNN_nobias": nn.RNN(3, 4, bias=False),
+        "GRU": nn.GRU(3, 4),
+        "GRU_nobias": nn.GRU(3, 4, bias=False),
+        "LSTM": nn.LSTM(3, 4),
+        "LSTM_nobias": nn.LSTM(3, 4, bias=False),
+        "Upsample": nn.Upsample(2.0),
+        "QuantizedLinear": nn.QuantizedLinear(64, 8),
+        "QuantizedLinear_8bit": nn.QuantizedLinear(64, 8, False, 32, 8),
+        "QuantizedEmbedding": nn.QuantizedEmbedding(10, 64),
+        "QuantizedEmbedding_mxfp4": nn.QuantizedEmbedding(10, 64, 32, 4, "mxfp4"),
+        "quantize": quantized,
+    }
+
+
+def test_cpp_classes_have_the_python_parameter_names_shapes_and_freezing():
+    assert PROGRAM.exists(), f"{PROGRAM} is missing: build the examples (make build)"
+    result = subprocess.run([str(PROGRAM), "--parameters"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    cpp = {}
+    for line in result.stdout.splitlines():
+        label, name, shape, trainable = line.split(" ")
+        cpp.setdefault(label, set())
+        if name != "-":
+            cpp[label].add((name, shape, trainable == "1"))
+    python = {}
+    for label, model in python_models_to_list().items():
+        trainable = {name for name, _ in tree_flatten(model.trainable_parameters())}
+        python[label] = {(name, "x".join(map(str, value.shape)), name in trainable)
+                         for name, value in tree_flatten(model.parameters())}
+    assert sorted(cpp) == sorted(python)
+    for label in python:
+        assert cpp[label] == python[label], label
+
+
 def test_cpp_program_rejects_weights_of_another_shape(tmp_path):
     nn.LSTM(3, 6).save_weights(str(tmp_path / "lstm.safetensors"))
     result = subprocess.run([str(PROGRAM), str(tmp_path)], capture_output=True, text=True, timeout=120)
