@@ -490,3 +490,62 @@ TEST(NnLayerClasses, WeightsFilesRoundTrip) {
   fs::remove(encoder_file);
   fs::remove(lstm_file);
 }
+
+// ---------------------------------------------------------------- gradients and dtypes
+
+namespace {
+
+// Expects the model's gradient of loss() at `name` to match central differences at a few
+// entries (the parameters in float64).
+void expect_finite_difference_grad(nn::Module& model, const std::function<array()>& loss, const std::string& name) {
+  model.set_dtype(float64);
+  auto step = nn::value_and_grad(model, [&](const std::vector<array>&) { return loss(); });
+  array g = step({}).second.at(name);
+  std::vector<double> values = to_vector<double>(model.parameters().at(name));
+  auto grads = to_vector<double>(g);
+  const double h = 1e-6;
+  for (size_t i : {size_t(0), values.size() / 2, values.size() - 1}) {
+    auto at = [&](double delta) {
+      std::vector<double> v = values;
+      v[i] += delta;
+      model.update({{name, array(v.begin(), model.parameters().at(name).shape(), float64)}});
+      return loss().item<double>();
+    };
+    double numeric = (at(h) - at(-h)) / (2 * h);
+    model.update({{name, array(values.begin(), model.parameters().at(name).shape(), float64)}});
+    EXPECT_NEAR(grads[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << name << "[" << i << "]";
+  }
+}
+
+}  // namespace
+
+TEST(NnLayerClasses, GradientsMatchFiniteDifferences) {
+  nn::TransformerEncoderLayer layer(8, 2, 16);
+  array x = astype(data({2, 3, 8}, 30), float64);
+  array mask = nn::MultiHeadAttention::create_additive_causal_mask(3, float64);
+  auto encoder_loss = [&] { return sum(square(layer(x, mask))); };
+  for (auto name : {"attention.query_proj.weight", "linear1.bias", "ln2.weight"})
+    expect_finite_difference_grad(layer, encoder_loss, name);
+  nn::LSTM lstm(3, 4);
+  array seq = astype(data({2, 5, 3}, 31), float64);
+  auto lstm_loss = [&] {
+    auto [hidden, cell] = lstm(seq);
+    return sum(hidden * cell);
+  };
+  for (auto name : {"Wx", "Wh", "bias"}) expect_finite_difference_grad(lstm, lstm_loss, name);
+}
+
+TEST(NnLayerClasses, LowerPrecisionAndEmptyBatches) {
+  nn::TransformerEncoder encoder(1, 8, 2, 16);
+  array x = data({2, 4, 8}, 32);
+  array want = encoder(x, "causal");
+  encoder.set_dtype(bfloat16);
+  array got = encoder(astype(x, bfloat16), "causal");
+  EXPECT_EQ(got.dtype(), bfloat16);
+  expect_close(astype(got, float32), want, 0.1);
+  nn::LSTM lstm(3, 4);
+  EXPECT_EQ(lstm(zeros({0, 5, 3})).first.shape(), (Shape{0, 5, 4}));
+  nn::GRU gru(3, 4);
+  EXPECT_EQ(gru(zeros({2, 0, 3})).shape(), (Shape{2, 0, 4}));
+  EXPECT_EQ(encoder(zeros({0, 4, 8}, bfloat16), "causal").shape(), (Shape{0, 4, 8}));
+}

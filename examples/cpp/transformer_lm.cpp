@@ -7,8 +7,8 @@
 // generates text from a prompt.
 //   transformer_lm [text file] [--steps N] [--seconds S] [--weights FILE] [--prompt TEXT]
 //                  [--generate N] [--dims D] [--heads H] [--layers L] [--context C]
-//                  [--batch B] [--lr LR] [--seed S]
-// The text defaults to data/shakespeare.txt.
+//                  [--batch B] [--lr LR] [--seed S] [--device gpu|cpu]
+// The text defaults to data/shakespeare.txt; the device to the GPU when there is one.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -40,6 +40,7 @@ struct Config {
   int dims = 128, heads = 4, layers = 3, context = 64, batch = 32;
   double lr = 2e-3;
   int seed = 0;
+  std::string device = "gpu";
 };
 
 Config parse_args(int argc, char** argv) {
@@ -81,6 +82,8 @@ Config parse_args(int argc, char** argv) {
   take("seed", c.seed);
   take("weights", c.weights);
   take("prompt", c.prompt);
+  take("device", c.device);
+  if (c.device != "gpu" && c.device != "cpu") throw std::invalid_argument("--device must be gpu or cpu");
   if (!options.empty()) throw std::invalid_argument("unknown option --" + options.begin()->first);
   if (c.context < 1 || c.batch < 1 || c.steps < 0 || c.generate < 0)
     throw std::invalid_argument("--context and --batch must be positive, --steps and --generate not negative");
@@ -163,6 +166,22 @@ std::string generate(CharTransformer& model, const Vocabulary& vocab, const std:
   return out;
 }
 
+// The GPU when asked for, present and working (a small matmul runs there), else the CPU.
+std::string use_device(const std::string& wanted) {
+  lz::Device gpu(lz::Device::gpu);
+  if (wanted == "gpu" && lz::is_available(gpu)) {
+    try {
+      lz::array x = lz::ones({4, 4}, lz::float32, gpu);
+      lz::eval(lz::softmax(lz::matmul(x, x, gpu), -1, false, gpu));
+      lz::set_default_device(gpu);
+      return "gpu";
+    } catch (const std::exception& e) {
+      std::cerr << "transformer_lm: the GPU does not compute (" << e.what() << "); using the CPU\n";
+    }
+  }
+  return "cpu";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,11 +199,12 @@ int main(int argc, char** argv) {
     Vocabulary vocab(text);
     std::vector<int32_t> data = vocab.encode(text);
 
+    std::string device = use_device(config.device);
     lz::random::seed(config.seed);
     CharTransformer model(vocab.size(), config);
     size_t count = 0;
     for (auto& [name, p] : model.parameters()) count += p.size();
-    std::cout << text.size() << " characters, vocabulary of " << vocab.size() << ", " << count << " parameters\n";
+    std::cout << text.size() << " characters, vocabulary of " << vocab.size() << ", " << count << " parameters, on the " << device << "\n";
 
     // beta2 = 0.99 with bias correction: the second moments adapt within a short run's steps.
     lz::optimizers::AdamW optimizer(config.lr, {0.9, 0.99}, 1e-8, 0.01, true);
