@@ -549,3 +549,26 @@ TEST(NnLayerClasses, LowerPrecisionAndEmptyBatches) {
   EXPECT_EQ(gru(zeros({2, 0, 3})).shape(), (Shape{2, 0, 4}));
   EXPECT_EQ(encoder(zeros({0, 4, 8}, bfloat16), "causal").shape(), (Shape{0, 4, 8}));
 }
+
+TEST(NnLayerClasses, BadInputsNameTheOp) {
+  // The layers pass bad inputs on to the functional forms, whose errors name them.
+  nn::MultiHeadAttention mha(8, 2);
+  array x = data({1, 3, 8});
+  auto expect_error = [](const std::function<void()>& f, const std::string& part) {
+    auto msg = error_of<std::invalid_argument>(f);
+    EXPECT_TRUE(contains(msg, part)) << msg;
+  };
+  expect_error([&] { mha(x, x, x, "bogus"); }, "invalid mask mode 'bogus'");
+  expect_error([&] { mha(x, data({1, 3, 6}), data({1, 3, 6})); }, "[matmul] Last axis of a (1, 3, 6)");
+  expect_error([&] { nn::TransformerEncoder(1, 8, 2)(data({1, 3, 6}), std::nullopt); },
+               "[layer_norm] weight must have the size of the last axis of x (6)");
+  expect_error([&] { nn::LSTM(3, 4)(data({2, 5, 2})); }, "[lstm] input weight must have shape (4 * H, 2)");
+  expect_error([&] { nn::GRU(3, 4)(data({2, 5, 3}), data({2, 3})); }, "[gru] initial hidden state of shape (2, 3)");
+  expect_error([&] { nn::RNN(3, 4)(data({3})); }, "[rnn] input must have shape (..., L, D), got shape (3,)");
+  expect_error([&] { nn::QuantizedLinear(48, 8); }, "[quantize] The last dimension of the matrix (48)");
+  expect_error([&] { nn::QuantizedLinear(64, 8)(data({2, 32})); }, "[quantized_matmul] Last dimension of x");
+  expect_error([&] { nn::QuantizedEmbedding(10, 64)(data({2})); }, "[quantized_embedding] indices must be integers");
+  expect_error([&] { nn::RoPE(3)(data({1, 2, 4})); }, "[rope] dims must be even");
+  expect_error([&] { nn::TransformerEncoderLayer(8, 2, 16, 1.5); }, "[Dropout] The dropout probability 1.5");
+  expect_error([&] { nn::ALiBi()(data({2, 3}), 0); }, "[alibi] attention scores must have shape");
+}

@@ -163,14 +163,6 @@ namespace {
 
 std::string layer_name(int i) { return "layers." + std::to_string(i); }
 
-// A stack's masks as extra checkpoint inputs: the arrays among them, in order.
-std::vector<array> mask_arrays(std::initializer_list<const AttentionMask*> masks) {
-  std::vector<array> out;
-  for (auto* m : masks)
-    if (m->mask) out.push_back(*m->mask);
-  return out;
-}
-
 // The masks again with their arrays taken from `inputs`, starting at `next`.
 AttentionMask rebind(const AttentionMask& mask, const std::vector<array>& inputs, size_t& next) {
   if (!mask.mask) return mask;
@@ -183,7 +175,8 @@ AttentionMask rebind(const AttentionMask& mask, const std::vector<array>& inputs
 // mask arrays are inputs of the checkpointed function too, not captured constants).
 array run_layer(Module& layer, bool use_checkpoint, std::vector<array> inputs,
                 std::initializer_list<const AttentionMask*> masks, const ForwardFn& forward) {
-  for (auto& m : mask_arrays(masks)) inputs.push_back(m);
+  for (auto* m : masks)
+    if (m->mask) inputs.push_back(*m->mask);
   return use_checkpoint ? checkpoint(layer, forward)(inputs) : forward(inputs);
 }
 
