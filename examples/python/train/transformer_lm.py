@@ -11,6 +11,7 @@ import argparse
 import math
 import pathlib
 import time
+from functools import partial
 
 import numpy as np
 
@@ -141,6 +142,15 @@ def train(model, data, *, seconds, batch_size, lr, max_steps=None, seed=0, progr
     # hundred steps a short run has (0.999 without correction trained markedly slower).
     optimizer = optim.AdamW(learning_rate=lr, betas=[0.9, 0.99], weight_decay=0.01, bias_correction=True)
     loss_and_grad = nn.value_and_grad(model, loss_fn)
+    # The whole step compiled: the model's and the optimizer's arrays are its state.
+    state = [model.state, optimizer.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(inputs, targets):
+        loss, grads = loss_and_grad(model, inputs, targets)
+        optimizer.update(model, grads)
+        return loss
+
     rng = np.random.default_rng(seed)
     bar = ProgressBar(total=1.0) if progress else None
     losses, smoothed, start = [], None, time.perf_counter()
@@ -153,9 +163,8 @@ def train(model, data, *, seconds, batch_size, lr, max_steps=None, seed=0, progr
         warmup = min(1.0, fraction / 0.05)
         optimizer.learning_rate = lr * warmup * (0.1 + 0.45 * (1 + math.cos(math.pi * fraction)))
         inputs, targets = windows(data, rng.integers(0, len(data) - model.context - 1, batch_size), model.context)
-        loss, grads = loss_and_grad(model, inputs, targets)
-        optimizer.update(model, grads)
-        mx.eval(model.parameters(), optimizer.state, loss)
+        loss = step(inputs, targets)
+        mx.eval(state, loss)
         losses.append(loss.item())
         smoothed = losses[-1] if smoothed is None else 0.95 * smoothed + 0.05 * losses[-1]
         if bar:
