@@ -312,13 +312,16 @@ class TraceCache {
   }
 
  private:
-  // Dtypes and shapes (or only ranks) of the inputs.
+  // Dtypes and shapes of the inputs or, shapeless, their ranks and which axes are empty or
+  // of size 1: a trace depends on those even when no primitive in it fixes shapes, since
+  // tracing decides broadcasting by them (a broadcast_to or reshape to the same shape is no
+  // node at all, a fused group's outputs share one shape, matmul broadcasts batch axes).
   static std::vector<int64_t> key(const std::vector<array>& args, bool ranks_only) {
     std::vector<int64_t> k{ranks_only};
     for (auto& a : args) {
       k.push_back(static_cast<int64_t>(a.dtype().val));
       k.push_back(static_cast<int64_t>(a.ndim()));
-      if (!ranks_only) k.insert(k.end(), a.shape().begin(), a.shape().end());
+      for (int32_t d : a.shape()) k.push_back(ranks_only ? std::min<int32_t>(d, 2) : d);
     }
     return k;
   }

@@ -19,7 +19,9 @@ def chain(x):
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.array(a), np.array(b), rtol=tol, atol=tol)
+    a, b = np.array(a), np.array(b)
+    assert a.shape == b.shape, f"shape {a.shape}, expected {b.shape}"
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16, mx.bfloat16, mx.int32])
@@ -73,10 +75,42 @@ def test_shapeless_serves_every_shape_of_a_rank():
         e = mx.exp(x - mx.max(x, axis=-1, keepdims=True))
         return e / mx.sum(e, axis=-1, keepdims=True)
 
-    for n in (1, 5, 17):
+    for n in (2, 5, 17):
         x = mx.arange(2 * n, dtype=mx.float32).reshape(2, n) / 7
         close(softmax(x), mx.softmax(x, axis=-1))
     assert len(calls) == 1
+    close(softmax(mx.ones((2, 1))), mx.ones((2, 1)))  # axes of size 1 (or 0) trace again
+    assert len(calls) == 2
+
+
+# Tracing decides broadcasting by which axes have size 1: a shapeless trace made where an
+# axis had size 1 must not serve calls where it has another size, and back.
+def test_shapeless_traces_again_where_size_one_axes_change():
+    # broadcast_to the shape an array already has adds no node, so the trace at (1, 3) has
+    # none: reused at (4, 3), it returned one row.
+    f = mx.compile(lambda x: mx.broadcast_to(mx.take(x, mx.array([0]), axis=0), x.shape), shapeless=True)
+    for rows in (1, 4, 1):
+        x = mx.arange(rows * 3, dtype=mx.float32).reshape(rows, 3)
+        close(f(x), mx.broadcast_to(x[:1], (rows, 3)))
+
+    # A fused group's outputs share the root's shape: exp(x) and exp(x) + y are one group
+    # when y is (2, 1) like x, and exp(x) kept shape (2, 3) once y was (2, 3).
+    g = mx.compile(lambda x, y: [mx.exp(x), mx.exp(x) + y], shapeless=True)
+    x = mx.array([[0.5], [1.0]])
+    for cols in (1, 3):
+        y = mx.ones((2, cols))
+        got = g(x, y)
+        assert got[0].shape == (2, 1) and got[1].shape == (2, cols)
+        close(got[0], mx.exp(x))
+        close(got[1], mx.exp(x) + y)
+
+    # matmul broadcasts batch axes with nodes that a trace at equal batch sizes lacks; the
+    # trace reused at (1, 2, 3) @ (5, 3, 4) read past its first operand.
+    h = mx.compile(lambda a, b: a @ b, shapeless=True)
+    a = mx.arange(6, dtype=mx.float32).reshape(1, 2, 3)
+    close(h(a, mx.ones((1, 3, 4))), a @ mx.ones((1, 3, 4)))
+    b = mx.arange(60, dtype=mx.float32).reshape(5, 3, 4)
+    close(h(a, b), a @ b)
 
     # A reshape fixes shapes: a new shape traces again instead of returning stale results.
     flat = mx.compile(lambda x: x.reshape(-1) * 2, shapeless=True)
