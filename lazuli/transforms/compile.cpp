@@ -412,11 +412,21 @@ std::vector<array> Compiled::expand(const std::vector<array>& inputs) const {
 
 // The rules differentiate or batch the expanded computation: the fused node is a faster way
 // to run it, not a different function.
+namespace {
+// The positions k of argnums whose inputs carry derivatives: integer and bool inputs (a
+// comparison computed outside the group, say) have none, and vjp and jvp refuse them.
+std::vector<size_t> differentiable(const std::vector<array>& primals, const std::vector<int>& argnums) {
+  std::vector<size_t> ks;
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (!is_integral(primals[argnums[k]].dtype())) ks.push_back(k);
+  return ks;
+}
+}  // namespace
+
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>&) {
   std::vector<int> wrt;
-  for (int a : argnums)
-    if (!is_integral(primals[a].dtype())) wrt.push_back(a);
+  for (size_t k : differentiable(primals, argnums)) wrt.push_back(argnums[k]);
   auto fn = [&](const std::vector<array>& xs) {
     auto ins = primals;
     for (size_t k = 0; k < wrt.size(); ++k) ins[wrt[k]] = xs[k];
@@ -435,14 +445,19 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
 
 std::vector<array> Compiled::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                  const std::vector<int>& argnums) {
+  std::vector<int> wrt;
+  std::vector<array> xs, ts;
+  for (size_t k : differentiable(primals, argnums)) {
+    wrt.push_back(argnums[k]);
+    xs.push_back(primals[argnums[k]]);
+    ts.push_back(tangents[k]);
+  }
   auto fn = [&](const std::vector<array>& xs) {
     auto ins = primals;
-    for (size_t k = 0; k < argnums.size(); ++k) ins[argnums[k]] = xs[k];
+    for (size_t k = 0; k < wrt.size(); ++k) ins[wrt[k]] = xs[k];
     return expand(ins);
   };
-  std::vector<array> xs;
-  for (int a : argnums) xs.push_back(primals[a]);
-  return lazuli::jvp(fn, xs, tangents).second;
+  return lazuli::jvp(fn, xs, ts).second;
 }
 
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,

@@ -216,6 +216,23 @@ def test_transforms_through_compiled_functions():
     close(tangent[0], eager_tangent[0], 1e-5)
 
 
+def test_jvp_through_a_fused_group_reading_a_comparison():
+    # c is computed outside the fused where/exp/multiply group (sum reads it too), so the
+    # group has a bool input; its jvp rule passed that to jvp, which refuses bool inputs.
+    def f(x, y):
+        c = x > 0
+        return [mx.exp(mx.where(c, x, y)) * 2, mx.sum(c)]
+
+    x, y = mx.array([1.0, -2.0, 3.0]), mx.array([0.5, 0.25, -1.0])
+    t = [mx.array([1.0, 2.0, 3.0]), mx.array([-1.0, 1.0, 0.5])]
+    tangents = mx.jvp(mx.compile(f), [x, y], t)[1]
+    w = np.where(np.array(x) > 0, np.array(x), np.array(y))
+    close(tangents[0], 2 * np.exp(w) * np.where(np.array(x) > 0, np.array(t[0]), np.array(t[1])), 1e-5)
+    assert tangents[1].item() == 0
+    grads = mx.grad(lambda x, y: mx.sum(mx.compile(f)(x, y)[0]), argnums=[0, 1])(x, y)
+    close(grads[0], 2 * np.exp(w) * (np.array(x) > 0), 1e-5)
+
+
 def test_disable_and_enable():
     calls = []
 
