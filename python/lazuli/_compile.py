@@ -22,6 +22,9 @@ def _flatten(tree, arrays, is_leaf=None):
         return (type(tree).__name__, tuple(_flatten(t, arrays) for t in tree))
     if isinstance(tree, dict):
         return ("dict", tuple((k, _flatten(v, arrays)) for k, v in tree.items()))
+    if isinstance(tree, (float, complex)):
+        # By repr: -0.0 == 0.0 (yet x / -0.0 is -inf), and a NaN equals no NaN.
+        return ("const", type(tree).__name__, repr(tree))
     try:
         hash(tree)
         return ("const", type(tree).__name__, tree)

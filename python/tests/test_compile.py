@@ -66,6 +66,22 @@ def test_retraces_on_new_shapes_dtypes_constants_and_structure():
     assert len(calls) == 5
 
 
+def test_float_constants_trace_by_value_and_sign():
+    calls = []
+
+    def divide(x, c):
+        calls.append(1)
+        return x / c
+
+    f = mx.compile(divide)
+    x = mx.array([1.0, -2.0])
+    close(f(x, 0.0), [np.inf, -np.inf])
+    close(f(x, -0.0), [-np.inf, np.inf])  # -0.0 == 0.0 in Python: it reused the 0.0 trace
+    assert len(calls) == 2
+    f(x, float("nan")), f(x, float("nan"))  # every NaN is one constant: no trace per call
+    assert len(calls) == 3
+
+
 def test_shapeless_serves_every_shape_of_a_rank():
     calls = []
 
