@@ -286,6 +286,9 @@ def test_errors():
     bad = mx.compile(lambda x: x * x.sum().item())
     with pytest.raises(ValueError, match=r"\[compile\]"):
         bad(mx.ones(3))
+    # A NumPy array is no constant: changed in place, a trace keyed by it would be stale.
+    with pytest.raises(ValueError, match=r"\[compile\].*unhashable ndarray"):
+        mx.compile(lambda x, c: x * mx.array(c))(mx.ones(2), np.ones(2))
     with pytest.raises(ValueError, match="tuples"):
         state = (mx.ones(2),)
         mx.compile(lambda x: x, inputs=[state])(mx.ones(2))
