@@ -17,6 +17,7 @@ LAZULI_COMPILE_FUZZ_SEED (default 0) the first program's seed. A failure names t
 its program; LAZULI_COMPILE_FUZZ_REPLAY=<seed> runs that program alone and prints it.
 """
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -27,6 +28,7 @@ N_PROGRAMS = int(os.environ.get("LAZULI_COMPILE_FUZZ_PROGRAMS", "3000"))
 FIRST_SEED = int(os.environ.get("LAZULI_COMPILE_FUZZ_SEED", "0"))
 REPLAY = os.environ.get("LAZULI_COMPILE_FUZZ_REPLAY")
 
+EXPORT_DIR = tempfile.mkdtemp(prefix="compile_differential")
 FLOATS = (mx.float32, mx.float64, mx.float16, mx.bfloat16)
 # Allowed differences of compiled from eager results, relative to float32 ulps and so on:
 # the same functors run, but a fused pass may use the vector version of a transcendental
@@ -263,6 +265,12 @@ def candidate_step(rng, values, key_index, constants):
     if r < 0.75 and dt != mx.bool_:
         lo, hi = sorted(float(c) for c in rng.integers(-3, 4, size=2)) if is_float else sorted(int(c) for c in rng.integers(-3, 4, size=2))
         return f"clip(v{i}, {lo}, {hi})", lambda v: mx.clip(v[i], lo, hi)
+    if r < 0.8 and dt != mx.bool_:  # one result of divmod: a node of two outputs
+        j = pick()
+        if values[0][j].dtype == mx.bool_:
+            return None
+        k = int(rng.integers(0, 2))
+        return f"divmod(v{i}, v{j})[{k}]", lambda v: mx.divmod(v[i], v[j])[k]
     if r < 0.85 and dt == mx.int32:
         j = pick()
         if values[0][j].dtype != mx.int32:
@@ -430,6 +438,11 @@ def check_program(seed, stats):
         tangents = [make_input(rng, tuple(x.shape), x.dtype) for x in xs]
         want_t = mx.jvp(loss, xs, tangents)[1]
         compare("jvp of compiled", mx.jvp(mx.compile(loss), xs, tangents)[1], want_t, prog.tolerance)
+    if rng.random() < 0.05:  # exported compiled graphs hold the fused nodes: they must read back
+        stats["export"] += 1
+        path = os.path.join(EXPORT_DIR, "program.mlxfn")
+        mx.export_function(path, compiled, *inputs)
+        compare("import of exported compiled", evaluate(mx.import_function(path), *inputs), want, prog.tolerance)
     if rng.random() < 0.1:
         stats["nested"] += 1
         inner = mx.compile(prog)
@@ -451,7 +464,7 @@ def check_program(seed, stats):
 
 
 def run(seeds):
-    stats = {"programs": 0, "invalid": 0, "float32_not_bitwise": 0, "grad": 0, "vmap": 0, "nested": 0, "vmap_unsupported": 0}
+    stats = {"programs": 0, "invalid": 0, "float32_not_bitwise": 0, "grad": 0, "vmap": 0, "nested": 0, "export": 0, "vmap_unsupported": 0}
     failures = []
     for seed in seeds:
         stats["programs"] += 1
@@ -483,3 +496,75 @@ if __name__ == "__main__":
         print(stats, f"{time.time() - start:.1f} s")
         for s, msg in failures:
             print(f"seed {s}: {msg}")
+
+
+# ---- training steps ---------------------------------------------------------------------
+
+def training_run(seed, compiled, n_steps=4):
+    """Losses and final parameters of n_steps of a random model and optimizer, the step
+    run eagerly or compiled with the model, optimizer and random state as its state."""
+    import lazuli.nn as nn
+    import lazuli.optimizers as optim
+
+    rng = np.random.default_rng(seed)
+    mx.random.seed(seed)
+    widths = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(2, 5)))]
+    layers = []
+    for k in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[k], widths[k + 1], bias=bool(rng.random() < 0.8)))
+        if k < len(widths) - 2:
+            layers.append([nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid][rng.integers(5)]())
+            if rng.random() < 0.3:
+                layers.append(nn.LayerNorm(widths[k + 1]))
+            if rng.random() < 0.3:
+                layers.append(nn.Dropout(0.25))
+    model = nn.Sequential(*layers)
+    lr = float(rng.choice([1e-2, 5e-2]))
+    opt = [lambda: optim.SGD(lr, momentum=0.9, weight_decay=1e-3), lambda: optim.Adam(lr), lambda: optim.AdamW(lr),
+           lambda: optim.RMSprop(lr), lambda: optim.Adagrad(lr), lambda: optim.Lion(lr)][rng.integers(6)]()
+    batch = int(rng.integers(1, 9))
+    x = mx.array(rng.standard_normal((batch, widths[0])).astype(np.float32))
+    classify = rng.random() < 0.5
+    y = (mx.array(rng.integers(0, widths[-1], size=batch)) if classify else
+         mx.array(rng.standard_normal((batch, widths[-1])).astype(np.float32)))
+
+    def loss_fn(model, x, y):
+        out = model(x)
+        return nn.losses.cross_entropy(out, y, reduction="mean") if classify else nn.losses.mse_loss(out, y)
+
+    value_and_grad = nn.value_and_grad(model, loss_fn)
+
+    def step(x, y):
+        loss, grads = value_and_grad(model, x, y)
+        opt.update(model, grads)
+        return loss
+
+    state = [model.state, opt.state, mx.random.state]
+    if compiled:
+        step = mx.compile(step, inputs=state, outputs=state)
+    losses = []
+    for _ in range(n_steps):
+        loss = step(x, y)
+        mx.eval(state)
+        losses.append(loss.item())
+    from lazuli.utils import tree_flatten
+    return losses, tree_flatten(model.parameters())
+
+
+N_TRAINING = int(os.environ.get("LAZULI_COMPILE_FUZZ_TRAININGS", "40"))
+
+
+def test_compiled_training_steps_match_eager():
+    failures = []
+    for seed in range(FIRST_SEED, FIRST_SEED + N_TRAINING):
+        eager_losses, eager_params = training_run(seed, compiled=False)
+        losses, params = training_run(seed, compiled=True)
+        try:
+            np.testing.assert_allclose(losses, eager_losses, rtol=1e-5, atol=1e-6)
+            assert [k for k, _ in params] == [k for k, _ in eager_params]
+            for (k, a), (_, b) in zip(params, eager_params):
+                np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-6, err_msg=k)
+        except AssertionError as e:
+            failures.append((seed, str(e).strip().splitlines()[0]))
+    assert not failures, f"{len(failures)} of {N_TRAINING} training runs differ:\n" + "\n".join(
+        f"seed {s}: {m}" for s, m in failures[:10])
