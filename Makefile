@@ -41,6 +41,11 @@ bench: build
 	@bash benchmarks/run_cpu.sh
 	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python benchmarks/bench_python.py
 
+# The CUDA build and its GPU tests, for a machine with a GPU (see scripts/test-gpu; on the
+# lent GPU machine, carry .gpu-debs made by scripts/fetch-gpu-debs).
+test-gpu:
+	@bash scripts/test-gpu
+
 # libFuzzer targets of the file-format parsers (fuzz/), built with clang in their own
 # folder and each run for FUZZ_SECONDS; fails on any crash or sanitizer report.
 FUZZ_BUILD ?= build-fuzz

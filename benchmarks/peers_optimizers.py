@@ -36,21 +36,6 @@ def main():
     mx.eval(mw, mg)
     timed("optim muon step 1024x1024", optim.Muon(1e-3), {"w": mw}, {"w": mg}, reps=5)
 
-    import mlx.nn as nn
-
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    x = mx.random.normal((256, 784))
-    y = mx.random.randint(0, 10, (256,))
-    mx.eval(model.parameters(), x, y)
-    adam = optim.Adam(1e-3, bias_correction=True)
-    grad_fn = nn.value_and_grad(model, lambda x, y: nn.losses.cross_entropy(model(x), y, reduction="mean"))
-
-    def train_step():
-        _, grads = grad_fn(x, y)
-        adam.update(model, grads)
-        mx.eval(model.parameters(), adam.state)
-
-    report("nn mlp adam step 784-512-512-10 b256", "mlx", median_ms(train_step, 21))
 
 
 if __name__ == "__main__":

@@ -23,18 +23,6 @@ def main():
         with torch.no_grad():
             report(case, "torch", median_ms(opt.step, 21))
 
-    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                                torch.nn.ReLU(), torch.nn.Linear(512, 10))
-    x = torch.randn(256, 784)
-    y = torch.randint(0, 10, (256,))
-    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def train_step():
-        adam.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        adam.step()
-
-    report("nn mlp adam step 784-512-512-10 b256", "torch", median_ms(train_step, 21))
 
 
 if __name__ == "__main__":

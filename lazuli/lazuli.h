@@ -14,6 +14,7 @@
 #include "lazuli/linalg.h"
 #include "lazuli/memory.h"
 #include "lazuli/nn/functional.h"
+#include "lazuli/nn/layers_more.h"
 #include "lazuli/nn/module.h"
 #include "lazuli/nn/modules.h"
 #include "lazuli/nn/optimizer.h"

@@ -97,6 +97,33 @@ TEST(Compile, EqualNodesAndScalarsMergeAndDeadNodesGo) {
   expect_close(y, multiply(exp(x), array(4.0f)));
 }
 
+TEST(Compile, SumsComputeTheirInputInTheSamePass) {
+  auto f = compile([](const std::vector<array>& x) {
+    array e = exp(subtract(x[0], x[1]));
+    return std::vector<array>{sum(multiply(e, e), {-1}, true), sum(square(x[0]))};
+  });
+  for (Shape shape : {Shape{3, 5}, Shape{2, 3000}, Shape{70000}, Shape{0, 4}}) {
+    array x = reshape(arange_f(static_cast<int>(shape_size(shape))), shape);
+    array m = shape.size() == 2 ? ones({shape[0], 1}) : array(0.5f);
+    auto got = f({x, m});
+    ASSERT_NE(fused(got[0]), nullptr);
+    EXPECT_EQ(fused(got[0])->steps().size(), 4u);  // subtract exp multiply sum
+    array e = exp(subtract(x, m));
+    expect_close(got[0], sum(multiply(e, e), {-1}, true), 1e-5);
+    expect_close(got[1], sum(square(x)), 1e-5);
+  }
+  // A shapeless replay where the summed axis is no longer trailing still sums right.
+  auto g = compile([](const std::vector<array>& x) { return std::vector<array>{sum(exp(x[0]), {0}, true)}; }, true);
+  array col = reshape(arange_f(4), {4, 1}), wide = reshape(arange_f(12), {4, 3});
+  expect_close(g({col})[0], sum(exp(col), {0}, true), 1e-6);
+  expect_close(g({wide})[0], sum(exp(wide), {0}, true), 1e-6);
+  // Gradients through the fused sum.
+  auto loss = [](const std::vector<array>& x) { return sum(exp(multiply(x[0], x[0]))); };
+  array x = arange_f(10);
+  auto compiled_loss = compile([&](const std::vector<array>& v) { return std::vector<array>{loss(v)}; });
+  expect_close(grad([&](const std::vector<array>& v) { return compiled_loss(v)[0]; })({x})[0], grad(loss)({x})[0], 1e-5);
+}
+
 TEST(Compile, SeveralOutputsOfOneGroup) {
   // An Adam-like update: the new moments are outputs and feed the new parameter.
   auto f = compile([](const std::vector<array>& x) {

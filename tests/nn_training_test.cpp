@@ -206,4 +206,52 @@ TEST(ExamplePrograms, CifarCnnTrainsOnBinaryBatches) {
   EXPECT_TRUE(contains(output, "epoch 1: train loss")) << output;
   fs::remove_all(dir);
 }
+namespace {
+
+// The losses that transformer_lm printed ("step N: loss X, ..."), in order.
+std::vector<double> printed_losses(const std::string& output) {
+  std::vector<double> out;
+  for (size_t at = output.find(": loss "); at != std::string::npos; at = output.find(": loss ", at + 1))
+    out.push_back(std::stod(output.substr(at + 7)));
+  return out;
+}
+
+}  // namespace
+
+TEST(ExamplePrograms, TransformerLmTrainsSavesReloadsAndGenerates) {
+  auto [missing_status, missing] = run_example("transformer_lm /nonexistent/text.txt");
+  EXPECT_EQ(missing_status, 1);
+  EXPECT_TRUE(contains(missing, "cannot open the text file /nonexistent/text.txt")) << missing;
+  // A text with a pattern to learn: sentences from a few words.
+  std::string dir = make_dir("lazuli_lm");
+  std::string text;
+  std::mt19937 rng(3);
+  const char* words[] = {"the cat ", "sat on ", "a mat. ", "and the dog ", "ran off. "};
+  while (text.size() < 3000) text += words[rng() % 5];
+  std::ofstream(dir + "/text.txt") << text;
+  std::string weights = dir + "/lm.safetensors";
+  auto [status, output] = run_example("transformer_lm " + dir + "/text.txt --steps 30 --dims 32 --heads 2 "
+                                      "--layers 1 --context 16 --batch 8 --lr 0.01 --generate 20 --prompt 'the ' "
+                                      "--weights " + weights);
+  ASSERT_EQ(status, 0) << output;
+  auto losses = printed_losses(output);
+  ASSERT_GE(losses.size(), 3u) << output;
+  EXPECT_LT(losses.back(), losses.front() * 0.75) << output;
+  EXPECT_TRUE(contains(output, "tokens/s") && contains(output, "trained 30 steps")) << output;
+  EXPECT_TRUE(contains(output, "largest logit difference: 0\n")) << output;
+  EXPECT_TRUE(fs::exists(weights));
+  // 20 characters generated after the prompt, all from the text's vocabulary.
+  size_t begin = output.find("---\nthe ");
+  ASSERT_NE(begin, std::string::npos) << output;
+  std::string generated = output.substr(begin + 4, 24);
+  EXPECT_EQ(generated.find_first_not_of("thecasonmdgrf. "), std::string::npos) << generated;
+  // Bad options are reported.
+  std::tie(status, output) = run_example("transformer_lm " + dir + "/text.txt --dims x");
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(contains(output, "bad value 'x' for --dims")) << output;
+  std::tie(status, output) = run_example("transformer_lm " + dir + "/text.txt --steps 1 --heads 3 --dims 32");
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(contains(output, "must be divisible by num_heads (3)")) << output;
+  fs::remove_all(dir);
+}
 #endif  // LAZULI_EXAMPLES_DIR

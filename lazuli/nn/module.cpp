@@ -333,14 +333,18 @@ ValueAndGradModuleFn value_and_grad(Module& model, LossFn loss) {
 }
 
 std::function<array(const array&)> checkpoint(Module& model) {
-  return [&model](const array& x) {
+  ForwardFn forward = checkpoint(model, [&model](const std::vector<array>& in) { return model(in[0]); });
+  return [forward](const array& x) { return forward({x}); };
+}
+
+ForwardFn checkpoint(Module& model, ForwardFn forward) {
+  return [&model, forward = std::move(forward)](const std::vector<array>& inputs) {
     auto [names, args] = names_and_values(model.trainable_parameters());
-    args.push_back(x);
-    Fn forward = [&model, names = names](const std::vector<array>& a) {
-      auto call = [&](const std::vector<array>& in) { return model(in[0]); };
-      return std::vector<array>{with_parameters(model, names, a, call)};
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    Fn recomputed = [&model, forward, names = names](const std::vector<array>& a) {
+      return std::vector<array>{with_parameters(model, names, a, forward)};
     };
-    return lazuli::checkpoint(forward)(args)[0];
+    return lazuli::checkpoint(recomputed)(args)[0];
   };
 }
 

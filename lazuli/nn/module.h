@@ -160,5 +160,9 @@ ValueAndGradModuleFn value_and_grad(Module& model, LossFn loss);
 // MLX's nn.utils.checkpoint: the module's forward pass, whose intermediate values are
 // recomputed in the backward pass instead of kept. `model` must outlive the function.
 std::function<array(const array&)> checkpoint(Module& model);
+// The same for forward passes with several inputs: forward(inputs) calls the model on them
+// (all of them differentiable, as the model's trainable parameters).
+using ForwardFn = std::function<array(const std::vector<array>& inputs)>;
+ForwardFn checkpoint(Module& model, ForwardFn forward);
 
 }  // namespace lazuli::nn

@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "lazuli/compile.h"
 #include "lazuli/linalg.h"
 
 namespace lazuli::optimizers {
@@ -22,73 +26,140 @@ array float_step(const array& step, S s) { return astype(step, float32, s); }
 
 }  // namespace
 
+namespace {
+
+// Runs an update's math compiled: one fused pass over the parameter and its state instead
+// of an op per term. The math is traced once per optimizer, hyper-parameters, stream and
+// parameter rank (shapeless), and replayed for every parameter after that.
+Update fused(const std::string& optimizer, std::vector<double> hyper, S s, const std::vector<array>& args,
+             const std::function<std::vector<array>(const std::vector<array>&)>& math) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, std::vector<double>>, Fn> compiled;
+  Stream stream = to_stream(s);
+  hyper.push_back(static_cast<double>(stream.index));
+  hyper.push_back(stream.device == Device::gpu ? 1 : 0);
+  Fn fn;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto key = std::make_pair(optimizer, hyper);
+    auto it = compiled.find(key);
+    if (it == compiled.end()) {
+      if (compiled.size() >= 256) compiled.clear();  // bounded: settings rarely change
+      it = compiled.emplace(key, compile(math, true)).first;
+    }
+    fn = it->second;
+  }
+  auto out = fn(args);
+  return {out[0], std::vector<array>(out.begin() + 1, out.end())};
+}
+
+}  // namespace
+
 Update sgd(const array& parameter, const array& gradient, const array& v, const array& learning_rate,
            double momentum, double weight_decay, double dampening, bool nesterov, S s) {
   if (nesterov && (momentum <= 0 || dampening != 0))
     throw std::invalid_argument("[SGD] Nesterov momentum requires a momentum and zero dampening.");
-  array g = weight_decay != 0 ? gradient + weight_decay * parameter : gradient;
-  array lr = rate(learning_rate, g, s);
-  if (momentum <= 0) return {parameter - lr * g, {v}};
-  array v_new = momentum * v + (dampening > 0 ? (1 - dampening) * g : g);
-  array direction = nesterov ? g + momentum * v_new : v_new;
-  return {parameter - lr * direction, {v_new}};
+  return fused("sgd", {momentum, weight_decay, dampening, double(nesterov)}, s, {parameter, gradient, v, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array &w = x[0], &v = x[2];
+                 array g = weight_decay != 0 ? x[1] + weight_decay * w : x[1];
+                 array lr = rate(x[3], g, s);
+                 if (momentum <= 0) return {w - lr * g, v};
+                 array v_new = momentum * v + (dampening > 0 ? (1 - dampening) * g : g);
+                 array direction = nesterov ? g + momentum * v_new : v_new;
+                 return {w - lr * direction, v_new};
+               });
 }
 
 Update rmsprop(const array& parameter, const array& gradient, const array& v, const array& learning_rate,
                double alpha, double eps, S s) {
-  array v_new = alpha * v + (1 - alpha) * square(gradient, s);
-  return {parameter - rate(learning_rate, gradient, s) * gradient / (sqrt(v_new, s) + eps), {v_new}};
+  return fused("rmsprop", {alpha, eps}, s, {parameter, gradient, v, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array &w = x[0], &g = x[1];
+                 array v_new = alpha * x[2] + (1 - alpha) * square(g, s);
+                 return {w - rate(x[3], g, s) * g / (sqrt(v_new, s) + eps), v_new};
+               });
 }
 
 Update adagrad(const array& parameter, const array& gradient, const array& v, const array& learning_rate,
                double eps, S s) {
-  array v_new = v + square(gradient, s);
-  return {parameter - rate(learning_rate, gradient, s) * gradient / (sqrt(v_new, s) + eps), {v_new}};
+  return fused("adagrad", {eps}, s, {parameter, gradient, v, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array &w = x[0], &g = x[1];
+                 array v_new = x[2] + square(g, s);
+                 return {w - rate(x[3], g, s) * g / (sqrt(v_new, s) + eps), v_new};
+               });
 }
 
 Update adadelta(const array& parameter, const array& gradient, const array& v, const array& u,
                 const array& learning_rate, double rho, double eps, S s) {
-  array v_new = rho * v + (1 - rho) * square(gradient, s);
-  array d = sqrt(u + eps, s) / sqrt(v_new + eps, s) * gradient;
-  array u_new = rho * u + (1 - rho) * square(d, s);
-  return {parameter - rate(learning_rate, gradient, s) * d, {v_new, u_new}};
+  return fused("adadelta", {rho, eps}, s, {parameter, gradient, v, u, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array &w = x[0], &g = x[1], &u = x[3];
+                 array v_new = rho * x[2] + (1 - rho) * square(g, s);
+                 array d = sqrt(u + eps, s) / sqrt(v_new + eps, s) * g;
+                 array u_new = rho * u + (1 - rho) * square(d, s);
+                 return {w - rate(x[4], g, s) * d, v_new, u_new};
+               });
 }
+
+namespace {
+// Adam's update of w (already decayed by AdamW) from x = (w, g, m, v, lr, step).
+std::vector<array> adam_math(const array& w, const std::vector<array>& x, double beta1, double beta2, double eps,
+                             bool bias_correction, S s) {
+  const array &g = x[1], &lr_in = x[4], &step = x[5];
+  array lr = rate(lr_in, g, s);
+  array m_new = beta1 * x[2] + (1 - beta1) * g;
+  array v_new = beta2 * x[3] + (1 - beta2) * square(g, s);
+  if (!bias_correction) return {w - lr * m_new / (sqrt(v_new, s) + eps), m_new, v_new};
+  array t = float_step(step, s);
+  array c1 = astype(lr / (1.0 - power(array(beta1, float32), t, s)), g.dtype(), s);
+  array c2 = astype(rsqrt(1.0 - power(array(beta2, float32), t, s), s), g.dtype(), s);
+  return {w - c1 * m_new / (sqrt(v_new, s) * c2 + eps), m_new, v_new};
+}
+}  // namespace
 
 Update adam(const array& parameter, const array& gradient, const array& m, const array& v,
             const array& learning_rate, const array& step, double beta1, double beta2, double eps,
             bool bias_correction, S s) {
-  array lr = rate(learning_rate, gradient, s);
-  array m_new = beta1 * m + (1 - beta1) * gradient;
-  array v_new = beta2 * v + (1 - beta2) * square(gradient, s);
-  if (!bias_correction) return {parameter - lr * m_new / (sqrt(v_new, s) + eps), {m_new, v_new}};
-  array t = float_step(step, s);
-  array c1 = astype(lr / (1.0 - power(array(beta1, float32), t, s)), gradient.dtype(), s);
-  array c2 = astype(rsqrt(1.0 - power(array(beta2, float32), t, s), s), gradient.dtype(), s);
-  return {parameter - c1 * m_new / (sqrt(v_new, s) * c2 + eps), {m_new, v_new}};
+  return fused("adam", {beta1, beta2, eps, double(bias_correction)}, s,
+               {parameter, gradient, m, v, learning_rate, step}, [=](const std::vector<array>& x) {
+                 return adam_math(x[0], x, beta1, beta2, eps, bias_correction, s);
+               });
 }
 
 Update adamw(const array& parameter, const array& gradient, const array& m, const array& v,
              const array& learning_rate, const array& step, double beta1, double beta2, double eps,
              double weight_decay, bool bias_correction, S s) {
-  array lr = rate(learning_rate, gradient, s);
-  array decayed = parameter * (1.0 - lr * weight_decay);
-  return adam(decayed, gradient, m, v, learning_rate, step, beta1, beta2, eps, bias_correction, s);
+  return fused("adamw", {beta1, beta2, eps, weight_decay, double(bias_correction)}, s,
+               {parameter, gradient, m, v, learning_rate, step}, [=](const std::vector<array>& x) {
+                 array decayed = x[0] * (1.0 - rate(x[4], x[1], s) * weight_decay);
+                 return adam_math(decayed, x, beta1, beta2, eps, bias_correction, s);
+               });
 }
 
 Update adamax(const array& parameter, const array& gradient, const array& m, const array& v,
               const array& learning_rate, double beta1, double beta2, double eps, S s) {
-  array m_new = beta1 * m + (1 - beta1) * gradient;
-  array v_new = maximum(beta2 * v, abs(gradient, s), s);
-  return {parameter - rate(learning_rate, gradient, s) * m_new / (v_new + eps), {m_new, v_new}};
+  return fused("adamax", {beta1, beta2, eps}, s, {parameter, gradient, m, v, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array& g = x[1];
+                 array m_new = beta1 * x[2] + (1 - beta1) * g;
+                 array v_new = maximum(beta2 * x[3], abs(g, s), s);
+                 return {x[0] - rate(x[4], g, s) * m_new / (v_new + eps), m_new, v_new};
+               });
 }
 
 Update lion(const array& parameter, const array& gradient, const array& m, const array& learning_rate,
             double beta1, double beta2, double weight_decay, S s) {
-  array lr = rate(learning_rate, gradient, s);
-  array c = beta1 * m + (1 - beta1) * gradient;
-  array m_new = beta2 * m + (1 - beta2) * gradient;
-  array w = weight_decay > 0 ? (1.0 - lr * weight_decay) * parameter : parameter;
-  return {w - lr * sign(c, s), {m_new}};
+  return fused("lion", {beta1, beta2, weight_decay}, s, {parameter, gradient, m, learning_rate},
+               [=](const std::vector<array>& x) -> std::vector<array> {
+                 const array &g = x[1], &m = x[2];
+                 array lr = rate(x[3], g, s);
+                 array c = beta1 * m + (1 - beta1) * g;
+                 array m_new = beta2 * m + (1 - beta2) * g;
+                 array w = weight_decay > 0 ? (1.0 - lr * weight_decay) * x[0] : x[0];
+                 return {w - lr * sign(c, s), m_new};
+               });
 }
 
 std::vector<array> adafactor_init(const array& parameter, const AdafactorOptions& options, S s) {

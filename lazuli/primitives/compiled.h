@@ -19,7 +19,8 @@ struct FusedStep {
 
 class Compiled : public Primitive {
  public:
-  // `outputs` are registers; every output has the broadcast shape of the inputs.
+  // `outputs` are registers; every output has the broadcast shape of the inputs, except
+  // when the last step is a Reduce (then it is the only output, of the reduced shape).
   Compiled(Stream s, std::vector<Dtype> input_dtypes, std::vector<FusedStep> steps, std::vector<int> outputs);
   std::string name() const override { return "Compiled"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -32,6 +33,9 @@ class Compiled : public Primitive {
   // Whether `node` (its primitive, inputs and output dtypes) can be a step: elementwise,
   // and of dtypes the backends' fused kernels handle.
   static bool can_fuse(const array& node);
+  // Whether `node` can end a fused program: a float sum over trailing axes, whose input the
+  // steps before it compute tile by tile without storing it.
+  static bool can_reduce(const array& node);
   // The same computation as separate nodes: what the transform rules differentiate.
   std::vector<array> expand(const std::vector<array>& inputs) const;
 
@@ -40,6 +44,7 @@ class Compiled : public Primitive {
   const std::vector<int>& output_registers() const { return outputs_; }
 
  private:
+  void eval_reduction(const std::vector<array>& inputs, std::vector<array>& outputs);
   std::vector<Dtype> input_dtypes_;
   std::vector<FusedStep> steps_;
   std::vector<int> outputs_;

@@ -150,12 +150,18 @@ void fuse(Trace& t) {
   for (auto& o : t.outputs)
     if (int p = producer(o); p >= 0) is_output[p] = true;
   for (int i = 0; i < n; ++i) fusable[i] = Compiled::can_fuse(t.tape[i]);
+  // A sum can end a group that computes its input (a prologue): the input then never goes
+  // to memory. The group keeps the sum as its only output.
+  std::vector<bool> sums(n);
+  for (int i = 0; i < n; ++i) sums[i] = Compiled::can_reduce(t.tape[i]);
 
   std::vector<int> group(n, -1);
   Replacements replaced;
   std::unordered_map<int, array> fused_at;  // the Compiled node standing at a root's place
   for (int root = n - 1; root >= 0; --root) {
-    if (!fusable[root] || group[root] != -1) continue;
+    if (!(fusable[root] || sums[root]) || group[root] != -1) continue;
+    const bool reduces = !fusable[root];
+    const Shape& shape = reduces ? t.tape[root].inputs()[0].shape() : t.tape[root].shape();
     group[root] = root;
     std::vector<int> members = {root};
     std::priority_queue<int> frontier;  // latest first: a node's readers are decided before it
@@ -167,7 +173,7 @@ void fuse(Trace& t) {
     while (!frontier.empty()) {
       int p = frontier.top();
       frontier.pop();
-      if (group[p] != -1 || !fusable[p] || t.tape[p].shape() != t.tape[root].shape()) continue;
+      if (group[p] != -1 || !fusable[p] || t.tape[p].shape() != shape || (reduces && is_output[p])) continue;
       bool inside = true;
       for (int r : readers[p]) inside &= group[r] == root;
       if (!inside) continue;
@@ -175,7 +181,7 @@ void fuse(Trace& t) {
       members.push_back(p);
       push_inputs(p);
     }
-    if (members.size() < 2) continue;
+    if (members.size() < 2 || (reduces && producer(t.tape[root].inputs()[0]) < 0)) continue;
 
     std::sort(members.begin(), members.end());
     std::unordered_map<uintptr_t, int> reg;
@@ -198,13 +204,14 @@ void fuse(Trace& t) {
     std::vector<int> out_regs;
     std::vector<int> out_members;
     for (int m : members)
-      if (m == root || is_output[m]) {
+      if (m == root || (is_output[m] && !reduces)) {
         out_regs.push_back(reg.at(t.tape[m].id()));
         out_members.push_back(m);
       }
     auto prim = std::make_shared<Compiled>(t.tape[root].primitive().stream(), std::move(input_dtypes),
                                            std::move(steps), out_regs);
-    std::vector<Shape> shapes(out_members.size(), t.tape[root].shape());
+    std::vector<Shape> shapes;
+    for (int m : out_members) shapes.push_back(t.tape[m].shape());
     std::vector<Dtype> dtypes;
     for (int m : out_members) dtypes.push_back(t.tape[m].dtype());
     std::vector<array> made = out_members.size() == 1
@@ -377,6 +384,10 @@ Compiled::Compiled(Stream s, std::vector<Dtype> input_dtypes, std::vector<FusedS
 std::vector<Shape> Compiled::output_shapes(const std::vector<array>& inputs) const {
   Shape shape;
   for (auto& in : inputs) shape = broadcast_shapes(shape, in.shape());
+  if (dynamic_cast<const Reduce*>(steps_.back().primitive.get())) {
+    array values(shape, steps_.back().dtype, nullptr, {});
+    return steps_.back().primitive->output_shapes({values});
+  }
   return std::vector<Shape>(outputs_.size(), shape);
 }
 
@@ -484,7 +495,7 @@ void Compiled::write(Writer& w) const {
 
 LAZULI_PRIMITIVE_READER(Compiled) {
   static const std::unordered_set<std::string> step_classes = {"Unary", "Binary", "Select", "AsType", "Copy",
-                                                               "StopGradient"};
+                                                               "StopGradient", "Reduce"};
   uint32_t ni = r.u32();
   if (ni != r.input_shapes.size()) r.fail("a fused node whose input count does not match its inputs");
   std::vector<Dtype> input_dtypes, reg;
@@ -500,7 +511,7 @@ LAZULI_PRIMITIVE_READER(Compiled) {
   std::vector<FusedStep> steps;
   for (uint32_t i = 0; i < ns; ++i) {
     std::string cls = r.str(), params = r.str();
-    if (!step_classes.count(cls)) r.fail("a fused step of class " + cls);
+    if (!step_classes.count(cls) || (cls == "Reduce" && i + 1 != ns)) r.fail("a fused step of class " + cls);
     FusedStep step{nullptr, r.ints(), r.dtype()};
     Reader sub(params.data(), params.size(), "a fused " + cls + " step");
     for (int a : step.args) {

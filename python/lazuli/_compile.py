@@ -89,11 +89,12 @@ def compile(fun, inputs=None, outputs=None, shapeless=False):
         if entry is None:
             # What the trace learns; the traced closure holds this dict, not the compiled
             # function (which holds the closure): no reference cycle through C++.
-            info = {"result": None, "state_out": 0}
+            # "state" is the calling call's: C++ traces again on new shapes, in a later call.
+            info = {"result": None, "state_out": 0, "state": state}
 
             def traced(flat):
                 placeholders = flat[len(arrays):]
-                originals = {id(p): s for p, s in zip(placeholders, state)}
+                originals = {id(p): s for p, s in zip(placeholders, info["state"])}
                 leaves = iter(flat[: len(arrays)])
                 call_args, call_kwargs = _unflatten((args, kwargs), leaves)
                 # Tracing draws from the global key; only a compiled call may advance it.
@@ -121,7 +122,9 @@ def compile(fun, inputs=None, outputs=None, shapeless=False):
         else:
             signatures.move_to_end(key)
         fn, info = entry
+        info["state"] = state
         results = fn(arrays + state)
+        info["state"] = None
         n_state = info["state_out"]
         n_out = len(results) - n_state
         if outputs is not None and n_state:

@@ -211,6 +211,18 @@ def test_compiled_training_step_equals_eager():
         close(a, b, 1e-5)
 
 
+def test_state_read_only_survives_a_retrace():
+    # Inputs-only state: a new shape traces again and must read the current state, not the
+    # state of the first call.
+    state = {"w": mx.array(1.0)}
+    f = mx.compile(lambda x: x * state["w"], inputs=[state])
+    close(f(mx.ones((2,))), [1, 1])
+    state["w"] = mx.array(3.0)
+    close(f(mx.ones((3,))), [3, 3, 3])
+    close(f(mx.ones((2,))), [3, 3])
+    assert state["w"].item() == 3.0
+
+
 def tree_items(tree, prefix=""):
     from lazuli.utils import tree_flatten
 

@@ -7,6 +7,7 @@
 
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cpu/simd_math.h"
+#include "lazuli/ops.h"  // broadcast_shapes
 #include "lazuli/primitives/compiled.h"
 
 namespace lazuli {
@@ -228,31 +229,110 @@ bool Compiled::can_fuse(const array& node) {
   return step_kernel(node.primitive(), in, node.dtype()) != nullptr;
 }
 
+namespace {
+
+// A fused program ready to run over one shape: how each input is read and each step's kernel.
+struct Runner {
+  const std::vector<FusedStep>& steps;
+  size_t num_steps;  // the elementwise steps run per tile (a final Reduce is not one of them)
+  std::vector<Source> sources;
+  std::vector<StepKernel> kernels;
+  std::vector<UnaryOp> unary_ops;
+
+  Runner(const std::vector<array>& inputs, const std::vector<Dtype>& input_dtypes, const std::vector<FusedStep>& steps,
+         size_t num_steps, const Shape& shape)
+      : steps(steps), num_steps(num_steps) {
+    const int ni = static_cast<int>(inputs.size());
+    for (auto& in : inputs) sources.push_back(make_source(in, shape));
+    for (size_t s = 0; s < num_steps; ++s) {
+      unary_ops.push_back(unary_op(*steps[s].primitive));
+      std::vector<Dtype> in;
+      for (int a : steps[s].args) in.push_back(a < ni ? input_dtypes[a] : steps[a - ni].dtype);
+      // The eager Unary kernel runs a transcendental's vector code on contiguous inputs only,
+      // and the vector and scalar code may differ by an ulp: choose as it would, so that
+      // compiled results equal eager ones bit for bit. Computed tiles are contiguous. (An
+      // input contiguous in another order than row-major still may differ: eager groups its
+      // elements into vectors in memory order, and the vector code sends a whole vector to
+      // the scalar functor when one lane is out of its range.)
+      const int a0 = steps[s].args[0];
+      const bool vector = a0 >= ni || (inputs[a0].flags().contiguous && inputs[a0].data_size() == inputs[a0].size());
+      kernels.push_back(step_kernel(*steps[s].primitive, in, steps[s].dtype, vector));
+      if (!kernels.back()) throw std::logic_error("[compile] A fused step has no CPU kernel: " + steps[s].primitive->name());
+    }
+  }
+  int registers() const { return static_cast<int>(sources.size() + num_steps); }
+
+  // One thread's scratch: a tile per register, repeated values filled once.
+  struct Scratch {
+    std::vector<char> bytes;
+    char* base;
+    std::vector<const void*> reg;
+    char* slot(int r) { return base + r * kSlot; }
+  };
+  Scratch scratch() const {
+    Scratch sc{std::vector<char>(registers() * kSlot + 64), nullptr, std::vector<const void*>(registers())};
+    sc.base = sc.bytes.data() + (64 - reinterpret_cast<uintptr_t>(sc.bytes.data()) % 64) % 64;
+    for (size_t i = 0; i < sources.size(); ++i)
+      if (sources[i].kind == Source::Scalar)
+        for (int64_t k = 0; k < kTile; ++k)
+          std::memcpy(sc.slot(static_cast<int>(i)) + k * sources[i].width, sources[i].base, sources[i].width);
+    return sc;
+  }
+
+  // Computes elements [start, start + len) of every register into sc.reg.
+  void run(Scratch& sc, int64_t start, int64_t len) const {
+    const int ni = static_cast<int>(sources.size());
+    for (int i = 0; i < ni; ++i) sc.reg[i] = load(sources[i], start, len, sc.slot(i));
+    for (size_t s = 0; s < num_steps; ++s) {
+      const void* args[3];
+      for (size_t k = 0; k < steps[s].args.size(); ++k) args[k] = sc.reg[steps[s].args[k]];
+      int r = ni + static_cast<int>(s);
+      kernels[s](args, sc.slot(r), len, unary_ops[s]);
+      sc.reg[r] = sc.slot(r);
+    }
+  }
+};
+
+// Whether reducing `in` to `out` (kept axes of size 1) sums runs of consecutive elements:
+// the reduced axes are trailing ones, so element i goes to row i / (in.size / out.size).
+bool reduces_trailing_axes(const Shape& in, const Shape& out) {
+  int d = static_cast<int>(in.size()) - 1;
+  while (d >= 0 && out[d] == 1) --d;
+  for (; d >= 0; --d)
+    if (out[d] != in[d]) return false;
+  return true;
+}
+
+template <typename T>
+double sum_tile(const void* p, int64_t n) {
+  const T* x = static_cast<const T*>(p);
+  T part[8] = {};  // eight partial sums the compiler keeps in vector registers
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += x[i + k];
+  double total = 0;
+  for (int k = 0; k < 8; ++k) total += part[k];
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+}  // namespace
+
+bool Compiled::can_reduce(const array& node) {
+  auto* r = node.has_primitive() ? dynamic_cast<const Reduce*>(&node.primitive()) : nullptr;
+  if (!r || r->op() != ReduceOp::Sum || !node.siblings().empty()) return false;
+  const array& in = node.inputs()[0];
+  return in.dtype() == node.dtype() && (in.dtype() == float32 || in.dtype() == float64) &&
+         reduces_trailing_axes(in.shape(), node.shape());
+}
+
 void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const bool reduces = dynamic_cast<const Reduce*>(steps_.back().primitive.get()) != nullptr;
+  if (reduces) return eval_reduction(inputs, outputs);
   const Shape& shape = outputs[0].shape();
   const int64_t n = static_cast<int64_t>(outputs[0].size());
   const int ni = static_cast<int>(inputs.size());
-  const int nr = ni + static_cast<int>(steps_.size());
-
-  std::vector<Source> sources;
-  for (auto& in : inputs) sources.push_back(make_source(in, shape));
-  std::vector<StepKernel> kernels;
-  std::vector<UnaryOp> unary_ops;
-  for (auto& step : steps_) {
-    unary_ops.push_back(unary_op(*step.primitive));
-    std::vector<Dtype> in;
-    for (int a : step.args) in.push_back(a < ni ? input_dtypes_[a] : steps_[a - ni].dtype);
-    // The eager Unary kernel runs a transcendental's vector code on contiguous inputs only,
-    // and the vector and scalar code may differ by an ulp: choose as it would, so that
-    // compiled results equal eager ones bit for bit. Computed tiles are contiguous. (An input
-    // contiguous in another order than row-major still may differ: eager groups its elements
-    // into vectors in memory order, and the vector code sends a whole vector to the scalar
-    // functor when one lane is out of its range.)
-    const int a0 = step.args[0];
-    const bool vector = a0 >= ni || (inputs[a0].flags().contiguous && inputs[a0].data_size() == inputs[a0].size());
-    kernels.push_back(step_kernel(*step.primitive, in, step.dtype, vector));
-    if (!kernels.back()) throw std::logic_error("[compile] A fused step has no CPU kernel: " + step.primitive->name());
-  }
+  Runner runner(inputs, input_dtypes_, steps_, steps_.size(), shape);
 
   // Outputs may take over the buffer of a dense input of their dtype nobody else reads:
   // each tile is read completely before it is stored, so in place is safe.
@@ -260,7 +340,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   for (size_t k = 0; k < outputs.size(); ++k) {
     bool done = false;
     for (int i = 0; i < ni && !done; ++i) {
-      if (donated[i] || sources[i].kind != Source::Dense || !(inputs[i].dtype() == outputs[k].dtype()) ||
+      if (donated[i] || runner.sources[i].kind != Source::Dense || !(inputs[i].dtype() == outputs[k].dtype()) ||
           !inputs[i].is_donatable())
         continue;
       outputs[k].move_shared_buffer(inputs[i]);
@@ -273,29 +353,72 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
 
   const int64_t tiles = (n + kTile - 1) / kTile;
   parallel_for(tiles, std::max<int64_t>(1, kGrain / kTile), [&](int64_t t0, int64_t t1) {
-    std::vector<char> scratch(nr * kSlot + 64);
-    char* slots = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-    auto slot = [&](int r) { return slots + r * kSlot; };
-    for (int i = 0; i < ni; ++i)  // repeated values: fill their tile once
-      if (sources[i].kind == Source::Scalar)
-        for (int64_t k = 0; k < kTile; ++k) std::memcpy(slot(i) + k * sources[i].width, sources[i].base, sources[i].width);
-    std::vector<const void*> reg(nr);
+    auto sc = runner.scratch();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t start = t * kTile, len = std::min(kTile, n - start);
-      for (int i = 0; i < ni; ++i) reg[i] = load(sources[i], start, len, slot(i));
-      for (size_t s = 0; s < steps_.size(); ++s) {
-        const void* args[3];
-        for (size_t k = 0; k < steps_[s].args.size(); ++k) args[k] = reg[steps_[s].args[k]];
-        int r = ni + static_cast<int>(s);
-        kernels[s](args, slot(r), len, unary_ops[s]);
-        reg[r] = slot(r);
-      }
+      runner.run(sc, start, len);
       for (size_t k = 0; k < outputs.size(); ++k) {
         size_t w = outputs[k].itemsize();
-        std::memcpy(out_ptr[k] + start * w, reg[outputs_[k]], len * w);
+        std::memcpy(out_ptr[k] + start * w, sc.reg[outputs_[k]], len * w);
       }
     }
   });
+}
+
+// A sum whose input is computed by the elementwise steps: each row's tiles are computed and
+// summed while in cache, never stored. (Shapes where the summed axes are not trailing,
+// possible when a shapeless trace is replayed, store the elementwise result first.)
+void Compiled::eval_reduction(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  Shape full;
+  for (auto& in : inputs) full = broadcast_shapes(full, in.shape());
+  array& out = outputs[0];
+  const size_t last = steps_.size() - 1;
+  if (!reduces_trailing_axes(full, out.shape())) {
+    array values(full, steps_[last - 1].dtype, nullptr, {});
+    std::vector<FusedStep> elementwise(steps_.begin(), steps_.end() - 1);
+    std::vector<array> stored{values}, outs{out};
+    Compiled(stream(), input_dtypes_, elementwise, {static_cast<int>(inputs.size() + last - 1)}).eval_cpu(inputs, stored);
+    steps_[last].primitive->eval_cpu(stored, outs);
+    return;
+  }
+  Runner runner(inputs, input_dtypes_, steps_, last, full);
+  allocate(out);
+  const int64_t rows = static_cast<int64_t>(out.size());
+  const int64_t row_len = rows ? static_cast<int64_t>(shape_size(full)) / rows : 0;
+  const int value = static_cast<int>(inputs.size() + last - 1);  // the register summed
+  const bool f32 = out.dtype() == float32;
+  auto sum_range = [&](Runner::Scratch& sc, int64_t row, int64_t begin, int64_t end) {
+    double total = 0;
+    for (int64_t c = begin; c < end; c += kTile) {
+      int64_t len = std::min(kTile, end - c);
+      runner.run(sc, row * row_len + c, len);
+      total += f32 ? sum_tile<float>(sc.reg[value], len) : sum_tile<double>(sc.reg[value], len);
+    }
+    return total;
+  };
+  auto store = [&](int64_t row, double total) {
+    if (f32) static_cast<float*>(out.raw_data())[row] = static_cast<float>(total);
+    else static_cast<double*>(out.raw_data())[row] = total;
+  };
+  if (rows >= 4 * thread_count() || row_len <= kTile) {
+    parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(row_len, 1)), [&](int64_t r0, int64_t r1) {
+      auto sc = runner.scratch();
+      for (int64_t r = r0; r < r1; ++r) store(r, sum_range(sc, r, 0, row_len));
+    });
+    return;
+  }
+  // Few long rows: split each row's tiles across the cores, then add the parts in order.
+  const int64_t tiles = (row_len + kTile - 1) / kTile;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> parts(tiles);
+    parallel_for(tiles, std::max<int64_t>(1, kGrain / kTile), [&](int64_t t0, int64_t t1) {
+      auto sc = runner.scratch();
+      for (int64_t t = t0; t < t1; ++t) parts[t] = sum_range(sc, r, t * kTile, std::min(row_len, (t + 1) * kTile));
+    });
+    double total = 0;
+    for (double p : parts) total += p;
+    store(r, total);
+  }
 }
 
 }  // namespace lazuli
