@@ -9,6 +9,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <queue>
 #include <unordered_map>
@@ -35,7 +36,30 @@ struct Trace {
   std::vector<array> tape;     // nodes that depend on the inputs, inputs before readers
   std::vector<array> outputs;  // tape nodes, placeholders or constants
   bool fixed_shapes = false;   // a primitive fixes shapes: replay only at the traced shapes
+  std::vector<std::vector<int>> same_sizes;  // per tape node: see same_size_axes
 };
+
+// The axes of all of a node's inputs, in order, each mapped to the first of them that had
+// the same size (larger than 1: sizes 0 and 1 are in a shapeless trace's key), or -1. The
+// op that made the node checked its shapes (matmul's inner axes, concatenate's other axes)
+// and the primitive trusts them: a shapeless replay must find those sizes equal again.
+std::vector<int> same_size_axes(const std::vector<array>& inputs) {
+  std::vector<int32_t> dims;
+  for (auto& in : inputs) dims.insert(dims.end(), in.shape().begin(), in.shape().end());
+  std::vector<int> first(dims.size(), -1);
+  for (size_t p = 0; p < dims.size(); ++p)
+    for (size_t q = 0; q < p && dims[p] > 1 && first[p] < 0; ++q)
+      if (dims[q] == dims[p]) first[p] = static_cast<int>(q);
+  return first;
+}
+
+bool same_sizes_hold(const std::vector<int>& first, const std::vector<array>& inputs) {
+  std::vector<int32_t> dims;
+  for (auto& in : inputs) dims.insert(dims.end(), in.shape().begin(), in.shape().end());
+  for (size_t p = 0; p < first.size(); ++p)
+    if (first[p] >= 0 && dims[p] != dims[first[p]]) return false;
+  return true;
+}
 
 // Primitives whose output shapes follow from their inputs' shapes alone, so a trace made
 // of them can be replayed at other shapes of the same ranks.
@@ -264,11 +288,16 @@ Trace trace(const Fn& fun, const std::vector<array>& args) {
   eval(constants);
   simplify(t);
   fuse(t);
-  for (auto& node : t.tape) t.fixed_shapes |= !shape_polymorphic(node.primitive());
+  for (auto& node : t.tape) {
+    t.fixed_shapes |= !shape_polymorphic(node.primitive());
+    t.same_sizes.push_back(same_size_axes(node.inputs()));
+  }
   return t;
 }
 
-std::vector<array> replay(const Trace& t, const std::vector<array>& args) {
+// The trace's graph on args, or nothing where args' shapes break a size equality it relies
+// on (then they need a trace of their own, whose ops check them).
+std::optional<std::vector<array>> replay(const Trace& t, const std::vector<array>& args) {
   std::unordered_map<uintptr_t, array> value;
   bool same_shapes = true;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -279,9 +308,11 @@ std::vector<array> replay(const Trace& t, const std::vector<array>& args) {
     auto it = value.find(a.id());
     return it == value.end() ? a : it->second;
   };
-  for (auto& node : t.tape) {
+  for (size_t k = 0; k < t.tape.size(); ++k) {
+    const array& node = t.tape[k];
     std::vector<array> inputs;
     for (auto& in : node.inputs()) inputs.push_back(get(in));
+    if (!same_shapes && !same_sizes_hold(t.same_sizes[k], inputs)) return std::nullopt;
     auto outs = node.outputs();
     std::vector<Shape> shapes;
     std::vector<Dtype> dtypes;
@@ -309,13 +340,12 @@ class TraceCache {
       std::lock_guard<std::mutex> lock(mutex_);
       t = find(args);
     }
-    if (!t) {
-      t = std::make_shared<Trace>(trace(fun_, args));
-      std::lock_guard<std::mutex> lock(mutex_);
-      entries_.push_front({key(args, shapeless_ && !t->fixed_shapes), t});
-      if (entries_.size() > max_traces_) entries_.pop_back();
-    }
-    return replay(*t, args);
+    if (!t) t = add(args, shapeless_);
+    if (auto out = replay(*t, args)) return *out;
+    // A shapeless trace whose sizes were equal by chance (a square matrix) or that args
+    // make invalid: trace args, which raises where they are invalid. The new trace comes
+    // first among those of these ranks.
+    return *replay(*add(args, shapeless_), args);
   }
 
  private:
@@ -331,6 +361,14 @@ class TraceCache {
       for (int32_t d : a.shape()) k.push_back(ranks_only ? std::min<int32_t>(d, 2) : d);
     }
     return k;
+  }
+  // A new trace for args, kept for every shape of their ranks when shapeless allows.
+  std::shared_ptr<Trace> add(const std::vector<array>& args, bool shapeless) {
+    auto t = std::make_shared<Trace>(trace(fun_, args));
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_front({key(args, shapeless && !t->fixed_shapes), t});
+    if (entries_.size() > max_traces_) entries_.pop_back();
+    return t;
   }
   std::shared_ptr<Trace> find(const std::vector<array>& args) {
     auto exact = key(args, false);

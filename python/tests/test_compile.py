@@ -105,7 +105,7 @@ def test_shapeless_serves_every_shape_of_a_rank():
         e = mx.exp(x - mx.max(x, axis=-1, keepdims=True))
         return e / mx.sum(e, axis=-1, keepdims=True)
 
-    for n in (2, 5, 17):
+    for n in (3, 5, 17):
         x = mx.arange(2 * n, dtype=mx.float32).reshape(2, n) / 7
         close(softmax(x), mx.softmax(x, axis=-1))
     assert len(calls) == 1
@@ -256,6 +256,33 @@ def test_transforms_through_compiled_functions():
     _, tangent = mx.jvp(mx.compile(chain), [x], [mx.ones_like(x)])
     _, eager_tangent = mx.jvp(chain, [x], [mx.ones_like(x)])
     close(tangent[0], eager_tangent[0], 1e-5)
+
+
+def test_shapeless_replays_check_the_sizes_the_ops_checked():
+    # matmul checks batch and inner sizes when tracing, and the Matmul primitive trusts them:
+    # the trace at (2, 2, 3) @ (2, 3, 4), replayed at other sizes of the same ranks, read
+    # past its operands instead of raising as eager does.
+    h = mx.compile(lambda a, b: a @ b, shapeless=True)
+    close(h(mx.ones((2, 2, 3)), mx.ones((2, 3, 4))), mx.full((2, 2, 4), 3.0))
+    for a, b in [((3, 2, 3), (2, 3, 4)), ((2, 2, 3), (2, 5, 4))]:
+        with pytest.raises(ValueError, match=r"\[matmul\]"):
+            h(mx.ones(a), mx.ones(b))
+    # Sizes equal by chance in a trace (2 x 2 matrices) may differ later: one more trace.
+    calls = []
+
+    def matmul(a, b):
+        calls.append(1)
+        return a @ b
+
+    m = mx.compile(matmul, shapeless=True)
+    for a, b in [((2, 2), (2, 2)), ((4, 3), (3, 5)), ((6, 2), (2, 7)), ((2, 2), (2, 2))]:
+        a, b = mx.arange(np.prod(a), dtype=mx.float32).reshape(a), mx.arange(np.prod(b), dtype=mx.float32).reshape(b)
+        close(m(a, b), a @ b)
+    assert len(calls) == 2
+    cat = mx.compile(lambda x, y: mx.concatenate([x, y], axis=0), shapeless=True)
+    close(cat(mx.ones((2, 3)), mx.zeros((4, 3))), np.concatenate([np.ones((2, 3)), np.zeros((4, 3))]))
+    with pytest.raises(ValueError, match=r"\[concatenate\]"):
+        cat(mx.ones((2, 4)), mx.ones((2, 5)))
 
 
 def test_jvp_through_a_fused_group_reading_a_comparison():
