@@ -9,7 +9,7 @@
 namespace lazuli {
 
 // fun traced on its first call for each signature (input dtypes and shapes; with shapeless,
-// dtypes and ranks). A traced graph whose primitives fix shapes (reshape, broadcast_to,
+// dtypes, ranks and which axes are empty or of size 1). A traced graph whose primitives fix shapes (reshape, broadcast_to,
 // slicing, ...) is re-traced for new shapes even when shapeless, so it never returns a
 // stale result. Arrays fun reads without taking them as inputs are captured as constants
 // at the first trace. Each compiled function keeps at most `max_traces` traces and drops

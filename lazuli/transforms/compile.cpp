@@ -9,6 +9,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <queue>
 #include <unordered_map>
@@ -35,7 +36,30 @@ struct Trace {
   std::vector<array> tape;     // nodes that depend on the inputs, inputs before readers
   std::vector<array> outputs;  // tape nodes, placeholders or constants
   bool fixed_shapes = false;   // a primitive fixes shapes: replay only at the traced shapes
+  std::vector<std::vector<int>> same_sizes;  // per tape node: see same_size_axes
 };
+
+// The axes of all of a node's inputs, in order, each mapped to the first of them that had
+// the same size (larger than 1: sizes 0 and 1 are in a shapeless trace's key), or -1. The
+// op that made the node checked its shapes (matmul's inner axes, concatenate's other axes)
+// and the primitive trusts them: a shapeless replay must find those sizes equal again.
+std::vector<int> same_size_axes(const std::vector<array>& inputs) {
+  std::vector<int32_t> dims;
+  for (auto& in : inputs) dims.insert(dims.end(), in.shape().begin(), in.shape().end());
+  std::vector<int> first(dims.size(), -1);
+  for (size_t p = 0; p < dims.size(); ++p)
+    for (size_t q = 0; q < p && dims[p] > 1 && first[p] < 0; ++q)
+      if (dims[q] == dims[p]) first[p] = static_cast<int>(q);
+  return first;
+}
+
+bool same_sizes_hold(const std::vector<int>& first, const std::vector<array>& inputs) {
+  std::vector<int32_t> dims;
+  for (auto& in : inputs) dims.insert(dims.end(), in.shape().begin(), in.shape().end());
+  for (size_t p = 0; p < first.size(); ++p)
+    if (first[p] >= 0 && dims[p] != dims[first[p]]) return false;
+  return true;
+}
 
 // Primitives whose output shapes follow from their inputs' shapes alone, so a trace made
 // of them can be replayed at other shapes of the same ranks.
@@ -264,11 +288,16 @@ Trace trace(const Fn& fun, const std::vector<array>& args) {
   eval(constants);
   simplify(t);
   fuse(t);
-  for (auto& node : t.tape) t.fixed_shapes |= !shape_polymorphic(node.primitive());
+  for (auto& node : t.tape) {
+    t.fixed_shapes |= !shape_polymorphic(node.primitive());
+    t.same_sizes.push_back(same_size_axes(node.inputs()));
+  }
   return t;
 }
 
-std::vector<array> replay(const Trace& t, const std::vector<array>& args) {
+// The trace's graph on args, or nothing where args' shapes break a size equality it relies
+// on (then they need a trace of their own, whose ops check them).
+std::optional<std::vector<array>> replay(const Trace& t, const std::vector<array>& args) {
   std::unordered_map<uintptr_t, array> value;
   bool same_shapes = true;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -279,9 +308,11 @@ std::vector<array> replay(const Trace& t, const std::vector<array>& args) {
     auto it = value.find(a.id());
     return it == value.end() ? a : it->second;
   };
-  for (auto& node : t.tape) {
+  for (size_t k = 0; k < t.tape.size(); ++k) {
+    const array& node = t.tape[k];
     std::vector<array> inputs;
     for (auto& in : node.inputs()) inputs.push_back(get(in));
+    if (!same_shapes && !same_sizes_hold(t.same_sizes[k], inputs)) return std::nullopt;
     auto outs = node.outputs();
     std::vector<Shape> shapes;
     std::vector<Dtype> dtypes;
@@ -309,25 +340,35 @@ class TraceCache {
       std::lock_guard<std::mutex> lock(mutex_);
       t = find(args);
     }
-    if (!t) {
-      t = std::make_shared<Trace>(trace(fun_, args));
-      std::lock_guard<std::mutex> lock(mutex_);
-      entries_.push_front({key(args, shapeless_ && !t->fixed_shapes), t});
-      if (entries_.size() > max_traces_) entries_.pop_back();
-    }
-    return replay(*t, args);
+    if (!t) t = add(args, shapeless_);
+    if (auto out = replay(*t, args)) return *out;
+    // A shapeless trace whose sizes were equal by chance (a square matrix) or that args
+    // make invalid: trace args, which raises where they are invalid. The new trace comes
+    // first among those of these ranks.
+    return *replay(*add(args, shapeless_), args);
   }
 
  private:
-  // Dtypes and shapes (or only ranks) of the inputs.
+  // Dtypes and shapes of the inputs or, shapeless, their ranks and which axes are empty or
+  // of size 1: a trace depends on those even when no primitive in it fixes shapes, since
+  // tracing decides broadcasting by them (a broadcast_to or reshape to the same shape is no
+  // node at all, a fused group's outputs share one shape, matmul broadcasts batch axes).
   static std::vector<int64_t> key(const std::vector<array>& args, bool ranks_only) {
     std::vector<int64_t> k{ranks_only};
     for (auto& a : args) {
       k.push_back(static_cast<int64_t>(a.dtype().val));
       k.push_back(static_cast<int64_t>(a.ndim()));
-      if (!ranks_only) k.insert(k.end(), a.shape().begin(), a.shape().end());
+      for (int32_t d : a.shape()) k.push_back(ranks_only ? std::min<int32_t>(d, 2) : d);
     }
     return k;
+  }
+  // A new trace for args, kept for every shape of their ranks when shapeless allows.
+  std::shared_ptr<Trace> add(const std::vector<array>& args, bool shapeless) {
+    auto t = std::make_shared<Trace>(trace(fun_, args));
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_front({key(args, shapeless && !t->fixed_shapes), t});
+    if (entries_.size() > max_traces_) entries_.pop_back();
+    return t;
   }
   std::shared_ptr<Trace> find(const std::vector<array>& args) {
     auto exact = key(args, false);
@@ -420,11 +461,21 @@ std::vector<array> Compiled::expand(const std::vector<array>& inputs) const {
 
 // The rules differentiate or batch the expanded computation: the fused node is a faster way
 // to run it, not a different function.
+namespace {
+// The positions k of argnums whose inputs carry derivatives: integer and bool inputs (a
+// comparison computed outside the group, say) have none, and vjp and jvp refuse them.
+std::vector<size_t> differentiable(const std::vector<array>& primals, const std::vector<int>& argnums) {
+  std::vector<size_t> ks;
+  for (size_t k = 0; k < argnums.size(); ++k)
+    if (!is_integral(primals[argnums[k]].dtype())) ks.push_back(k);
+  return ks;
+}
+}  // namespace
+
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>&) {
   std::vector<int> wrt;
-  for (int a : argnums)
-    if (!is_integral(primals[a].dtype())) wrt.push_back(a);
+  for (size_t k : differentiable(primals, argnums)) wrt.push_back(argnums[k]);
   auto fn = [&](const std::vector<array>& xs) {
     auto ins = primals;
     for (size_t k = 0; k < wrt.size(); ++k) ins[wrt[k]] = xs[k];
@@ -443,14 +494,19 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
 
 std::vector<array> Compiled::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                  const std::vector<int>& argnums) {
+  std::vector<int> wrt;
+  std::vector<array> xs, ts;
+  for (size_t k : differentiable(primals, argnums)) {
+    wrt.push_back(argnums[k]);
+    xs.push_back(primals[argnums[k]]);
+    ts.push_back(tangents[k]);
+  }
   auto fn = [&](const std::vector<array>& xs) {
     auto ins = primals;
-    for (size_t k = 0; k < argnums.size(); ++k) ins[argnums[k]] = xs[k];
+    for (size_t k = 0; k < wrt.size(); ++k) ins[wrt[k]] = xs[k];
     return expand(ins);
   };
-  std::vector<array> xs;
-  for (int a : argnums) xs.push_back(primals[a]);
-  return lazuli::jvp(fn, xs, tangents).second;
+  return lazuli::jvp(fn, xs, ts).second;
 }
 
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,

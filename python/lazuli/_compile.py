@@ -13,20 +13,27 @@ from . import core
 _MAX_SIGNATURES = 64  # tree structures and constants kept per function; the oldest goes
 
 
-def _flatten(tree, arrays, is_leaf=None):
-    """Appends tree's arrays to ``arrays``; returns a hashable description of the rest."""
+def _flatten(tree, arrays, as_key=False):
+    """Appends tree's arrays to ``arrays``; returns a hashable description of the rest.
+    ``as_key``: the description is a trace's key, so it refuses unhashable leaves."""
     if isinstance(tree, core.array):
         arrays.append(tree)
         return "a"
     if isinstance(tree, (list, tuple)):
-        return (type(tree).__name__, tuple(_flatten(t, arrays) for t in tree))
+        return (type(tree).__name__, tuple(_flatten(t, arrays, as_key) for t in tree))
     if isinstance(tree, dict):
-        return ("dict", tuple((k, _flatten(v, arrays)) for k, v in tree.items()))
+        return ("dict", tuple((k, _flatten(v, arrays, as_key)) for k, v in tree.items()))
+    if isinstance(tree, (float, complex)):
+        # By repr: -0.0 == 0.0 (yet x / -0.0 is -inf), and a NaN equals no NaN.
+        return ("const", type(tree).__name__, repr(tree))
     try:
         hash(tree)
-        return ("const", type(tree).__name__, tree)
     except TypeError:
+        if as_key:  # keyed by id, an object changed in place (a NumPy array) would replay stale
+            raise ValueError(f"[compile] Arguments must be trees (lists, tuples, dicts) of arrays and hashable "
+                             f"constants; got an unhashable {type(tree).__name__}. Pass it as an array.") from None
         return ("object", id(tree))
+    return ("const", type(tree).__name__, tree)
 
 
 def _unflatten(tree, arrays):
@@ -75,7 +82,7 @@ def compile(fun, inputs=None, outputs=None, shapeless=False):
         if not core._compile_enabled():
             return fun(*args, **kwargs)
         arrays = []
-        structure = _flatten((args, kwargs), arrays)
+        structure = _flatten((args, kwargs), arrays, as_key=True)
         state = _state_arrays(inputs)
         key = (structure, len(state))
         entry = signatures.get(key)

@@ -19,7 +19,9 @@ def chain(x):
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.array(a), np.array(b), rtol=tol, atol=tol)
+    a, b = np.array(a), np.array(b)
+    assert a.shape == b.shape, f"shape {a.shape}, expected {b.shape}"
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16, mx.bfloat16, mx.int32])
@@ -31,6 +33,20 @@ def test_chain_matches_eager(dtype):
     if mx.issubdtype(dtype, mx.floating):
         tol = 1e-6 if dtype in (mx.float32, mx.float64) else 2e-2
         close(mx.compile(chain)(x).astype(mx.float32), chain(x).astype(mx.float32), tol)
+
+
+def test_fused_unary_steps_equal_eager_bit_for_bit_on_strided_inputs():
+    # The eager Unary kernel runs a transcendental's vector code on contiguous inputs and
+    # the scalar functor on others; the two differ by an ulp at some values (these). The
+    # fused kernel ran the vector code on every tile, so it differed from eager on views.
+    values = np.float32([0.3147003650665283, 1.0847852230072021, 0.37719064950942993, -0.3963145911693573] * 4)
+    view = mx.array(np.repeat(values, 2))[::2]
+
+    def f(x):
+        return [mx.exp(x) * 2, mx.sinh(x) + 1, mx.arctan(x) - 1, mx.expm1(x) * x]
+
+    for got, want in zip(mx.compile(f)(view), f(view)):
+        np.testing.assert_array_equal(np.array(got), np.array(want))
 
 
 def test_keeps_name_and_qualname():
@@ -64,6 +80,22 @@ def test_retraces_on_new_shapes_dtypes_constants_and_structure():
     assert len(calls) == 5
 
 
+def test_float_constants_trace_by_value_and_sign():
+    calls = []
+
+    def divide(x, c):
+        calls.append(1)
+        return x / c
+
+    f = mx.compile(divide)
+    x = mx.array([1.0, -2.0])
+    close(f(x, 0.0), [np.inf, -np.inf])
+    close(f(x, -0.0), [-np.inf, np.inf])  # -0.0 == 0.0 in Python: it reused the 0.0 trace
+    assert len(calls) == 2
+    f(x, float("nan")), f(x, float("nan"))  # every NaN is one constant: no trace per call
+    assert len(calls) == 3
+
+
 def test_shapeless_serves_every_shape_of_a_rank():
     calls = []
 
@@ -73,10 +105,42 @@ def test_shapeless_serves_every_shape_of_a_rank():
         e = mx.exp(x - mx.max(x, axis=-1, keepdims=True))
         return e / mx.sum(e, axis=-1, keepdims=True)
 
-    for n in (1, 5, 17):
+    for n in (3, 5, 17):
         x = mx.arange(2 * n, dtype=mx.float32).reshape(2, n) / 7
         close(softmax(x), mx.softmax(x, axis=-1))
     assert len(calls) == 1
+    close(softmax(mx.ones((2, 1))), mx.ones((2, 1)))  # axes of size 1 (or 0) trace again
+    assert len(calls) == 2
+
+
+# Tracing decides broadcasting by which axes have size 1: a shapeless trace made where an
+# axis had size 1 must not serve calls where it has another size, and back.
+def test_shapeless_traces_again_where_size_one_axes_change():
+    # broadcast_to the shape an array already has adds no node, so the trace at (1, 3) has
+    # none: reused at (4, 3), it returned one row.
+    f = mx.compile(lambda x: mx.broadcast_to(mx.take(x, mx.array([0]), axis=0), x.shape), shapeless=True)
+    for rows in (1, 4, 1):
+        x = mx.arange(rows * 3, dtype=mx.float32).reshape(rows, 3)
+        close(f(x), mx.broadcast_to(x[:1], (rows, 3)))
+
+    # A fused group's outputs share the root's shape: exp(x) and exp(x) + y are one group
+    # when y is (2, 1) like x, and exp(x) kept shape (2, 3) once y was (2, 3).
+    g = mx.compile(lambda x, y: [mx.exp(x), mx.exp(x) + y], shapeless=True)
+    x = mx.array([[0.5], [1.0]])
+    for cols in (1, 3):
+        y = mx.ones((2, cols))
+        got = g(x, y)
+        assert got[0].shape == (2, 1) and got[1].shape == (2, cols)
+        close(got[0], mx.exp(x))
+        close(got[1], mx.exp(x) + y)
+
+    # matmul broadcasts batch axes with nodes that a trace at equal batch sizes lacks; the
+    # trace reused at (1, 2, 3) @ (5, 3, 4) read past its first operand.
+    h = mx.compile(lambda a, b: a @ b, shapeless=True)
+    a = mx.arange(6, dtype=mx.float32).reshape(1, 2, 3)
+    close(h(a, mx.ones((1, 3, 4))), a @ mx.ones((1, 3, 4)))
+    b = mx.arange(60, dtype=mx.float32).reshape(5, 3, 4)
+    close(h(a, b), a @ b)
 
     # A reshape fixes shapes: a new shape traces again instead of returning stale results.
     flat = mx.compile(lambda x: x.reshape(-1) * 2, shapeless=True)
@@ -194,6 +258,50 @@ def test_transforms_through_compiled_functions():
     close(tangent[0], eager_tangent[0], 1e-5)
 
 
+def test_shapeless_replays_check_the_sizes_the_ops_checked():
+    # matmul checks batch and inner sizes when tracing, and the Matmul primitive trusts them:
+    # the trace at (2, 2, 3) @ (2, 3, 4), replayed at other sizes of the same ranks, read
+    # past its operands instead of raising as eager does.
+    h = mx.compile(lambda a, b: a @ b, shapeless=True)
+    close(h(mx.ones((2, 2, 3)), mx.ones((2, 3, 4))), mx.full((2, 2, 4), 3.0))
+    for a, b in [((3, 2, 3), (2, 3, 4)), ((2, 2, 3), (2, 5, 4))]:
+        with pytest.raises(ValueError, match=r"\[matmul\]"):
+            h(mx.ones(a), mx.ones(b))
+    # Sizes equal by chance in a trace (2 x 2 matrices) may differ later: one more trace.
+    calls = []
+
+    def matmul(a, b):
+        calls.append(1)
+        return a @ b
+
+    m = mx.compile(matmul, shapeless=True)
+    for a, b in [((2, 2), (2, 2)), ((4, 3), (3, 5)), ((6, 2), (2, 7)), ((2, 2), (2, 2))]:
+        a, b = mx.arange(np.prod(a), dtype=mx.float32).reshape(a), mx.arange(np.prod(b), dtype=mx.float32).reshape(b)
+        close(m(a, b), a @ b)
+    assert len(calls) == 2
+    cat = mx.compile(lambda x, y: mx.concatenate([x, y], axis=0), shapeless=True)
+    close(cat(mx.ones((2, 3)), mx.zeros((4, 3))), np.concatenate([np.ones((2, 3)), np.zeros((4, 3))]))
+    with pytest.raises(ValueError, match=r"\[concatenate\]"):
+        cat(mx.ones((2, 4)), mx.ones((2, 5)))
+
+
+def test_jvp_through_a_fused_group_reading_a_comparison():
+    # c is computed outside the fused where/exp/multiply group (sum reads it too), so the
+    # group has a bool input; its jvp rule passed that to jvp, which refuses bool inputs.
+    def f(x, y):
+        c = x > 0
+        return [mx.exp(mx.where(c, x, y)) * 2, mx.sum(c)]
+
+    x, y = mx.array([1.0, -2.0, 3.0]), mx.array([0.5, 0.25, -1.0])
+    t = [mx.array([1.0, 2.0, 3.0]), mx.array([-1.0, 1.0, 0.5])]
+    tangents = mx.jvp(mx.compile(f), [x, y], t)[1]
+    w = np.where(np.array(x) > 0, np.array(x), np.array(y))
+    close(tangents[0], 2 * np.exp(w) * np.where(np.array(x) > 0, np.array(t[0]), np.array(t[1])), 1e-5)
+    assert tangents[1].item() == 0
+    grads = mx.grad(lambda x, y: mx.sum(mx.compile(f)(x, y)[0]), argnums=[0, 1])(x, y)
+    close(grads[0], 2 * np.exp(w) * (np.array(x) > 0), 1e-5)
+
+
 def test_disable_and_enable():
     calls = []
 
@@ -231,6 +339,9 @@ def test_errors():
     bad = mx.compile(lambda x: x * x.sum().item())
     with pytest.raises(ValueError, match=r"\[compile\]"):
         bad(mx.ones(3))
+    # A NumPy array is no constant: changed in place, a trace keyed by it would be stale.
+    with pytest.raises(ValueError, match=r"\[compile\].*unhashable ndarray"):
+        mx.compile(lambda x, c: x * mx.array(c))(mx.ones(2), np.ones(2))
     with pytest.raises(ValueError, match="tuples"):
         state = (mx.ones(2),)
         mx.compile(lambda x: x, inputs=[state])(mx.ones(2))

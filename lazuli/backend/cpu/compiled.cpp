@@ -103,9 +103,10 @@ bool is_identity(const Primitive& p) {
   return dynamic_cast<const Copy*>(&p) || dynamic_cast<const StopGradient*>(&p);
 }
 
-StepKernel step_kernel(const Primitive& p, const std::vector<Dtype>& in, Dtype out) {
+// `vector`: whether a unary op may run its vector code (see Compiled::eval_cpu).
+StepKernel step_kernel(const Primitive& p, const std::vector<Dtype>& in, Dtype out, bool vector = true) {
   if (auto* u = dynamic_cast<const Unary*>(&p)) {
-    if (in[0] == out && (out == float32 || out == float64) && simd_supported(u->op()))
+    if (vector && in[0] == out && (out == float32 || out == float64) && simd_supported(u->op()))
       return out == float32 ? &simd_tile<float> : &simd_tile<double>;
     switch (u->op()) {
 #define LAZULI_UNARY_CASE(Name, opname) \
@@ -247,7 +248,15 @@ struct Runner {
       unary_ops.push_back(unary_op(*steps[s].primitive));
       std::vector<Dtype> in;
       for (int a : steps[s].args) in.push_back(a < ni ? input_dtypes[a] : steps[a - ni].dtype);
-      kernels.push_back(step_kernel(*steps[s].primitive, in, steps[s].dtype));
+      // The eager Unary kernel runs a transcendental's vector code on contiguous inputs only,
+      // and the vector and scalar code may differ by an ulp: choose as it would, so that
+      // compiled results equal eager ones bit for bit. Computed tiles are contiguous. (An
+      // input contiguous in another order than row-major still may differ: eager groups its
+      // elements into vectors in memory order, and the vector code sends a whole vector to
+      // the scalar functor when one lane is out of its range.)
+      const int a0 = steps[s].args[0];
+      const bool vector = a0 >= ni || (inputs[a0].flags().contiguous && inputs[a0].data_size() == inputs[a0].size());
+      kernels.push_back(step_kernel(*steps[s].primitive, in, steps[s].dtype, vector));
       if (!kernels.back()) throw std::logic_error("[compile] A fused step has no CPU kernel: " + steps[s].primitive->name());
     }
   }
