@@ -203,9 +203,19 @@ TEST_F(Gpu, CpuAndGpuNodesInOneGraph) {
   auto run = [&](Device first, Device second, StreamOrDevice third) {
     array h = tanh(matmul(x, w, first), first);
     array s = sum(h, 0, true, second);
-    return add(multiply(h, s, third), sin(sum(x, false, first), second), second);
+    return add(multiply(h, s, third), sin(sum(x, false, second), second), second);
   };
   expect_same(run(kCpu, kCpu, kCpu), run(kGpu, kCpu, side), "mixed graph");
+}
+
+TEST_F(Gpu, KernelsReadMemoryTheCallerLent) {
+  // Not allocated by Lazuli, so not managed memory: the GPU reads a staged copy.
+  std::vector<float> host{1.f, -2.f, 3.5f, 0.25f, 8.f, -0.5f};
+  array lent(host.data(), {2, 3}, float32, [](void*) {});
+  compare([&](Device d) { return exp(lent, d); }, "exp of lent memory");
+  compare([&](Device d) { return add(transpose(lent), array(1.f), d); }, "add of a transposed lent view");
+  compare([&](Device d) { return matmul(lent, transpose(lent), d); }, "matmul of lent memory");
+  EXPECT_EQ(host[0], 1.f);  // never written
 }
 
 TEST_F(Gpu, PrimitivesWithoutKernelsSayClearly) {

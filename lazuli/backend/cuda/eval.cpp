@@ -48,6 +48,25 @@ Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& stride
 
 const void* data_of(const array& a) { return const_cast<array&>(a).raw_data(); }
 
+// Buffers from the allocator are managed memory, which kernels address directly; memory a
+// caller lent (an array over a pointer) or a memory-mapped file is not, and a kernel
+// reading it would fault and take the whole CUDA context down with it.
+bool device_accessible(const array& a) {
+  const void* p = data_of(a);
+  if (!p || a.size() == 0) return true;
+  cudaPointerAttributes attr;
+  LAZULI_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
+  return attr.type == cudaMemoryTypeManaged || attr.type == cudaMemoryTypeDevice ||
+         attr.type == cudaMemoryTypeHost;  // pinned host memory is mapped for the device
+}
+// A row-major copy in managed memory, made on the host.
+array staged(const array& a) {
+  array copy(a.shape(), a.dtype(), nullptr, {});
+  cpu::allocate(copy);
+  if (copy.size() > 0) cpu::copy_to(a, copy, copy.strides(), 0);
+  return copy;
+}
+
 void eval_unary(const Unary& p, const array& in, array& out, cudaStream_t s) {
   cpu::allocate(out);
   if (out.size() == 0) return;
@@ -175,15 +194,19 @@ bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     p.eval_cpu(inputs, outputs);
     return true;
   }
+  bool has_kernel = dynamic_cast<Unary*>(&p) || dynamic_cast<Binary*>(&p) || dynamic_cast<Select*>(&p) ||
+                    dynamic_cast<AsType*>(&p) || dynamic_cast<Copy*>(&p) || dynamic_cast<Matmul*>(&p);
+  if (!has_kernel) return false;
   LAZULI_CUDA_CHECK(cudaSetDevice(p.device().index));
   cudaStream_t s = stream_of(p.stream().index);
-  if (auto* u = dynamic_cast<Unary*>(&p)) eval_unary(*u, inputs[0], outputs[0], s);
-  else if (auto* b = dynamic_cast<Binary*>(&p)) eval_binary(*b, inputs[0], inputs[1], outputs[0], s);
-  else if (dynamic_cast<Select*>(&p)) eval_select(inputs, outputs[0], s);
-  else if (dynamic_cast<AsType*>(&p)) convert_into(inputs[0], outputs[0], s);
-  else if (dynamic_cast<Copy*>(&p)) convert_into(inputs[0], outputs[0], s);
-  else if (auto* mm = dynamic_cast<Matmul*>(&p)) eval_matmul(*mm, inputs, outputs[0], s);
-  else return false;
+  std::vector<array> in = inputs;
+  for (auto& a : in)
+    if (!device_accessible(a)) a = staged(a);
+  if (auto* u = dynamic_cast<Unary*>(&p)) eval_unary(*u, in[0], outputs[0], s);
+  else if (auto* b = dynamic_cast<Binary*>(&p)) eval_binary(*b, in[0], in[1], outputs[0], s);
+  else if (dynamic_cast<Select*>(&p)) eval_select(in, outputs[0], s);
+  else if (auto* mm = dynamic_cast<Matmul*>(&p)) eval_matmul(*mm, in, outputs[0], s);
+  else convert_into(in[0], outputs[0], s);  // AsType, Copy
   // Correctness first: the node is done when its kernels are.
   LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));
   return true;
