@@ -37,14 +37,6 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python -m pytest -q python/tests
 
-# The GPU tests alone (suite Gpu; they skip on a machine without a GPU). Needs a build
-# with the CUDA backend, which the CUDA toolkit (nvcc on PATH) turns on.
-test-gpu: configure
-	@$(LOCK) cmake --build $(BUILD) -j $(JOBS) --target lazuli_gpu_tests
-	@grep -q '^LAZULI_CUDA:BOOL=ON' $(BUILD)/CMakeCache.txt || \
-	  { echo "test-gpu: $(BUILD) was configured without the CUDA backend (no nvcc?)"; exit 1; }
-	@cd $(BUILD) && ctest -R '^Gpu\.' --output-on-failure
-
 bench: build
 	@bash benchmarks/run_cpu.sh
 	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python benchmarks/bench_python.py
