@@ -4,6 +4,7 @@
 #include "lazuli/backend/cuda/device.h"
 #endif
 
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <stdexcept>
@@ -79,6 +80,10 @@ struct StreamRegistry {
     streams.emplace_back(0, Device(Device::cpu));
     workers.push_back(std::make_unique<StreamWorker>());
     default_stream_of = {0, -1};
+    // Opt-in for now: LAZULI_DEFAULT_DEVICE=gpu makes the GPU the default where one exists
+    // (the GPU backend does not yet run every primitive).
+    const char* env = std::getenv("LAZULI_DEFAULT_DEVICE");
+    if (env && std::string(env) == "gpu" && device_count(Device::gpu) > 0) default_device = Device(Device::gpu);
   }
   Stream add(Device d) {
     std::lock_guard<std::mutex> lock(mutex);

@@ -1,7 +1,11 @@
 // A caching allocator: freed blocks are kept by size and handed out again, so a training
 // loop that allocates the same sizes every step stops calling the system allocator.
+// With the CUDA backend and a GPU, blocks are managed (unified) memory, which CPU and GPU
+// kernels share without copies, under a hard cap below the GPU's free memory.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <utility>
@@ -10,6 +14,9 @@
 #include <string>
 
 #include "lazuli/memory.h"
+#ifdef LAZULI_CUDA
+#include "lazuli/backend/cuda/device.h"
+#endif
 
 namespace lazuli {
 namespace {
@@ -26,18 +33,46 @@ size_t physical_memory() {
   return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t{16} << 30;
 }
 
+// Where blocks come from: the C heap, or managed memory when a GPU is there to share it.
+struct SystemMemory {
+  bool managed = false;
+  size_t cap = SIZE_MAX;  // hard: set_memory_limit cannot raise the limit past it
+
+  SystemMemory() {
+#ifdef LAZULI_CUDA
+    if (cuda::device_count() > 0) {
+      managed = true;
+      cap = cuda::memory_cap();
+    }
+#endif
+  }
+  void* alloc(size_t cap_bytes) {
+#ifdef LAZULI_CUDA
+    if (managed) return cuda::managed_malloc(cap_bytes);
+#endif
+    return std::aligned_alloc(cap_bytes >= 64 * 1024 ? kPage : 64, cap_bytes);
+  }
+  void release(void* p) {
+#ifdef LAZULI_CUDA
+    if (managed) return cuda::managed_free(p);
+#endif
+    std::free(p);
+  }
+};
+
 struct CachingAllocator {
   std::mutex mutex;
+  SystemMemory system;
   std::multimap<size_t, void*> cache;  // capacity -> block
   size_t active = 0, peak = 0, cached = 0;
-  size_t memory_limit = physical_memory();
+  size_t memory_limit = std::min(physical_memory(), system.cap);
   size_t cache_limit = memory_limit;
 
   void release_cached_until(size_t target) {  // caller holds the lock
     while (cached > target && !cache.empty()) {
       auto it = std::prev(cache.end());  // largest first: frees the most per call
       cached -= it->first;
-      std::free(it->second);
+      system.release(it->second);
       cache.erase(it);
     }
   }
@@ -54,15 +89,16 @@ struct CachingAllocator {
       note_active(b.size);
       return b;
     }
-    if (active + cached + cap > memory_limit) release_cached_until(0);
-    if (active + cap > memory_limit)
-      throw std::runtime_error("[malloc] Out of memory: asked for " + std::to_string(size) +
-                               " bytes with " + std::to_string(active) +
-                               " bytes in use and a memory limit of " + std::to_string(memory_limit) + ".");
-    void* p = std::aligned_alloc(cap >= 64 * 1024 ? kPage : 64, cap);
+    size_t limit = std::min(memory_limit, system.cap);
+    if (active + cached + cap > limit) release_cached_until(0);
+    if (active + cap > limit)
+      throw std::runtime_error("[malloc] Out of memory: asked for " + std::to_string(size) + " bytes with " +
+                               std::to_string(active) + " bytes in use and a memory limit of " + std::to_string(limit) +
+                               (limit == system.cap ? " (90% of the GPU memory free at start)." : "."));
+    void* p = system.alloc(cap);
     if (!p) {
       release_cached_until(0);
-      p = std::aligned_alloc(cap >= 64 * 1024 ? kPage : 64, cap);
+      p = system.alloc(cap);
       if (!p) throw std::runtime_error("[malloc] The system could not allocate " + std::to_string(size) + " bytes.");
     }
     note_active(cap);
@@ -79,7 +115,7 @@ struct CachingAllocator {
     std::lock_guard<std::mutex> lock(mutex);
     active -= b.size;
     if (b.size > cache_limit) {
-      std::free(b.ptr);
+      system.release(b.ptr);
       return;
     }
     cache.emplace(b.size, b.ptr);

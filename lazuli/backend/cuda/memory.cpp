@@ -1,0 +1,46 @@
+// CUDA backend: managed memory and the per-stream CUDA streams.
+#include <map>
+#include <mutex>
+
+#include "lazuli/backend/cuda/cuda_check.h"
+#include "lazuli/backend/cuda/device.h"
+
+namespace lazuli::cuda {
+
+void* managed_malloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMallocManaged(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();  // an out-of-memory status is not sticky; clear it for the next call
+    return nullptr;
+  }
+  return p;
+}
+
+// Never throws: buffers are freed from destructors, also while the process exits and the
+// CUDA runtime is already unloading (cudaFree then reports an error that does not matter).
+void managed_free(void* p) {
+  if (cudaFree(p) != cudaSuccess) cudaGetLastError();
+}
+
+size_t memory_cap() {
+  static const size_t cap = [] {
+    size_t free = 0, total = 0;
+    LAZULI_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return free / 10 * 9;
+  }();
+  return cap;
+}
+
+cudaStream_t stream_of(int stream_index) {
+  static std::mutex mutex;
+  static auto* streams = new std::map<int, cudaStream_t>;  // never destroyed: workers outlive statics
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = streams->find(stream_index);
+  if (it != streams->end()) return it->second;
+  cudaStream_t s;
+  LAZULI_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  streams->emplace(stream_index, s);
+  return s;
+}
+
+}  // namespace lazuli::cuda
