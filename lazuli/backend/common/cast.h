@@ -5,6 +5,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "lazuli/backend/common/math.h"  // float_to_int
 #include "lazuli/dtype.h"
 
 namespace lazuli {
@@ -32,18 +33,7 @@ inline To cast_value(From v) {
   } else if constexpr (is_half_type<To>::value) {
     return To(static_cast<float>(v));
   } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    // Out-of-range float to int conversion is undefined in C++; give the answer NumPy
-    // gives on x86 instead of leaving it to the compiler.
-    using L = std::numeric_limits<To>;
-    if constexpr (std::is_signed_v<To>) {
-      if (v >= From(L::min()) && v < -From(L::min())) return static_cast<To>(v);
-      return L::min();
-    } else {
-      if (v > From(-1) && v < From(L::max()) + From(1)) return static_cast<To>(v);
-      if (v >= From(-9.2233720368547758e18) && v < From(9.2233720368547758e18))
-        return static_cast<To>(static_cast<int64_t>(v));
-      return To(0);
-    }
+    return math::float_to_int<To>(v);
   } else {
     return static_cast<To>(v);
   }

@@ -25,6 +25,21 @@ template <typename T> inline constexpr int kind_of =
 
 using std::abs;
 
+// Float to integer conversion giving what NumPy gives on x86 where C++ leaves it undefined
+// (out of range, NaN): shared by the CPU casts (cast.h) and the CUDA kernels.
+template <typename To, typename From> LAZULI_HD To float_to_int(From v) {
+  using L = std::numeric_limits<To>;
+  if constexpr (std::is_signed_v<To>) {
+    if (v >= From(L::min()) && v < -From(L::min())) return static_cast<To>(v);
+    return L::min();
+  } else {
+    if (v > From(-1) && v < From(L::max()) + From(1)) return static_cast<To>(v);
+    if (v >= From(-9.2233720368547758e18) && v < From(9.2233720368547758e18))
+      return static_cast<To>(static_cast<int64_t>(v));
+    return To(0);
+  }
+}
+
 // ---- unary ----
 struct Abs {
   static constexpr int kinds = kNumeric;

@@ -42,16 +42,7 @@ template <typename To, typename From> __device__ To convert(From v) {
   } else if constexpr (std::is_same_v<To, __nv_bfloat16>) {
     return __float2bfloat16(static_cast<float>(v));
   } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    using L = std::numeric_limits<To>;
-    if constexpr (std::is_signed_v<To>) {
-      if (v >= From(L::min()) && v < -From(L::min())) return static_cast<To>(v);
-      return L::min();
-    } else {
-      if (v > From(-1) && v < From(L::max()) + From(1)) return static_cast<To>(v);
-      if (v >= From(-9.2233720368547758e18) && v < From(9.2233720368547758e18))
-        return static_cast<To>(static_cast<int64_t>(v));
-      return To(0);
-    }
+    return math::float_to_int<To>(v);
   } else {
     return static_cast<To>(v);
   }
