@@ -7,13 +7,17 @@
 
 #include "lazuli/nn/layers_more.h"
 #include "lazuli/quantized.h"
-#include "test_util.h"
+#include "nn_test_util.h"
 
 using namespace lazuli;
 using lazuli::test::contains;
 using lazuli::test::error_of;
 using lazuli::test::expect_values;
 using lazuli::test::to_vector;
+using lazuli::test::data;
+using lazuli::test::expect_close;
+using lazuli::test::keys;
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,20 +29,6 @@ Shapes shapes_of(const nn::Params& params) {
   for (auto& [name, value] : params) out.emplace(name, value.shape());
   return out;
 }
-
-std::vector<std::string> keys(const nn::Params& params) {
-  std::vector<std::string> out;
-  for (auto& [name, value] : params) out.push_back(name);
-  return out;
-}
-
-void expect_close(const array& a, const array& b, double tol = 1e-5) {
-  ASSERT_EQ(a.shape(), b.shape());
-  auto got = to_vector<double>(a), want = to_vector<double>(b);
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
-}
-
-array data(const Shape& shape, uint64_t seed = 1) { return random::normal(shape, float32, 0.0, 1.0, random::key(seed)); }
 
 std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("lazuli_layers_" + name)).string();

@@ -5,13 +5,15 @@
 
 #include "lazuli/nn/modules.h"
 #include "lazuli/nn/optimizer.h"
-#include "test_util.h"
+#include "nn_test_util.h"
 
 using namespace lazuli;
 using lazuli::test::contains;
 using lazuli::test::error_of;
 using lazuli::test::expect_values;
 using lazuli::test::to_vector;
+using lazuli::test::keys;
+
 namespace opt = lazuli::optimizers;
 
 namespace {
@@ -25,12 +27,6 @@ array run(opt::Optimizer& o, int steps = 1) {
   nn::Params p = params();
   for (int i = 0; i < steps; ++i) p = o.apply_gradients(grads(), p);
   return p.at("w");
-}
-
-std::vector<std::string> keys(const nn::Params& params) {
-  std::vector<std::string> out;
-  for (auto& [name, value] : params) out.push_back(name);
-  return out;
 }
 
 double value(const array& a) { return astype(a, float64).item<double>(); }
