@@ -5,8 +5,7 @@
 #include <complex>
 
 #include "lazuli/primitives.h"  // the op lists
-#include "lazuli/random.h"
-#include "test_util.h"
+#include "gpu_test_util.h"
 #ifdef LAZULI_CUDA
 #include "lazuli/backend/cuda/device.h"
 #endif
@@ -14,77 +13,9 @@
 namespace lazuli {
 namespace {
 
+using namespace gpu_test;
 using test::contains;
 using test::error_of;
-
-const Device kGpu{Device::gpu};
-const Device kCpu{Device::cpu};
-
-class Gpu : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (device_count(Device::gpu) == 0) GTEST_SKIP() << "no GPU on this machine";
-  }
-};
-
-// Relative tolerance of results that went through the dtype's rounding once or twice.
-double tolerance(Dtype t) {
-  if (t == float16) return 2e-3;
-  if (t == bfloat16) return 1.6e-2;
-  if (t == float32 || t == complex64) return 2e-5;
-  if (t == float64) return 1e-12;
-  return 0;  // integers and bools are exact
-}
-
-// Same dtype and shape, and the same values: NaN where NaN, equal infinities, finite
-// values within the dtype's tolerance (exact for integers).
-void expect_same(const array& cpu, const array& gpu, const std::string& what) {
-  ASSERT_EQ(cpu.dtype(), gpu.dtype()) << what;
-  ASSERT_EQ(cpu.shape(), gpu.shape()) << what;
-  double rtol = tolerance(cpu.dtype());
-  auto c = test::to_vector<double>(cpu), g = test::to_vector<double>(gpu);
-  for (size_t i = 0; i < c.size(); ++i) {
-    if (std::isnan(c[i])) {
-      EXPECT_TRUE(std::isnan(g[i])) << what << " at " << i << ": gpu " << g[i] << ", cpu nan";
-    } else if (std::isinf(c[i]) || rtol == 0) {
-      EXPECT_EQ(g[i], c[i]) << what << " at " << i;
-    } else {
-      EXPECT_NEAR(g[i], c[i], rtol * std::max(1.0, std::fabs(c[i]))) << what << " at " << i;
-    }
-  }
-}
-
-// Test values of each dtype: small integers (with negatives where signed), signed floats.
-array sample(const Shape& shape, Dtype t, uint64_t seed) {
-  if (t == bool_) return astype(random::randint(0, 2, shape, int32, random::key(seed)), bool_);
-  if (is_integral(t)) return astype(random::randint(is_unsigned(t) ? 0 : -20, 20, shape, int32, random::key(seed)), t);
-  array x = random::normal(shape, float32, 0.0, 2.0, random::key(seed));
-  if (t == complex64) return astype(add(x, multiply(array(std::complex<float>(0, 1)), x)), t);
-  return astype(x, t);
-}
-// Positive, small divisors and shift counts for the integer binary ops.
-array sample_rhs(const Shape& shape, Dtype t, uint64_t seed) {
-  if (is_integral(t) && t != bool_) return astype(random::randint(1, 6, shape, int32, random::key(seed)), t);
-  return sample(shape, t, seed);
-}
-
-const std::vector<Dtype> kDtypes = {bool_, uint8, uint32, int8, int32, int64, float16, bfloat16, float32, float64};
-
-// Runs f on the CPU and on the GPU; both throw (an unsupported dtype) or both agree.
-template <typename F>
-void compare(F&& f, const std::string& what) {
-  std::optional<array> cpu;
-  try {
-    cpu = f(kCpu);
-    cpu->eval();
-  } catch (const std::invalid_argument&) {
-    EXPECT_THROW(f(kGpu).eval(), std::invalid_argument) << what;
-    return;
-  }
-  array gpu = f(kGpu);
-  gpu.eval();
-  expect_same(*cpu, gpu, what);
-}
 
 #define LAZULI_UNARY_FN(Name, fn) {#fn, [](const array& a, Device d) { return fn(a, d); }},
 const std::vector<std::pair<std::string, std::function<array(const array&, Device)>>> kUnary = {

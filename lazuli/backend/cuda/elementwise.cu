@@ -1,73 +1,11 @@
 // CUDA backend: elementwise kernels. One grid-stride kernel per (functor, element type)
 // serves every layout: the host merges dimensions first, so dense and scalar-broadcast
 // operands arrive as one dimension and take the path without divisions.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <limits>
-#include <string>
-#include <type_traits>
-
-#include "lazuli/backend/common/math.h"
-#include "lazuli/backend/cuda/cuda_check.h"
-#include "lazuli/backend/cuda/kernels.h"
+#include "lazuli/backend/cuda/device_util.cuh"
+#include "lazuli/backend/cuda/elementwise.h"
 
 namespace lazuli::cuda {
 namespace {
-
-// Element types as the device stores them; 16-bit floats compute in float.
-template <typename T> struct device_type { using type = T; };
-template <> struct device_type<float16_t> { using type = __half; };
-template <> struct device_type<bfloat16_t> { using type = __nv_bfloat16; };
-template <typename S> inline constexpr bool is_half_v = std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>;
-template <typename S> using compute_t = std::conditional_t<is_half_v<S>, float, S>;
-
-template <typename S> __device__ compute_t<S> load(S v) {
-  if constexpr (std::is_same_v<S, __half>) return __half2float(v);
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(v);
-  else return v;
-}
-
-// Value conversion with the rules of cast_value (backend/common/cast.h): nonzero is true,
-// out-of-range floats give what NumPy gives on x86 rather than undefined behaviour.
-template <typename To, typename From> __device__ To convert(From v) {
-  if constexpr (std::is_same_v<To, From>) {
-    return v;
-  } else if constexpr (is_half_v<From>) {
-    return convert<To>(load(v));
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_same_v<To, __half>) {
-    return __float2half(static_cast<float>(v));
-  } else if constexpr (std::is_same_v<To, __nv_bfloat16>) {
-    return __float2bfloat16(static_cast<float>(v));
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    return math::float_to_int<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-template <int N> __device__ void offsets(int64_t i, const Indexer<N>& ix, int64_t (&off)[N]) {
-  if (ix.ndim == 1) {
-    for (int k = 0; k < N; ++k) off[k] = i * ix.strides[k][0];
-    return;
-  }
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int d = ix.ndim - 1; d >= 0; --d) {
-    int64_t q = i / ix.shape[d], r = i - q * ix.shape[d];
-    for (int k = 0; k < N; ++k) off[k] += r * ix.strides[k][d];
-    i = q;
-  }
-}
-
-constexpr int kThreads = 256;
-int blocks_for(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65536 ? b : 65536);  // grid-stride loops cover the rest
-}
-#define LAZULI_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 template <typename Op, typename S, typename Out>
 __global__ void unary_kernel(const S* src, Out* dst, int64_t n, Indexer<1> ix) {
@@ -105,17 +43,6 @@ __global__ void select_kernel(const bool* c, const W* x, const W* y, W* dst, int
     offsets(i, ix, off);
     dst[i] = c[off[0]] ? x[off[1]] : y[off[2]];
   }
-}
-
-void check_launch(const char* what) { check_cuda(cudaGetLastError(), what); }
-
-// Calls f(S{}) with S the device storage type of t; complex64 has no device kernels yet.
-template <typename F> void dispatch(Dtype t, const char* op, F&& f) {
-  if (t == complex64)
-    throw std::invalid_argument(std::string("[") + op + "] complex64 is not supported on the GPU yet.");
-  dispatch_dtype(t, [&](auto host) {
-    if constexpr (!std::is_same_v<decltype(host), complex64_t>) f(typename device_type<decltype(host)>::type{});
-  });
 }
 
 // The output type a functor's result is stored as, as on the CPU: the input's own type

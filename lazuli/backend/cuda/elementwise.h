@@ -1,27 +1,15 @@
-// Internal to the CUDA backend: the elementwise kernels' launchers. The host side
-// (eval.cpp) works out layouts; these only index and compute.
+// Internal to the CUDA backend: the elementwise kernels' launchers. The host side works
+// out layouts (host.h's make_indexer); these only index and compute.
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "lazuli/backend/cuda/indexer.h"
 #include "lazuli/dtype.h"
 #include "lazuli/primitives.h"
 
 namespace lazuli::cuda {
-
-// Dimensions left after merging the ones every operand steps through evenly; broadcasting
-// and transposes of more dims than this are rejected by the host side with a clear error.
-constexpr int kMaxDims = 10;
-
-// Where element i (row-major over the output shape) of each of N inputs lies, in elements
-// from the input's first element. The output is always a fresh row-major buffer.
-template <int N>
-struct Indexer {
-  int ndim = 0;
-  int64_t shape[kMaxDims];
-  int64_t strides[N][kMaxDims];
-};
 
 // n elements each; src/dst point at the first element (offset applied).
 void launch_unary(UnaryOp op, Dtype in, Dtype out, const void* src, void* dst, int64_t n, const Indexer<1>& ix,

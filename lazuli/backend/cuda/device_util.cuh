@@ -1,0 +1,86 @@
+// Internal to the CUDA backend: what every kernel family's device code shares. Element
+// types as the device stores them, value conversion with the CPU's rules, strided
+// indexing, grid-stride launch sizes and dtype dispatch.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "lazuli/backend/common/math.h"
+#include "lazuli/backend/cuda/cuda_check.h"
+#include "lazuli/backend/cuda/indexer.h"
+#include "lazuli/dtype.h"
+
+namespace lazuli::cuda {
+
+// Element types as the device stores them; 16-bit floats compute in float.
+template <typename T> struct device_type { using type = T; };
+template <> struct device_type<float16_t> { using type = __half; };
+template <> struct device_type<bfloat16_t> { using type = __nv_bfloat16; };
+template <typename S> inline constexpr bool is_half_v = std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>;
+template <typename S> using compute_t = std::conditional_t<is_half_v<S>, float, S>;
+
+template <typename S> __device__ compute_t<S> load(S v) {
+  if constexpr (std::is_same_v<S, __half>) return __half2float(v);
+  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(v);
+  else return v;
+}
+
+// Value conversion with the rules of cast_value (backend/common/cast.h): nonzero is true,
+// out-of-range floats give what NumPy gives on x86 rather than undefined behaviour.
+template <typename To, typename From> __device__ To convert(From v) {
+  if constexpr (std::is_same_v<To, From>) {
+    return v;
+  } else if constexpr (is_half_v<From>) {
+    return convert<To>(load(v));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_same_v<To, __half>) {
+    return __float2half(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<To, __nv_bfloat16>) {
+    return __float2bfloat16(static_cast<float>(v));
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    return math::float_to_int<To>(v);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+template <int N> __device__ void offsets(int64_t i, const Indexer<N>& ix, int64_t (&off)[N]) {
+  if (ix.ndim == 1) {
+    for (int k = 0; k < N; ++k) off[k] = i * ix.strides[k][0];
+    return;
+  }
+  for (int k = 0; k < N; ++k) off[k] = 0;
+  for (int d = ix.ndim - 1; d >= 0; --d) {
+    int64_t q = i / ix.shape[d], r = i - q * ix.shape[d];
+    for (int k = 0; k < N; ++k) off[k] += r * ix.strides[k][d];
+    i = q;
+  }
+}
+
+constexpr int kThreads = 256;
+inline int blocks_for(int64_t n) {
+  int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 65536 ? b : 65536);  // grid-stride loops cover the rest
+}
+#define LAZULI_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+
+inline void check_launch(const char* what) { check_cuda(cudaGetLastError(), what); }
+
+// Calls f(S{}) with S the device storage type of t; complex64 has no device kernels yet.
+template <typename F> void dispatch(Dtype t, const char* op, F&& f) {
+  if (t == complex64)
+    throw std::invalid_argument(std::string("[") + op + "] complex64 is not supported on the GPU yet.");
+  dispatch_dtype(t, [&](auto host) {
+    if constexpr (!std::is_same_v<decltype(host), complex64_t>) f(typename device_type<decltype(host)>::type{});
+  });
+}
+
+
+}  // namespace lazuli::cuda

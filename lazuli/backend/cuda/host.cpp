@@ -1,0 +1,97 @@
+// CUDA backend: the kernel registry and the host-side helpers every family shares.
+#include "lazuli/backend/cuda/host.h"
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <typeindex>
+
+#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/backend/cuda/cuda_check.h"
+#include "lazuli/backend/cuda/elementwise.h"
+
+namespace lazuli::cuda {
+namespace {
+std::map<std::type_index, GpuKernel>& registry() {
+  static auto* kernels = new std::map<std::type_index, GpuKernel>;  // filled by static initialisers
+  return *kernels;
+}
+}  // namespace
+
+bool register_gpu_kernel(const std::type_info& primitive, GpuKernel kernel) {
+  if (!registry().emplace(primitive, kernel).second)
+    throw std::logic_error(std::string("[cuda] Two GPU kernels registered for ") + primitive.name() + ".");
+  return true;
+}
+
+const GpuKernel* find_gpu_kernel(const std::type_info& primitive) {
+  auto it = registry().find(primitive);
+  return it == registry().end() ? nullptr : &it->second;
+}
+
+cublasHandle_t cublas_handle(const GpuContext& ctx) {
+  // One handle per stream: each stream runs on its own worker thread, and a handle is
+  // not to be shared between threads.
+  static std::mutex mutex;
+  static auto* handles = new std::map<int, cublasHandle_t>;  // never destroyed, like the streams
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = handles->find(ctx.stream_index);
+  if (it != handles->end()) return it->second;
+  cublasHandle_t h;
+  LAZULI_CUBLAS_CHECK(cublasCreate(&h));
+  LAZULI_CUBLAS_CHECK(cublasSetStream(h, ctx.stream));
+  // float32 stays float32: no TF32 tensor-core rounding unless a later option asks for it.
+  LAZULI_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+  handles->emplace(ctx.stream_index, h);
+  return h;
+}
+
+const void* data_of(const array& a) { return const_cast<array&>(a).raw_data(); }
+
+bool row_major_dense(const array& a) { return a.flags().row_contiguous && a.data_size() == a.size(); }
+
+template <int N>
+Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& strides, const std::string& op) {
+  Indexer<N> ix;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = ix.ndim > 0;
+    for (int k = 0; merge && k < N; ++k) merge = ix.strides[k][ix.ndim - 1] == strides[k][d] * shape[d];
+    if (merge) {
+      ix.shape[ix.ndim - 1] *= shape[d];
+      for (int k = 0; k < N; ++k) ix.strides[k][ix.ndim - 1] = strides[k][d];
+      continue;
+    }
+    if (ix.ndim == kMaxDims)
+      throw std::invalid_argument("[" + op + "] The GPU kernels take at most " + std::to_string(kMaxDims) +
+                                  " non-mergeable dimensions; this layout has more.");
+    ix.shape[ix.ndim] = shape[d];
+    for (int k = 0; k < N; ++k) ix.strides[k][ix.ndim] = strides[k][d];
+    ++ix.ndim;
+  }
+  if (ix.ndim == 0) {  // a single element
+    ix.ndim = 1;
+    ix.shape[0] = 1;
+    for (int k = 0; k < N; ++k) ix.strides[k][0] = 0;
+  }
+  return ix;
+}
+template Indexer<1> make_indexer<1>(const Shape&, const std::array<Strides, 1>&, const std::string&);
+template Indexer<2> make_indexer<2>(const Shape&, const std::array<Strides, 2>&, const std::string&);
+template Indexer<3> make_indexer<3>(const Shape&, const std::array<Strides, 3>&, const std::string&);
+
+void convert_into(const array& in, array& out, cudaStream_t s) {
+  cpu::allocate(out);
+  if (out.size() == 0) return;
+  auto ix = make_indexer<1>(out.shape(), {cpu::broadcast_strides(in, out.shape())}, "astype");
+  launch_convert(in.dtype(), out.dtype(), data_of(in), out.raw_data(), out.size(), ix, s);
+}
+
+array dense(const array& a, cudaStream_t s) {
+  if (row_major_dense(a)) return a;
+  array copy(a.shape(), a.dtype(), nullptr, {});
+  convert_into(a, copy, s);
+  return copy;
+}
+
+}  // namespace lazuli::cuda

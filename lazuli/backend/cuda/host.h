@@ -1,0 +1,66 @@
+// Internal to the CUDA backend: what every kernel family's host code shares, and the
+// registry through which a family offers its kernels. A family is one .cpp (host side:
+// layouts, library calls) and usually one .cu (kernels) in this folder; it registers each
+// primitive it runs with LAZULI_GPU_KERNEL, and nothing else needs to list it.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <array>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "lazuli/array.h"
+#include "lazuli/backend/cuda/indexer.h"
+
+namespace lazuli {
+class Primitive;
+}
+
+namespace lazuli::cuda {
+
+// What a kernel gets besides its primitive and arrays. Inputs are readable by the device
+// (memory a caller lent is staged first); outputs are not yet allocated.
+struct GpuContext {
+  cudaStream_t stream;
+  int stream_index;  // the Lazuli stream: per-stream library handles (cuBLAS, ...) key on it
+};
+using GpuKernel = void (*)(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                           const GpuContext& ctx);
+// Returns true, so it can initialise a static; a second kernel for one primitive is a bug.
+bool register_gpu_kernel(const std::type_info& primitive, GpuKernel kernel);
+const GpuKernel* find_gpu_kernel(const std::type_info& primitive);
+
+// Registers `function(Prim&, inputs, outputs, ctx)` as the GPU kernel of primitive class Prim.
+#define LAZULI_GPU_KERNEL(Prim, function)                                                                       \
+  static const bool lazuli_gpu_kernel_##Prim = ::lazuli::cuda::register_gpu_kernel(                            \
+      typeid(Prim), [](::lazuli::Primitive& p, const std::vector<::lazuli::array>& in,                           \
+                       std::vector<::lazuli::array>& out, const ::lazuli::cuda::GpuContext& ctx) {               \
+        function(static_cast<Prim&>(p), in, out, ctx);                                                           \
+      })
+
+// ---- host-side helpers for the kernels' launches ----
+
+// The cuBLAS handle of a Lazuli stream, bound to its CUDA stream (default math: float32
+// is not rounded to TF32).
+cublasHandle_t cublas_handle(const GpuContext& ctx);
+
+const void* data_of(const array& a);  // the first element (offset applied)
+bool row_major_dense(const array& a);
+
+// Merges the dimensions of `shape` that every operand steps through evenly, so dense and
+// scalar operands index as one flat dimension; throws naming `op` past kMaxDims.
+template <int N>
+Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& strides, const std::string& op);
+extern template Indexer<1> make_indexer<1>(const Shape&, const std::array<Strides, 1>&, const std::string&);
+extern template Indexer<2> make_indexer<2>(const Shape&, const std::array<Strides, 2>&, const std::string&);
+extern template Indexer<3> make_indexer<3>(const Shape&, const std::array<Strides, 3>&, const std::string&);
+
+// Allocates `out` (row-major) and fills it with `in` converted to out's dtype, broadcast to
+// out's shape, on the device: the way to make any input dense for a library call.
+void convert_into(const array& in, array& out, cudaStream_t s);
+// `a` itself when row-major dense, else a dense device copy.
+array dense(const array& a, cudaStream_t s);
+
+}  // namespace lazuli::cuda

@@ -1,0 +1,74 @@
+// CUDA backend: matmul through cuBLAS.
+#include <climits>
+
+#include "lazuli/backend/cpu/kernels.h"
+#include "lazuli/backend/cuda/cuda_check.h"
+#include "lazuli/backend/cuda/host.h"
+#include "lazuli/primitives.h"
+
+namespace lazuli::cuda {
+namespace {
+
+// An operand as cuBLAS reads it: a dense row-major matrix per batch entry, `batch_stride`
+// elements apart (0 when every batch entry is the same matrix). Other layouts are copied.
+struct Operand {
+  array data;
+  long long batch_stride;
+};
+Operand matmul_operand(const array& x, cudaStream_t s) {
+  int nd = static_cast<int>(x.ndim());
+  int64_t rows = x.shape(nd - 2), cols = x.shape(nd - 1);
+  if (row_major_dense(x)) return {x, rows * cols};
+  bool matrix_dense = (cols == 1 || x.strides(nd - 1) == 1) && (rows == 1 || x.strides(nd - 2) == cols);
+  bool batch_broadcast = true;
+  for (int d = 0; d < nd - 2; ++d) batch_broadcast = batch_broadcast && (x.shape(d) == 1 || x.strides(d) == 0);
+  if (matrix_dense && batch_broadcast) return {x, 0};
+  return {dense(x, s), rows * cols};
+}
+
+void eval_matmul(Matmul& p, const std::vector<array>& inputs, std::vector<array>& outs, const GpuContext& ctx) {
+  array& out = outs[0];
+  cudaStream_t s = ctx.stream;
+  cpu::allocate(out);
+  if (out.size() == 0) return;
+  Dtype t = out.dtype();
+  cudaDataType_t type;
+  cublasComputeType_t compute;
+  if (t == float32) type = CUDA_R_32F, compute = CUBLAS_COMPUTE_32F;
+  else if (t == float64) type = CUDA_R_64F, compute = CUBLAS_COMPUTE_64F;
+  else if (t == float16) type = CUDA_R_16F, compute = CUBLAS_COMPUTE_32F;
+  else if (t == bfloat16) type = CUDA_R_16BF, compute = CUBLAS_COMPUTE_32F;
+  else if (t == complex64) type = CUDA_C_32F, compute = CUBLAS_COMPUTE_32F;
+  else
+    throw std::invalid_argument("[matmul] " + dtype_name(t) +
+                                " is not supported on the GPU (float32, float64, float16, bfloat16 and complex64 are).");
+  int nd = static_cast<int>(out.ndim());
+  int64_t m = out.shape(nd - 2), n = out.shape(nd - 1), k = inputs[0].shape(-1);
+  int64_t batch = out.size() / (m * n);
+  if (k == 0) {  // an empty sum
+    LAZULI_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.nbytes(), s));
+    return;
+  }
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX || batch > INT_MAX)
+    throw std::invalid_argument("[matmul] GPU matmul dimensions must fit in 32 bits; got m=" + std::to_string(m) +
+                                ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                                ", batch=" + std::to_string(batch) + ".");
+  Operand a = matmul_operand(inputs[0], s), b = matmul_operand(inputs[1], s);
+  // Row-major C = A B is column-major C^T = B^T A^T: pass B first, no transposes.
+  double alpha64 = 1, beta64 = 0;
+  float alpha32[2] = {1, 0}, beta32[2] = {0, 0};  // real and complex scalars alike
+  const void* alpha = compute == CUBLAS_COMPUTE_64F ? static_cast<const void*>(&alpha64) : alpha32;
+  const void* beta = compute == CUBLAS_COMPUTE_64F ? static_cast<const void*>(&beta64) : beta32;
+  LAZULI_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_handle(ctx), CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), alpha,
+      data_of(b.data), type, int(n), b.batch_stride, data_of(a.data), type, int(k), a.batch_stride, beta,
+      out.raw_data(), type, int(n), m * n, int(batch), compute, CUBLAS_GEMM_DEFAULT));
+  // A copied operand is freed when this returns: the GEMM must be done reading it.
+  LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+}  // namespace
+
+LAZULI_GPU_KERNEL(Matmul, eval_matmul);
+
+}  // namespace lazuli::cuda
