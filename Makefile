@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Serialise builds: two heavy builds at once starve a 2-core machine.
 LOCK := flock /tmp/lazuli-build.lock
 
-.PHONY: all deps configure build demo tutorial test test-cpp bench bench-cpu test-gpu fuzz clean
+.PHONY: all deps configure build demo tutorial test test-cpp bench bench-cpu test-gpu bench-gpu fuzz clean
 
 all: build
 
@@ -45,6 +45,10 @@ bench: build
 # lent GPU machine, carry .gpu-debs made by scripts/fetch-gpu-debs).
 test-gpu:
 	@bash scripts/test-gpu
+
+# GPU benchmarks against PyTorch on the same GPU (benchmarks/bench_gpu.py).
+bench-gpu:
+	@bash scripts/bench-gpu
 
 # libFuzzer targets of the file-format parsers (fuzz/), built with clang in their own
 # folder and each run for FUZZ_SECONDS; fails on any crash or sanitizer report.

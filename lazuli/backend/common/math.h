@@ -9,12 +9,21 @@
 #include <type_traits>
 
 #ifdef __CUDACC__
+#include <cuda/std/complex>
 #define LAZULI_HD __host__ __device__
 #else
 #define LAZULI_HD
 #endif
 
 namespace lazuli::math {
+
+// Complex math: std::complex on the CPU; in CUDA code the functors meet cuda::std::complex
+// (the same layout), whose functions also compile for the device.
+#ifdef __CUDACC__
+namespace cplx = ::cuda::std;
+#else
+namespace cplx = std;
+#endif
 
 // Which element kinds a functor accepts: kernels instantiate only these.
 enum Kinds : int { kBool = 1, kInt = 2, kFloat = 4, kComplex = 8, kNumeric = kInt | kFloat | kComplex };
@@ -44,7 +53,7 @@ template <typename To, typename From> LAZULI_HD To float_to_int(From v) {
 struct Abs {
   static constexpr int kinds = kNumeric;
   template <typename T> LAZULI_HD auto operator()(T x) const {
-    if constexpr (is_cplx<T>) return std::abs(x);
+    if constexpr (is_cplx<T>) return cplx::abs(x);
     else if constexpr (std::is_unsigned_v<T>) return x;
     else if constexpr (std::is_integral_v<T>) return static_cast<T>(x < 0 ? -x : x);
     else return std::fabs(x);
@@ -60,7 +69,7 @@ struct Negative {
 struct Sign {
   static constexpr int kinds = kNumeric;
   template <typename T> LAZULI_HD T operator()(T x) const {
-    if constexpr (is_cplx<T>) return x == T(0) ? x : x / std::abs(x);
+    if constexpr (is_cplx<T>) return x == T(0) ? x : x / cplx::abs(x);
     else if constexpr (std::is_unsigned_v<T>) return x != 0;
     else if constexpr (std::is_integral_v<T>) return static_cast<T>((x > 0) - (x < 0));
     else return x > 0 ? T(1) : (x < 0 ? T(-1) : x);  // keeps 0, -0 and NaN
@@ -76,27 +85,36 @@ struct Square {
     static constexpr int kinds = KINDS;                                                      \
     template <typename T> LAZULI_HD T operator()(T x) const { return std::fn(x); }           \
   };
-LAZULI_STD_UNARY(Sqrt, sqrt, kFloat | kComplex)
-LAZULI_STD_UNARY(Exp, exp, kFloat | kComplex)
-LAZULI_STD_UNARY(Log, log, kFloat | kComplex)
-LAZULI_STD_UNARY(Log10, log10, kFloat | kComplex)
-LAZULI_STD_UNARY(Sin, sin, kFloat | kComplex)
-LAZULI_STD_UNARY(Cos, cos, kFloat | kComplex)
-LAZULI_STD_UNARY(Tan, tan, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcSin, asin, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcCos, acos, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcTan, atan, kFloat | kComplex)
-LAZULI_STD_UNARY(Sinh, sinh, kFloat | kComplex)
-LAZULI_STD_UNARY(Cosh, cosh, kFloat | kComplex)
-LAZULI_STD_UNARY(Tanh, tanh, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcSinh, asinh, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcCosh, acosh, kFloat | kComplex)
-LAZULI_STD_UNARY(ArcTanh, atanh, kFloat | kComplex)
+#define LAZULI_STD_UNARY_C(Name, fn)                                                          \
+  struct Name {                                                                              \
+    static constexpr int kinds = kFloat | kComplex;                                          \
+    template <typename T> LAZULI_HD T operator()(T x) const {                                \
+      if constexpr (is_cplx<T>) return cplx::fn(x);                                          \
+      else return std::fn(x);                                                                \
+    }                                                                                        \
+  };
+LAZULI_STD_UNARY_C(Sqrt, sqrt)
+LAZULI_STD_UNARY_C(Exp, exp)
+LAZULI_STD_UNARY_C(Log, log)
+LAZULI_STD_UNARY_C(Log10, log10)
+LAZULI_STD_UNARY_C(Sin, sin)
+LAZULI_STD_UNARY_C(Cos, cos)
+LAZULI_STD_UNARY_C(Tan, tan)
+LAZULI_STD_UNARY_C(ArcSin, asin)
+LAZULI_STD_UNARY_C(ArcCos, acos)
+LAZULI_STD_UNARY_C(ArcTan, atan)
+LAZULI_STD_UNARY_C(Sinh, sinh)
+LAZULI_STD_UNARY_C(Cosh, cosh)
+LAZULI_STD_UNARY_C(Tanh, tanh)
+LAZULI_STD_UNARY_C(ArcSinh, asinh)
+LAZULI_STD_UNARY_C(ArcCosh, acosh)
+LAZULI_STD_UNARY_C(ArcTanh, atanh)
 LAZULI_STD_UNARY(Erf, erf, kFloat)
 LAZULI_STD_UNARY(Floor, floor, kFloat)
 LAZULI_STD_UNARY(Ceil, ceil, kFloat)
 LAZULI_STD_UNARY(Round, nearbyint, kFloat)  // half to even, as NumPy rounds
 #undef LAZULI_STD_UNARY
+#undef LAZULI_STD_UNARY_C
 
 // Complex expm1, log1p and log2 as NumPy defines them (exp(z) - 1, log(1 + z), log(z) / ln 2),
 // with expm1 and log1p kept accurate near z = 0 where the plain forms cancel.
@@ -119,7 +137,7 @@ struct Log1p {
     if constexpr (is_cplx<T>) {
       auto x = z.real(), y = z.imag();
       using R = decltype(x);
-      if (!(std::fabs(x) < R(0.5) && std::fabs(y) < R(0.5))) return std::log(T(1) + z);
+      if (!(std::fabs(x) < R(0.5) && std::fabs(y) < R(0.5))) return cplx::log(T(1) + z);
       // |1 + z|^2 = 1 + (2x + x^2 + y^2): the log of that small excess, without forming 1 + ...
       return T(R(0.5) * std::log1p(x * (2 + x) + y * y), std::atan2(y, 1 + x));
     } else {
@@ -130,14 +148,17 @@ struct Log1p {
 struct Log2 {
   static constexpr int kinds = kFloat | kComplex;
   template <typename T> LAZULI_HD T operator()(T z) const {
-    if constexpr (is_cplx<T>) return std::log(z) * decltype(z.real())(1.4426950408889634);  // 1 / ln 2
+    if constexpr (is_cplx<T>) return cplx::log(z) * decltype(z.real())(1.4426950408889634);  // 1 / ln 2
     else return std::log2(z);
   }
 };
 
 struct Rsqrt {
   static constexpr int kinds = kFloat | kComplex;
-  template <typename T> LAZULI_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
+  template <typename T> LAZULI_HD T operator()(T x) const {
+    if constexpr (is_cplx<T>) return T(1) / cplx::sqrt(x);
+    else return T(1) / std::sqrt(x);
+  }
 };
 struct Reciprocal {
   static constexpr int kinds = kFloat | kComplex;
@@ -148,8 +169,8 @@ struct Sigmoid {
   template <typename T> LAZULI_HD T operator()(T x) const {
     // Never exponentiates a number of large positive real part, so no overflow to inf/inf.
     if constexpr (is_cplx<T>) {
-      if (x.real() >= 0) return T(1) / (T(1) + std::exp(-x));
-      T e = std::exp(x);
+      if (x.real() >= 0) return T(1) / (T(1) + cplx::exp(-x));
+      T e = cplx::exp(x);
       return e / (T(1) + e);
     } else {
       T e = std::exp(-std::fabs(x));
@@ -237,7 +258,7 @@ struct IsNegInf {
 };
 struct Conjugate {
   static constexpr int kinds = kComplex;
-  template <typename T> LAZULI_HD T operator()(T x) const { return std::conj(x); }
+  template <typename T> LAZULI_HD T operator()(T x) const { return cplx::conj(x); }
 };
 struct Real {
   static constexpr int kinds = kComplex;
@@ -326,6 +347,8 @@ struct Power {
         base = static_cast<T>(base * base);
       }
       return result;
+    } else if constexpr (is_cplx<T>) {
+      return cplx::pow(base, exp);
     } else {
       return std::pow(base, exp);
     }

@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cuda/std/complex>
+
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -20,6 +22,8 @@ namespace lazuli::cuda {
 template <typename T> struct device_type { using type = T; };
 template <> struct device_type<float16_t> { using type = __half; };
 template <> struct device_type<bfloat16_t> { using type = __nv_bfloat16; };
+template <> struct device_type<complex64_t> { using type = ::cuda::std::complex<float>; };
+template <typename S> inline constexpr bool is_complex_v = std::is_same_v<S, ::cuda::std::complex<float>>;
 template <typename S> inline constexpr bool is_half_v = std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>;
 template <typename S> using compute_t = std::conditional_t<is_half_v<S>, float, S>;
 
@@ -36,6 +40,11 @@ template <typename To, typename From> __device__ To convert(From v) {
     return v;
   } else if constexpr (is_half_v<From>) {
     return convert<To>(load(v));
+  } else if constexpr (is_complex_v<From>) {  // the real part, as NumPy (bool: either part nonzero)
+    if constexpr (std::is_same_v<To, bool>) return v.real() != 0.f || v.imag() != 0.f;
+    else return convert<To>(v.real());
+  } else if constexpr (is_complex_v<To>) {
+    return To(static_cast<float>(v), 0.f);
   } else if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (std::is_same_v<To, __half>) {
@@ -73,7 +82,12 @@ inline int blocks_for(int64_t n) {
 
 inline void check_launch(const char* what) { check_cuda(cudaGetLastError(), what); }
 
-// Calls f(S{}) with S the device storage type of t; complex64 has no device kernels yet.
+// Calls f(S{}) with S the device storage type of t, complex64 included.
+template <typename F> void dispatch_all(Dtype t, F&& f) {
+  dispatch_dtype(t, [&](auto host) { f(typename device_type<decltype(host)>::type{}); });
+}
+
+// Calls f(S{}) with S the device storage type of t, for kernels without complex64 support.
 template <typename F> void dispatch(Dtype t, const char* op, F&& f) {
   if (t == complex64)
     throw std::invalid_argument(std::string("[") + op + "] complex64 is not supported on the GPU yet.");
