@@ -57,8 +57,8 @@ TORCH_DTYPE = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": 
 def bench_matmul():
     for name, n in [("bfloat16", 8192), ("float16", 8192), ("float32", 8192), ("float64", 4096)]:
         dt = getattr(mx, name)
-        a = mx.random.normal((n, n)).astype(dt)
-        b = mx.random.normal((n, n)).astype(dt)
+        a = mx.random.normal((n, n), stream=mx.cpu).astype(dt)
+        b = mx.random.normal((n, n), stream=mx.cpu).astype(dt)
         mx.eval(a, b)
         ta = torch.randn(n, n, device="cuda", dtype=TORCH_DTYPE[name])
         tb = torch.randn(n, n, device="cuda", dtype=TORCH_DTYPE[name])
@@ -67,8 +67,8 @@ def bench_matmul():
         row(f"matmul {name} {n}³", lz_time(lambda: a @ b, reps), torch_time(lambda: ta @ tb, reps), "TFLOP/s",
             2 * n**3)
     # batch-1 (gemv): a decoding step's projection, 1 x 4096 @ 4096 x 11008 in float16
-    x = mx.random.normal((1, 4096)).astype(mx.float16)
-    w = mx.random.normal((4096, 11008)).astype(mx.float16)
+    x = mx.random.normal((1, 4096), stream=mx.cpu).astype(mx.float16)
+    w = mx.random.normal((4096, 11008), stream=mx.cpu).astype(mx.float16)
     tx = torch.randn(1, 4096, device="cuda", dtype=torch.float16)
     tw = torch.randn(4096, 11008, device="cuda", dtype=torch.float16)
     mx.eval(x, w)
@@ -78,8 +78,8 @@ def bench_matmul():
 
 def bench_bandwidth():
     n = 1 << 28  # 256M float32: 1 GiB per array
-    x = mx.random.normal((n,))
-    y = mx.random.normal((n,))
+    x = mx.random.normal((n,), stream=mx.cpu)
+    y = mx.random.normal((n,), stream=mx.cpu)
     mx.eval(x, y)
     tx = torch.randn(n, device="cuda")
     ty = torch.randn(n, device="cuda")

@@ -14,18 +14,30 @@
 
 namespace lazuli {
 
-void Event::signal(std::exception_ptr error) {
+void Event::signal(std::exception_ptr error, std::shared_ptr<DeviceFence> fence) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     done_ = true;
     error_ = error;
+    fence_ = std::move(fence);
   }
   cv_.notify_all();
 }
-std::exception_ptr Event::wait_error() {
+std::exception_ptr Event::wait_host_error() {
   std::unique_lock<std::mutex> lock(mutex_);
   cv_.wait(lock, [this] { return done_; });
   return error_;
+}
+std::exception_ptr Event::wait_error() {
+  if (auto e = wait_host_error()) return e;
+  if (fence_) {
+    try {
+      fence_->wait();
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+  return nullptr;
 }
 void Event::wait() {
   if (auto e = wait_error()) std::rethrow_exception(e);

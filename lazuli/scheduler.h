@@ -10,12 +10,26 @@
 
 namespace lazuli {
 
-// Set once when the work that makes an array is done (or has failed).
+// Work a device has been handed but may not have finished (a CUDA event after a GPU
+// node's kernels). `stream` is the Lazuli stream whose device queue runs it in order.
+class DeviceFence {
+ public:
+  explicit DeviceFence(int stream) : stream(stream) {}
+  virtual ~DeviceFence() = default;
+  virtual void wait() = 0;  // blocks until the device work is done; throws its error
+  const int stream;
+};
+
+// Set once when the work that makes an array has been done (or has failed) on the host. A
+// GPU node's event also carries the fence of its kernels: wait() waits for both, while a
+// node later in the same GPU stream only needs the host part (the stream keeps order).
 class Event {
  public:
-  void signal(std::exception_ptr error = nullptr);
-  void wait();                  // rethrows the work's error
-  std::exception_ptr wait_error();  // waits, returns the error instead of throwing
+  void signal(std::exception_ptr error = nullptr, std::shared_ptr<DeviceFence> fence = nullptr);
+  void wait();                       // rethrows the work's error
+  std::exception_ptr wait_error();   // waits, returns the error instead of throwing
+  std::exception_ptr wait_host_error();  // waits for the host part only
+  const std::shared_ptr<DeviceFence>& fence() const { return fence_; }  // after the host part
   bool is_signaled();
 
  private:
@@ -23,6 +37,7 @@ class Event {
   std::condition_variable cv_;
   bool done_ = false;
   std::exception_ptr error_;
+  std::shared_ptr<DeviceFence> fence_;
 };
 
 namespace scheduler {

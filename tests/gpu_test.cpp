@@ -142,6 +142,42 @@ TEST_F(Gpu, CpuAndGpuNodesInOneGraph) {
   expect_same(run(kCpu, kCpu, kCpu), run(kGpu, kCpu, side), "mixed graph");
 }
 
+// GPU nodes do not wait for their kernels: long chains (more nodes than a stream keeps in
+// flight), CPU nodes reading GPU results mid-chain, two GPU streams, and intermediate
+// arrays read after the chain's end all see finished data.
+TEST_F(Gpu, AsynchronousChainsMatchCpu) {
+  array x = sample({1 << 22}, float32, 1);
+  Stream side = new_stream(kGpu);
+  auto run = [&](Device gpu, StreamOrDevice other_gpu) {
+    array y = x;
+    std::vector<array> kept;
+    for (int i = 0; i < 1500; ++i) {
+      y = add(multiply(y, array(0.5f), gpu), array(1.0f), gpu);  // converges to 2
+      if (i % 300 == 0) kept.push_back(y);
+    }
+    array on_cpu = sum(y, false, kCpu);            // reads the GPU chain's end on the CPU
+    array mixed = exp(negative(y, other_gpu), gpu);  // second GPU stream, then back
+    eval({on_cpu, mixed});
+    return std::vector<array>{on_cpu, mixed, kept[0], kept[2], kept[4]};
+  };
+  auto cpu = run(kCpu, kCpu);
+  auto gpu = run(kGpu, side);
+  for (size_t i = 0; i < cpu.size(); ++i) expect_same(cpu[i], gpu[i], "output " + std::to_string(i));
+}
+
+TEST_F(Gpu, BuffersFreedWhileKernelsRunAreNotReused) {
+  // Each step frees its input as soon as it is launched; the CPU allocates and writes new
+  // buffers meanwhile. Deferred frees keep the kernels' inputs intact.
+  array expected = sample({1 << 20}, float32, 3);
+  array y = expected;
+  for (int i = 0; i < 200; ++i) {
+    y = negative(negative(y, kGpu), kGpu);
+    array noise = sample({1 << 20}, float32, 100 + i);  // CPU work on fresh buffers
+    noise.eval();
+  }
+  expect_same(expected, y, "double negation chain");
+}
+
 TEST_F(Gpu, KernelsReadMemoryTheCallerLent) {
   // Not allocated by Lazuli, so not managed memory: the GPU reads a staged copy.
   std::vector<float> host{1.f, -2.f, 3.5f, 0.25f, 8.f, -0.5f};

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <utility>
 #include <mutex>
@@ -77,10 +78,35 @@ struct CachingAllocator {
     }
   }
 
+  // Frees the GPU may still be reading (buffers of kernels in flight): they join the cache
+  // once the kernels launched before the free are done.
+  struct Pending {
+    allocator::Buffer buffer;
+    uint64_t tag;
+  };
+  std::deque<Pending> pending;
+  size_t pending_bytes = 0;
+
+  void reclaim(uint64_t done) {  // caller holds the lock
+    while (!pending.empty() && pending.front().tag <= done) {
+      auto b = pending.front().buffer;
+      pending.pop_front();
+      pending_bytes -= b.size;
+      to_cache(b);
+    }
+  }
+
   allocator::Buffer malloc(size_t size) {
     if (size == 0) return {nullptr, 0};
     size_t cap = round_size(size);
+#ifdef LAZULI_CUDA
+    // Outside the lock: it may drop finished nodes' inputs, which frees buffers.
+    uint64_t done = system.managed ? cuda::completed_tag() : 0;
+#endif
     std::lock_guard<std::mutex> lock(mutex);
+#ifdef LAZULI_CUDA
+    reclaim(done);
+#endif
     auto it = cache.lower_bound(cap);
     if (it != cache.end() && it->first <= cap + cap / 4) {
       allocator::Buffer b{it->second, it->first};
@@ -90,6 +116,12 @@ struct CachingAllocator {
       return b;
     }
     size_t limit = std::min(memory_limit, system.cap);
+#ifdef LAZULI_CUDA
+    if (active + cap > limit && pending_bytes > 0) {  // wait for the GPU to give them back
+      cuda::synchronize_all();
+      reclaim(UINT64_MAX);
+    }
+#endif
     if (active + cached + cap > limit) release_cached_until(0);
     if (active + cap > limit)
       throw std::runtime_error("[malloc] Out of memory: asked for " + std::to_string(size) + " bytes with " +
@@ -112,7 +144,21 @@ struct CachingAllocator {
 
   void free(allocator::Buffer b) {
     if (!b.ptr) return;
+#ifdef LAZULI_CUDA
+    uint64_t tag = system.managed ? cuda::free_tag() : 0;
+#endif
     std::lock_guard<std::mutex> lock(mutex);
+#ifdef LAZULI_CUDA
+    if (tag != 0) {  // still counted as active until it is reclaimed
+      pending.push_back({b, tag});
+      pending_bytes += b.size;
+      return;
+    }
+#endif
+    to_cache(b);
+  }
+
+  void to_cache(allocator::Buffer b) {  // caller holds the lock
     active -= b.size;
     if (b.size > cache_limit) {
       system.release(b.ptr);

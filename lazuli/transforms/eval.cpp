@@ -5,6 +5,9 @@
 #include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
 #include "lazuli/transforms/tape.h"
+#ifdef LAZULI_CUDA
+#include "lazuli/backend/cuda/device.h"
+#endif
 
 namespace lazuli {
 namespace {
@@ -22,22 +25,35 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
 // if the trace has ended by the time the node runs).
 void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Event& done, bool keep_graph) {
   std::exception_ptr error;
-  for (auto& w : waits)
-    if (auto e = w->wait_error()) error = e;
+  const Primitive& p = node.primitive();
+  bool on_gpu = p.device() != Device::cpu;
+  for (auto& w : waits) {
+    // A GPU node after a producer on its own GPU stream needs only the host part: the
+    // CUDA stream runs the two in order. Anything else waits for the device work too.
+    auto e = w->wait_host_error();
+    if (!e && w->fence() && !(on_gpu && w->fence()->stream == p.stream().index)) e = w->wait_error();
+    if (e) error = e;
+  }
+  std::shared_ptr<DeviceFence> fence;
   if (!error) {
     try {
       auto outputs = node.outputs();
-      if (node.primitive().device() == Device::cpu) node.primitive().eval_cpu(node.inputs(), outputs);
+      if (!on_gpu) node.primitive().eval_cpu(node.inputs(), outputs);
       else node.primitive().eval_gpu(node.inputs(), outputs);
+#ifdef LAZULI_CUDA
+      if (on_gpu) fence = cuda::stream_fence(p.stream().index);
+#endif
       for (auto& o : outputs) {
-        o.set_status(array::Status::available);
+        // Outputs the GPU may still be writing stay `scheduled`: readers wait on the event,
+        // and eval marks them available once the device is done.
+        if (!fence) o.set_status(array::Status::available);
         if (!keep_graph) o.detach();
       }
     } catch (...) {
       error = std::current_exception();
     }
   }
-  done.signal(error);
+  done.signal(error, std::move(fence));
 }
 
 }  // namespace
@@ -74,6 +90,7 @@ void eval(std::vector<array> outputs) {
     if (o.status() != array::Status::available) {
       if (!o.event()) throw std::runtime_error("[eval] Array was scheduled without an event.");
       o.event()->wait();
+      o.set_status(array::Status::available);
     }
 }
 

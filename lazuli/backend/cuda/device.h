@@ -2,11 +2,14 @@
 // so the allocator, the scheduler and the tests can include it.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace lazuli {
 class array;
 class Primitive;
+class DeviceFence;
 }  // namespace lazuli
 
 namespace lazuli::cuda {
@@ -21,7 +24,21 @@ void managed_free(void* p);
 // first asked, so that a program fails with a clear error instead of thrashing.
 size_t memory_cap();
 
-// Runs `p` on the GPU stream `stream_index` and waits for the stream, so the outputs are
-// complete when this returns. Returns false when the backend has no kernel for `p`.
+// Whether `p` points into a buffer managed_malloc returned (so no driver query is needed).
+bool is_managed(const void* p);
+
+// Launches `p` on its GPU stream without waiting for it: the stream keeps the node's inputs
+// alive until its kernels are done. Returns false when the backend has no kernel for `p`.
 bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+// The work handed to a GPU stream so far, as a fence; nullptr when all of it is done.
+std::shared_ptr<DeviceFence> stream_fence(int stream_index);
+
+// For the allocator, which must not reuse a buffer a kernel may still read: free_tag() is 0
+// when no GPU work is in flight (free at once), else a ticket that completed_tag() reaches
+// once every kernel launched before the free is done. completed_tag() also lets go of the
+// inputs that finished nodes kept alive. synchronize_all() waits for every GPU stream
+// (and frees nothing, so the allocator may call it holding its lock).
+uint64_t free_tag();
+uint64_t completed_tag();
+void synchronize_all();
 }  // namespace lazuli::cuda

@@ -1,11 +1,22 @@
 // CUDA backend: managed memory and the per-stream CUDA streams.
 #include <map>
 #include <mutex>
+#include <unordered_set>
 
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/device.h"
 
 namespace lazuli::cuda {
+
+namespace {
+// The buffers managed_malloc handed out, so that kernels need no driver query to know
+// they may read them.
+std::mutex managed_mutex;
+std::unordered_set<const void*>& managed_buffers() {
+  static auto* buffers = new std::unordered_set<const void*>;  // never destroyed: frees at exit
+  return *buffers;
+}
+}  // namespace
 
 void* managed_malloc(size_t bytes) {
   void* p = nullptr;
@@ -13,13 +24,24 @@ void* managed_malloc(size_t bytes) {
     cudaGetLastError();  // an out-of-memory status is not sticky; clear it for the next call
     return nullptr;
   }
+  std::lock_guard<std::mutex> lock(managed_mutex);
+  managed_buffers().insert(p);
   return p;
 }
 
 // Never throws: buffers are freed from destructors, also while the process exits and the
 // CUDA runtime is already unloading (cudaFree then reports an error that does not matter).
 void managed_free(void* p) {
+  {
+    std::lock_guard<std::mutex> lock(managed_mutex);
+    managed_buffers().erase(p);
+  }
   if (cudaFree(p) != cudaSuccess) cudaGetLastError();
+}
+
+bool is_managed(const void* p) {
+  std::lock_guard<std::mutex> lock(managed_mutex);
+  return managed_buffers().count(p) > 0;
 }
 
 size_t memory_cap() {
