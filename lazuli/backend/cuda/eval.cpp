@@ -7,6 +7,7 @@
 #include "lazuli/backend/cuda/device.h"
 #include "lazuli/backend/cuda/host.h"
 #include "lazuli/primitives.h"
+#include "lazuli/primitives/indexing.h"
 
 namespace lazuli::cuda {
 namespace {
@@ -31,12 +32,14 @@ array staged(const array& a) {
 }
 
 // Primitives that only make a new view of their input's buffer (or, for an incompatible
-// reshape, a host copy): they run as on the CPU, over the same managed memory.
+// reshape, a host copy; Depends and CustomTransforms pass their inputs' buffers through):
+// they run as on the CPU, over the same managed memory.
 bool is_view(const Primitive& p) {
   return dynamic_cast<const Broadcast*>(&p) || dynamic_cast<const Reshape*>(&p) ||
          dynamic_cast<const Transpose*>(&p) || dynamic_cast<const Slice*>(&p) ||
          dynamic_cast<const AsStrided*>(&p) || dynamic_cast<const View*>(&p) ||
-         dynamic_cast<const StopGradient*>(&p);
+         dynamic_cast<const StopGradient*>(&p) || dynamic_cast<const Depends*>(&p) ||
+         dynamic_cast<const CustomTransforms*>(&p);
 }
 
 }  // namespace
