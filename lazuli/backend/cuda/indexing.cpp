@@ -104,7 +104,12 @@ Blocks blocks(const Shape& shape, int axis) {
 }
 // The windows of a take or scatter along an axis of a row-major (outer, dim, inner) buffer.
 Windows axis_windows(const Blocks& b, const array& starts, int64_t n) {
-  Windows w = windows_of({static_cast<int32_t>(b.inner)}, {1}, starts, n, "take");
+  Windows w;
+  w.ndim = 1;
+  w.shape[0] = w.size = b.inner;
+  w.strides[0] = 1;
+  w.starts = static_cast<const int64_t*>(data_of(starts));
+  w.count = n;
   w.block_step = b.dim * b.inner;
   return w;
 }

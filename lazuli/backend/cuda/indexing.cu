@@ -79,9 +79,9 @@ template <typename W> __global__ void gather_kernel(const W* src, W* dst, int64_
   LAZULI_GRID_STRIDE(e, total) dst[e] = src[element_offset(e, win)];
 }
 
-__global__ void scatter_keys_kernel(int64_t total, Windows win, int64_t* keys, int64_t* order) {
+__global__ void scatter_keys_kernel(int64_t total, Windows win, uint64_t* keys, int64_t* order) {
   LAZULI_GRID_STRIDE(e, total) {
-    keys[e] = element_offset(e, win);
+    keys[e] = static_cast<uint64_t>(element_offset(e, win));
     order[e] = e;
   }
 }
@@ -89,10 +89,10 @@ __global__ void scatter_keys_kernel(int64_t total, Windows win, int64_t* keys, i
 // Runs of equal keys (one destination element) start where the key changes; the thread at a
 // run's start applies the run's updates in order.
 template <typename T, typename Combine>
-__global__ void combine_kernel(const T* upd, T* out, const int64_t* keys, const int64_t* order, int64_t n,
+__global__ void combine_kernel(const T* upd, T* out, const uint64_t* keys, const int64_t* order, int64_t n,
                                Combine combine) {
   LAZULI_GRID_STRIDE(p, n) {
-    int64_t k = keys[p];
+    uint64_t k = keys[p];
     if (p > 0 && keys[p - 1] == k) continue;
     T acc = out[k];
     for (int64_t q = p; q < n && keys[q] == k; ++q) acc = combine(acc, upd[order[q]]);
@@ -130,7 +130,7 @@ __global__ void divmod_kernel(const S* a, const S* b, S* q, S* r, int64_t n, Ind
 }
 
 template <typename T, typename Combine>
-void combine_sorted(const void* updates, void* out, const int64_t* keys, const int64_t* order, int64_t n,
+void combine_sorted(const void* updates, void* out, const uint64_t* keys, const int64_t* order, int64_t n,
                     Combine combine, cudaStream_t s) {
   combine_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(updates), static_cast<T*>(out), keys,
                                                        order, n, combine);
@@ -172,8 +172,8 @@ void launch_scatter(ScatterOp op, Dtype t, const void* updates, void* out, int64
     throw std::invalid_argument(std::string("[") + (op == ScatterOp::Max ? "scatter_max" : "scatter_min") +
                                 "] complex64 cannot be ordered.");
   // Destinations and update positions, then sorted by destination (stably).
-  DeviceBuffer keys(2 * total * sizeof(int64_t), s), order(2 * total * sizeof(int64_t), s);
-  int64_t *keys_in = keys.as<int64_t>(), *keys_out = keys_in + total;
+  DeviceBuffer keys(2 * total * sizeof(uint64_t), s), order(2 * total * sizeof(int64_t), s);
+  uint64_t *keys_in = keys.as<uint64_t>(), *keys_out = keys_in + total;
   int64_t *order_in = order.as<int64_t>(), *order_out = order_in + total;
   scatter_keys_kernel<<<blocks_for(total), kThreads, 0, s>>>(total, win, keys_in, order_in);
   check_launch(name);
