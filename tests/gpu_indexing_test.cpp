@@ -214,6 +214,19 @@ TEST_F(Gpu, ScatterOfManyUpdatesIntoFewPlacesMatchesCpu) {
       array upd = t == int32 ? sample({n}, t, 3) : astype(random::uniform(array(0.999f), array(1.001f), {n}, float32, random::key(3)), t);
       compare([&, fn = fn](Device d) { return fn(bins, idx, upd, 0, d); }, name + " many " + dtype_name(t));
     }
+  // Every update into one place: one run as long as the updates (integers reduce it as a
+  // tree, floats in order).
+  for (auto t : {int32, uint8, bool_})
+    compare([&](Device d) { return scatter_add(sample({3}, t, 6), zeros({n}, int32), sample({n}, t, 7), 0, d); },
+            "one place " + dtype_name(t));
+  compare([&](Device d) { return scatter_add(sample({3}, float32, 8), full({100003}, -1, int32), sample({100003}, float32, 9),
+                                             0, d); }, "one place float32");
+  // One index: the updates go straight to distinct places, without sorting.
+  compare([&](Device d) { return scatter_prod(sample({n / 2 + 5, 2}, float32, 10), array(1), sample({n / 2 + 5}, float32, 11),
+                                              1, d); }, "one index");
+  array cache = sample({4, 1024, 64}, bfloat16, 12);
+  compare([&](Device d) { return dynamic_slice_update(cache, sample({4, 1, 64}, bfloat16, 13), array(700), {1}, d); },
+          "a cache's one step");
   array wide = sample({4, n / 4 + 3}, float32, 4);
   compare([&](Device d) { return scatter_add(wide, indices({1, 1, -1}, {3}, int64, 4), sample({3, n / 4 + 3}, float32, 5),
                                              0, d); }, "long rows");

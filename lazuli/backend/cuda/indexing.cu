@@ -1,11 +1,13 @@
 // CUDA backend: indexing kernels (take, gather, the scatters, strided copies) and divmod.
 // Gathers and copies move elements as raw words of the element's width. Scatters sort the
-// update elements by destination (a stable radix sort keeps update order among repeats) and
-// then combine each destination's updates in order on one thread: repeated indices give
-// exactly what the CPU's sequential loop gives, rounding included, and the last Set wins.
+// update elements by destination (a stable radix sort keeps update order among repeats);
+// repeated indices then give exactly what the CPU's sequential loop gives: the last Set
+// wins, integer runs reduce as trees (their combines are associative), and float runs
+// combine in update order on one thread, rounding as the CPU rounds.
 #include <cuda/std/complex>
 
 #include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
 
 #include "lazuli/backend/cuda/device_util.cuh"
 #include "lazuli/backend/cuda/indexing.h"
@@ -100,6 +102,16 @@ __global__ void combine_kernel(const T* upd, T* out, const uint64_t* keys, const
   }
 }
 
+// One index (a KV cache's update, say): no two updates share a place, so each combines
+// straight into it, without sorting.
+template <typename T, typename Combine>
+__global__ void combine_direct_kernel(const T* upd, T* out, int64_t total, Windows win, Combine combine) {
+  LAZULI_GRID_STRIDE(e, total) {
+    T* dst = out + element_offset(e, win);
+    *dst = combine(*dst, upd[e]);
+  }
+}
+
 struct TakeLast {
   template <typename T> __device__ T operator()(T, T y) const { return y; }
 };
@@ -129,11 +141,61 @@ __global__ void divmod_kernel(const S* a, const S* b, S* q, S* r, int64_t n, Ind
   }
 }
 
+// Where the updates go: sorted by destination (keys/order), or, when keys is null, all to
+// distinct places that `win` names.
+struct Placement {
+  const uint64_t* keys = nullptr;
+  const int64_t* order = nullptr;
+  int64_t total = 0;
+  const Windows* win = nullptr;
+};
+
+// Set: the last update of each run wins, written by the run's last position.
+template <typename W>
+__global__ void set_last_kernel(const W* upd, W* out, const uint64_t* keys, const int64_t* order, int64_t n) {
+  LAZULI_GRID_STRIDE(p, n) {
+    if (p == n - 1 || keys[p + 1] != keys[p]) out[keys[p]] = upd[order[p]];
+  }
+}
+
+template <typename T> __global__ void gather_sorted_kernel(const T* upd, T* values, const int64_t* order, int64_t n) {
+  LAZULI_GRID_STRIDE(p, n) values[p] = upd[order[p]];
+}
 template <typename T, typename Combine>
-void combine_sorted(const void* updates, void* out, const uint64_t* keys, const int64_t* order, int64_t n,
-                    Combine combine, cudaStream_t s) {
-  combine_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(updates), static_cast<T*>(out), keys,
-                                                       order, n, combine);
+__global__ void apply_runs_kernel(T* out, const uint64_t* places, const T* totals, const int64_t* runs,
+                                  Combine combine) {
+  LAZULI_GRID_STRIDE(r, *runs) out[places[r]] = combine(out[places[r]], totals[r]);
+}
+
+template <typename T, typename Combine>
+void combine_into(const void* updates, void* out, const Placement& at, Combine combine, cudaStream_t s) {
+  auto* u = static_cast<const T*>(updates);
+  auto* o = static_cast<T*>(out);
+  int64_t n = at.total;
+  if (!at.keys) {
+    combine_direct_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(u, o, n, *at.win, combine);
+  } else if constexpr (std::is_same_v<Combine, TakeLast>) {
+    set_last_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(u, o, at.keys, at.order, n);
+  } else if constexpr (std::is_integral_v<T>) {
+    // Integer and bool combines are associative (wrapping), so a run may reduce as a tree
+    // and then combine into out once: exact, and a long run of one index stays parallel.
+    DeviceBuffer values(n * sizeof(T), s), totals(n * sizeof(T), s), places(n * sizeof(uint64_t), s);
+    DeviceBuffer runs(sizeof(int64_t), s);
+    gather_sorted_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(u, values.as<T>(), at.order, n);
+    check_launch("scatter");
+    size_t temp_bytes = 0;
+    LAZULI_CUDA_CHECK(cub::DeviceReduce::ReduceByKey(nullptr, temp_bytes, at.keys, places.as<uint64_t>(),
+                                                     values.as<T>(), totals.as<T>(), runs.as<int64_t>(), combine, n, s));
+    DeviceBuffer temp(temp_bytes, s);
+    LAZULI_CUDA_CHECK(cub::DeviceReduce::ReduceByKey(temp.as<void>(), temp_bytes, at.keys, places.as<uint64_t>(),
+                                                     values.as<T>(), totals.as<T>(), runs.as<int64_t>(), combine, n, s));
+    apply_runs_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(o, places.as<uint64_t>(), totals.as<T>(),
+                                                           runs.as<int64_t>(), combine);
+  } else {
+    // Floats round differently in another order: each run combines in update order, as the
+    // CPU's loop does.
+    combine_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(u, o, at.keys, at.order, n, combine);
+  }
   check_launch("scatter");
 }
 
@@ -171,39 +233,45 @@ void launch_scatter(ScatterOp op, Dtype t, const void* updates, void* out, int64
   if (t == complex64 && (op == ScatterOp::Max || op == ScatterOp::Min))
     throw std::invalid_argument(std::string("[") + (op == ScatterOp::Max ? "scatter_max" : "scatter_min") +
                                 "] complex64 cannot be ordered.");
-  // Destinations and update positions, then sorted by destination (stably).
-  DeviceBuffer keys(2 * total * sizeof(uint64_t), s), order(2 * total * sizeof(int64_t), s);
-  uint64_t *keys_in = keys.as<uint64_t>(), *keys_out = keys_in + total;
-  int64_t *order_in = order.as<int64_t>(), *order_out = order_in + total;
-  scatter_keys_kernel<<<blocks_for(total), kThreads, 0, s>>>(total, win, keys_in, order_in);
-  check_launch(name);
-  int end_bit = 1;
-  while (end_bit < 63 && (int64_t(1) << end_bit) < out_size) ++end_bit;
-  size_t temp_bytes = 0;
-  LAZULI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, order_out,
-                                                    total, 0, end_bit, s));
-  DeviceBuffer temp(temp_bytes, s);
-  LAZULI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys_out, order_in,
-                                                    order_out, total, 0, end_bit, s));
+  // With one index, windows of distinct blocks never meet; with more, sort the update
+  // positions by destination (stably, so repeats keep their order).
+  bool may_repeat = win.count > 1;
+  DeviceBuffer keys(may_repeat ? 2 * total * sizeof(uint64_t) : 0, s);
+  DeviceBuffer order(may_repeat ? 2 * total * sizeof(int64_t) : 0, s);
+  Placement at{nullptr, nullptr, total, &win};
+  if (may_repeat) {
+    uint64_t *keys_in = keys.as<uint64_t>(), *keys_out = keys_in + total;
+    int64_t *order_in = order.as<int64_t>(), *order_out = order_in + total;
+    scatter_keys_kernel<<<blocks_for(total), kThreads, 0, s>>>(total, win, keys_in, order_in);
+    check_launch(name);
+    int end_bit = 1;
+    while (end_bit < 63 && (int64_t(1) << end_bit) < out_size) ++end_bit;
+    size_t temp_bytes = 0;
+    LAZULI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, order_out,
+                                                      total, 0, end_bit, s));
+    DeviceBuffer temp(temp_bytes, s);
+    LAZULI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys_out, order_in,
+                                                      order_out, total, 0, end_bit, s));
+    at.keys = keys_out;
+    at.order = order_out;
+  }
   if (op == ScatterOp::Set) {  // moves elements: any dtype by its width
-    return dispatch_width(t.size, [&](auto word) {
-      combine_sorted<decltype(word)>(updates, out, keys_out, order_out, total, TakeLast{}, s);
-    });
+    return dispatch_width(t.size, [&](auto word) { combine_into<decltype(word)>(updates, out, at, TakeLast{}, s); });
   }
   auto run = [&](auto v) {
     using T = decltype(v);
     switch (op) {
       case ScatterOp::Set: break;
-      case ScatterOp::Add: return combine_sorted<T>(updates, out, keys_out, order_out, total, InComputeType<math::Add>{}, s);
+      case ScatterOp::Add: return combine_into<T>(updates, out, at, InComputeType<math::Add>{}, s);
       case ScatterOp::Prod:
-        return combine_sorted<T>(updates, out, keys_out, order_out, total, InComputeType<math::Multiply>{}, s);
+        return combine_into<T>(updates, out, at, InComputeType<math::Multiply>{}, s);
       case ScatterOp::Max:
         if constexpr (!std::is_same_v<T, ::cuda::std::complex<float>>)
-          return combine_sorted<T>(updates, out, keys_out, order_out, total, InComputeType<math::Maximum>{}, s);
+          return combine_into<T>(updates, out, at, InComputeType<math::Maximum>{}, s);
         break;
       case ScatterOp::Min:
         if constexpr (!std::is_same_v<T, ::cuda::std::complex<float>>)
-          return combine_sorted<T>(updates, out, keys_out, order_out, total, InComputeType<math::Minimum>{}, s);
+          return combine_into<T>(updates, out, at, InComputeType<math::Minimum>{}, s);
         break;
     }
   };
