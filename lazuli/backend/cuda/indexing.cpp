@@ -52,14 +52,12 @@ array window_starts(const std::vector<IndexAxis>& axes, int64_t n, const GpuCont
                     const std::function<void(size_t, const array&, int64_t)>& raise) {
   array starts({static_cast<int32_t>(n)}, int64, nullptr, {});
   cpu::allocate(starts);
-  array first_bad({static_cast<int32_t>(std::max<size_t>(axes.size(), 1))}, uint64, nullptr, {});
-  cpu::allocate(first_bad);
-  if (n == 0 || axes.empty()) {
-    if (n > 0) LAZULI_CUDA_CHECK(cudaMemsetAsync(starts.raw_data(), 0, starts.nbytes(), ctx.stream));
-    return starts;
-  }
+  if (n == 0) return starts;
   LAZULI_CUDA_CHECK(cudaMemsetAsync(starts.raw_data(), 0, starts.nbytes(), ctx.stream));
-  LAZULI_CUDA_CHECK(cudaMemsetAsync(first_bad.raw_data(), 0xFF, first_bad.nbytes(), ctx.stream));
+  if (axes.empty()) return starts;  // one window, at the origin
+  array first_bad({static_cast<int32_t>(axes.size())}, uint64, nullptr, {});
+  cpu::allocate(first_bad);
+  LAZULI_CUDA_CHECK(cudaMemsetAsync(first_bad.raw_data(), 0xFF, first_bad.nbytes(), ctx.stream));  // none yet
   auto* bad = static_cast<unsigned long long*>(first_bad.raw_data());
   std::vector<array> dense_indices;
   for (size_t k = 0; k < axes.size(); ++k) {
