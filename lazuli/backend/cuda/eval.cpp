@@ -18,6 +18,7 @@
 #include "lazuli/backend/cuda/elementwise.h"
 #include "lazuli/backend/cuda/host.h"
 #include "lazuli/primitives.h"
+#include "lazuli/primitives/indexing.h"
 #include "lazuli/scheduler.h"
 
 namespace lazuli::cuda {
@@ -41,12 +42,14 @@ array staged(const array& a) {
   return copy;
 }
 
-// Primitives that only make a new view of their input's buffer: they run as on the CPU,
-// over the same managed memory, reading no data.
+// Primitives that only make a new view of their input's buffer (Depends and
+// CustomTransforms pass their inputs' buffers through): they run as on the CPU, over the
+// same managed memory, reading no data.
 bool is_view(const Primitive& p) {
   return dynamic_cast<const Broadcast*>(&p) || dynamic_cast<const Transpose*>(&p) ||
          dynamic_cast<const Slice*>(&p) || dynamic_cast<const AsStrided*>(&p) || dynamic_cast<const View*>(&p) ||
-         dynamic_cast<const StopGradient*>(&p);
+         dynamic_cast<const StopGradient*>(&p) || dynamic_cast<const Depends*>(&p) ||
+         dynamic_cast<const CustomTransforms*>(&p);
 }
 
 // A reshape is a view where the strides allow; otherwise the elements are copied in
