@@ -202,7 +202,8 @@ TEST_F(Gpu, SolveMatchesCpu) {
         array v = sample({n}, t, 33);          // a vector
         for (bool upper : {false, true}) {
           std::string tri = upper ? "solve_triangular upper" : "solve_triangular lower";
-          for (auto& [label, rhs] : std::vector<std::pair<std::string, array>>{{"", b}, {" transposed b", bt}, {" vector", v}}) {
+          std::vector<std::pair<std::string, array>> rhss = {{"", b}, {" transposed b", bt}, {" vector", v}};
+          for (auto& [label, rhs] : rhss) {
             if (!upper)
               compare_all([&, &rhs = rhs](Device d) { return Outputs{linalg::solve(in.a, rhs, d)}; },
                           name("solve", n, n, t, in.layout) + label);
@@ -244,6 +245,29 @@ TEST_F(Gpu, SingularValuesMatchCpu) {
     for (auto [m, n] : kRectangles)
       for (auto& in : layouts(m, n, t, general, 60))
         compare_all([&](Device d) { return linalg::svd(in.a, false, d); }, name("svd values", m, n, t, in.layout));
+}
+
+// Blocked code paths (large matrices) and many small matrices (one library call each).
+TEST_F(Gpu, LargeAndManyMatricesMatchCpu) {
+  for (auto t : kFloats) {
+    std::string d = " " + dtype_name(t);
+    array big = well_conditioned({256, 256}, t, 120), big_spd = spd({256, 256}, t, 121);
+    array many = well_conditioned({300, 3, 3}, t, 122);
+    array rhs = sample({256, 5}, t, 123);
+    big.eval(), big_spd.eval(), many.eval();
+    compare_all([&](Device s) { return linalg::lu_factor(big, s); }, "lu_factor 256" + d);
+    compare_all([&](Device s) { return Outputs{linalg::inv(big, s)}; }, "inv 256" + d);
+    compare_all([&](Device s) { return Outputs{linalg::solve(big, rhs, s)}; }, "solve 256" + d);
+    compare_all([&](Device s) { return Outputs{linalg::solve_triangular(big, rhs, true, s)}; },
+                "solve_triangular 256" + d);
+    compare_all([&](Device s) { return Outputs{linalg::cholesky(big_spd, false, s)}; }, "cholesky 256" + d);
+    compare_all([&](Device s) { return Outputs{linalg::eigvalsh(big_spd, "L", s)}; }, "eigvalsh 256" + d);
+    compare_all([&](Device s) { return linalg::svd(sample({300, 200}, t, 124), false, s); }, "svd values 300x200" + d);
+    compare_all([&](Device s) { return linalg::lu_factor(many, s); }, "lu_factor 300 x 3x3" + d);
+    compare_all([&](Device s) { return Outputs{linalg::inv(many, s)}; }, "inv 300 x 3x3" + d);
+    compare_all([&](Device s) { return Outputs{linalg::cholesky(spd({300, 3, 3}, t, 125), true, s)}; },
+                "cholesky 300 x 3x3" + d);
+  }
 }
 
 // ---- outputs unique up to signs: invariants ---------------------------------------------

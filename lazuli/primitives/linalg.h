@@ -1,7 +1,7 @@
 // The linear-algebra primitives: one LAPACK factorization or solve per matrix of the
 // (..., M, N) input, batched over the leading axes. Inputs are already float32/float64 and
 // their batch axes broadcast by the ops (lazuli/ops/decompositions.cpp); the kernels are in
-// backend/cpu/lapack.cpp.
+// backend/cpu/lapack.cpp and, through cuSOLVER, backend/cuda/linalg.cpp.
 #pragma once
 #include "lazuli/primitives.h"
 

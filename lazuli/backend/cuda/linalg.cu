@@ -103,12 +103,13 @@ void launch_copy_matrices(int itemsize, const void* src, const MatrixLayout& fro
                           int64_t rows, int64_t cols, int64_t count, Keep keep, cudaStream_t s) {
   int64_t total = rows * cols * count;
   if (total == 0) return;
-  if (itemsize == 8)
-    copy_matrices_kernel<<<blocks_for(total), kThreads, 0, s>>>(static_cast<const uint64_t*>(src), from,
-                                                                 static_cast<uint64_t*>(dst), to, rows, cols, total, keep);
-  else
-    copy_matrices_kernel<<<blocks_for(total), kThreads, 0, s>>>(static_cast<const uint32_t*>(src), from,
-                                                                 static_cast<uint32_t*>(dst), to, rows, cols, total, keep);
+  auto launch = [&](auto word) {
+    using W = decltype(word);
+    copy_matrices_kernel<<<blocks_for(total), kThreads, 0, s>>>(static_cast<const W*>(src), from, static_cast<W*>(dst),
+                                                                 to, rows, cols, total, keep);
+  };
+  if (itemsize == 8) launch(uint64_t{});
+  else launch(uint32_t{});
   check_launch("copy_matrices_kernel");
 }
 
