@@ -1,7 +1,7 @@
 // The linear-algebra primitives: one LAPACK factorization or solve per matrix of the
 // (..., M, N) input, batched over the leading axes. Inputs are already float32/float64 and
 // their batch axes broadcast by the ops (lazuli/ops/decompositions.cpp); the kernels are in
-// backend/cpu/lapack.cpp.
+// backend/cpu/lapack.cpp and, through cuSOLVER, backend/cuda/linalg.cpp.
 #pragma once
 #include "lazuli/primitives.h"
 
@@ -29,6 +29,8 @@ class Inverse : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Inverse)
   void write(Writer& w) const override { w.boolean(triangular_), w.boolean(upper_); }
+  bool triangular() const { return triangular_; }
+  bool upper() const { return upper_; }
 
  private:
   bool triangular_, upper_;
@@ -55,6 +57,7 @@ class SolveTriangular : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(SolveTriangular)
   void write(Writer& w) const override { w.boolean(upper_); }
+  bool upper() const { return upper_; }
 
  private:
   bool upper_;
@@ -71,6 +74,7 @@ class Cholesky : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Cholesky)
   void write(Writer& w) const override { w.boolean(upper_); }
+  bool upper() const { return upper_; }
 
  private:
   bool upper_;
@@ -97,6 +101,7 @@ class SVD : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(SVD)
   void write(Writer& w) const override { w.boolean(compute_uv_); }
+  bool compute_uv() const { return compute_uv_; }
 
  private:
   bool compute_uv_;
@@ -114,6 +119,8 @@ class Eigh : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Eigh)
   void write(Writer& w) const override { w.boolean(upper_), w.boolean(compute_vectors_); }
+  bool upper() const { return upper_; }
+  bool compute_vectors() const { return compute_vectors_; }
 
  private:
   bool upper_, compute_vectors_;
@@ -130,6 +137,7 @@ class Eig : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Eig)
   void write(Writer& w) const override { w.boolean(compute_vectors_); }
+  bool compute_vectors() const { return compute_vectors_; }
 
  private:
   bool compute_vectors_;
