@@ -256,3 +256,11 @@ def test_qqlinear_errors():
         nn.QQLinear(32, 4)(mx.zeros((2, 16)))
     with pytest.raises(ValueError, match=r"\[quantize\]"):
         nn.QQLinear(24, 4).eval()
+
+
+def test_qqmm_exports_and_imports(tmp_path):
+    x, w = mx.array(sample((3, 32), 18)), mx.array(sample((4, 32), 19))
+    path = str(tmp_path / "qqmm.mlxfn")
+    mx.export_function(path, lambda a, b: mx.qqmm(a, b, mode="mxfp8"), x, w)
+    (out,) = mx.import_function(path)(x, w)
+    assert np.array_equal(np.array(out), np.array(mx.qqmm(x, w, mode="mxfp8")))
