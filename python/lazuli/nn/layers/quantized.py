@@ -200,11 +200,15 @@ class QQLinear(Module):
         bits: Optional[int] = None,
         mode: str = "nvfp4",
     ):
-        super().__init__()
+        scale = math.sqrt(1 / input_dims)
+        self._hold(mx.random.uniform(low=-scale, high=scale, shape=(output_dims, input_dims)), group_size, bits, mode)
+
+    def _hold(self, weight, group_size, bits, mode):
+        """Sets up the module around a float weight (mode and sizes checked by the C++)."""
+        Module.__init__(self)
         self.group_size, self.bits = _nn.qq_config(mode, group_size, bits)
         self.mode = mode
-        scale = math.sqrt(1 / input_dims)
-        self.weight = mx.random.uniform(low=-scale, high=scale, shape=(output_dims, input_dims))
+        self.weight = weight
 
     @property
     def quantized(self) -> bool:
@@ -251,10 +255,7 @@ class QQLinear(Module):
     ):
         """A QQLinear with ``linear_layer``'s weight (and bias), in its training mode."""
         layer = cls.__new__(cls)
-        Module.__init__(layer)
-        layer.group_size, layer.bits = _nn.qq_config(mode, group_size, bits)
-        layer.mode = mode
-        layer.weight = linear_layer.weight
+        layer._hold(linear_layer.weight, group_size, bits, mode)
         if "bias" in linear_layer:
             layer.bias = linear_layer.bias
         layer.train(linear_layer.training)
