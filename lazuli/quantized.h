@@ -15,6 +15,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lazuli/array.h"
@@ -51,6 +52,34 @@ array gather_qmm(const array& x, const array& w, const array& scales,
                  const std::optional<array>& rhs_indices = std::nullopt, bool transpose = true,
                  std::optional<int> group_size = std::nullopt, std::optional<int> bits = std::nullopt,
                  const std::string& mode = "affine", bool sorted_indices = false, StreamOrDevice s = {});
+
+// x_q @ w_q.T with both operands rounded through a floating quantization mode ("nvfp4" or
+// "mxfp8"; group_size and bits must be that mode's): x (float32, float16 or bfloat16, rows of K
+// values on its last axis) is quantized on the fly; w is either a float (N, K) matrix, quantized
+// on the fly, or one that quantize() already packed (uint32, with its scales). Batch axes of x
+// and w broadcast as in matmul (MLX takes 2-D operands only). The product is taken in float32 and
+// returned in x's dtype. global_scale_x / global_scale_w (nvfp4 only, both or neither) are the
+// tensor-wide scales quantize() takes. Gradients are straight-through: the rounding counts as
+// the identity, so d x = cotangent @ w_q and d w = cotangent.T @ x_q (w given as floats).
+array qqmm(const array& x, const array& w, const std::optional<array>& scales = std::nullopt,
+           std::optional<int> group_size = std::nullopt, std::optional<int> bits = std::nullopt,
+           const std::string& mode = "nvfp4", const std::optional<array>& global_scale_x = std::nullopt,
+           const std::optional<array>& global_scale_w = std::nullopt, StreamOrDevice s = {});
+
+// qqmm on the batch matrices of x and w picked by flat indices, as gather_mm: out[i] =
+// qqmm(x[lhs[i]], w[rhs[i]]); the indices broadcast together and default to every batch matrix.
+array gather_qqmm(const array& x, const array& w, const std::optional<array>& scales = std::nullopt,
+                  const std::optional<array>& lhs_indices = std::nullopt,
+                  const std::optional<array>& rhs_indices = std::nullopt, std::optional<int> group_size = std::nullopt,
+                  std::optional<int> bits = std::nullopt, const std::string& mode = "nvfp4",
+                  const std::optional<array>& global_scale_x = std::nullopt,
+                  const std::optional<array>& global_scale_w = std::nullopt, bool sorted_indices = false,
+                  StreamOrDevice s = {});
+
+// The (group_size, bits) qqmm uses for `mode` given the optional overrides; throws
+// std::invalid_argument naming op for a mode other than "nvfp4" / "mxfp8" or mismatched values.
+std::pair<int, int> qq_config(const std::string& mode, std::optional<int> group_size = std::nullopt,
+                              std::optional<int> bits = std::nullopt, const std::string& op = "qqmm");
 
 // float8 e4m3 (stored as uint8): round to nearest even, saturating at +-448 (infinities and NaN
 // too, as in MLX). from_fp8 decodes back to a floating dtype.

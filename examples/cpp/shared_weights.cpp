@@ -26,6 +26,8 @@ std::vector<std::pair<std::string, std::shared_ptr<nn::Module>>> models_to_list(
   auto quantized = std::make_shared<nn::Sequential>(nn::Embedding(16, 64), nn::Linear(64, 64), nn::ReLU(),
                                                     nn::Linear(64, 8));
   nn::quantize(*quantized, 64, 8);
+  auto qq_eval = std::make_shared<nn::QQLinear>(64, 8, std::nullopt, std::nullopt, "mxfp8");
+  qq_eval->eval();
   return {
       {"RoPE", std::make_shared<nn::RoPE>(4)},
       {"SinusoidalPositionalEncoding", std::make_shared<nn::SinusoidalPositionalEncoding>(8)},
@@ -50,6 +52,8 @@ std::vector<std::pair<std::string, std::shared_ptr<nn::Module>>> models_to_list(
       {"QuantizedEmbedding", std::make_shared<nn::QuantizedEmbedding>(10, 64)},
       {"QuantizedEmbedding_mxfp4", std::make_shared<nn::QuantizedEmbedding>(10, 64, 32, 4, "mxfp4")},
       {"quantize", quantized},
+      {"QQLinear", std::make_shared<nn::QQLinear>(64, 8)},
+      {"QQLinear_eval", qq_eval},
   };
 }
 

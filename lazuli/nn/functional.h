@@ -167,6 +167,9 @@ array quantized_linear(const array& x, const array& w, const array& scales, cons
                        const OptArray& bias, int group_size, int bits, const std::string& mode = "affine", S s = {});
 array quantized_embedding(const array& indices, const array& w, const array& scales, const OptArray& biases,
                           int group_size, int bits, const std::string& mode = "affine", S s = {});
+// QQLinear: qqmm(x, w, scales) + bias, w a float weight (scales None) or a packed one.
+array qq_linear(const array& x, const array& w, const OptArray& scales, const OptArray& bias, int group_size, int bits,
+                const std::string& mode = "nvfp4", S s = {});
 
 // (end of recurrent layers and upsampling)
 

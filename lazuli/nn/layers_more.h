@@ -273,12 +273,44 @@ class QuantizedLinear : public QuantizedModule {
   QuantizedLinear(const array& weight, int group_size, int bits, const std::string& mode);
 };
 
+// Linear on quantized inputs and weights (lazuli::qqmm, mode "nvfp4" or "mxfp8"): x_q W_q^T
+// (+ bias, only when taken over from a Linear). In training mode "weight" holds the float
+// (output_dims, input_dims) weight, quantized on the fly with straight-through gradients; eval()
+// packs it ("weight" uint32 and "scales"), train() unpacks it again. No bias of its own, as in MLX.
+class QQLinear : public Module {
+ public:
+  QQLinear(int input_dims, int output_dims, std::optional<int> group_size = std::nullopt,
+           std::optional<int> bits = std::nullopt, const std::string& mode = "nvfp4");
+  array operator()(const array& x) override;
+  // Packs the float weight into "weight" and "scales" / back into a float weight; no-ops when
+  // already in that form.
+  void quantize();
+  void dequantize();
+  bool quantized() const { return has_param("scales"); }
+  // A QQLinear with the linear layer's weight (and bias), in the linear layer's mode.
+  static std::shared_ptr<QQLinear> from_linear(const Linear& linear, std::optional<int> group_size = std::nullopt,
+                                               std::optional<int> bits = std::nullopt,
+                                               const std::string& mode = "nvfp4");
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
+  const std::string& mode() const { return mode_; }
+
+ protected:
+  void on_training_mode(bool training) override;
+
+ private:
+  QQLinear(const array& weight, std::optional<int> group_size, std::optional<int> bits, const std::string& mode);
+  int group_size_, bits_;
+  std::string mode_;
+};
+
 // Replaces, in place, the leaf modules of `model` that predicate(dotted path, module)
 // selects (default: every Linear and Embedding) by their quantized versions
-// (QuantizedLinear::from_linear, QuantizedEmbedding::from_embedding). A selected module of
-// another type throws std::invalid_argument.
+// (QuantizedLinear::from_linear, QuantizedEmbedding::from_embedding). With quantize_input, a
+// selected Linear becomes a QQLinear (inputs quantized too; modes "nvfp4" and "mxfp8") and a
+// selected Embedding throws. A selected module of another type throws std::invalid_argument.
 using QuantizePredicate = std::function<bool(const std::string& path, const Module& module)>;
 void quantize(Module& model, int group_size = 64, int bits = 4, const std::string& mode = "affine",
-              const QuantizePredicate& predicate = nullptr);
+              const QuantizePredicate& predicate = nullptr, bool quantize_input = false);
 
 }  // namespace lazuli::nn

@@ -50,6 +50,11 @@ void Module::set_param(const std::string& name, array value) {
   params_.insert_or_assign(name, std::move(value));
 }
 
+void Module::remove_param(const std::string& name) {
+  params_.erase(name);
+  no_grad_.erase(name);
+}
+
 void Module::register_module(const std::string& name, ModulePtr module) {
   if (name.empty() || name[0] == '_') fail(type_name_, "invalid sub-module name \"" + name + "\".");
   if (!module) fail(type_name_, "sub-module \"" + name + "\" is null.");
@@ -216,7 +221,10 @@ Module& Module::unfreeze(bool recurse, const std::optional<std::vector<std::stri
 }
 
 Module& Module::train(bool mode) {
-  return apply_to_modules([mode](const std::string&, Module& m) { m.training_ = mode; });
+  return apply_to_modules([mode](const std::string&, Module& m) {
+    m.training_ = mode;
+    m.on_training_mode(mode);
+  });
 }
 
 Module& Module::set_dtype(Dtype dtype, const std::function<bool(Dtype)>& predicate) {

@@ -109,10 +109,15 @@ class Module {
   // Registration, for the constructors of subclasses. A name starting with "_" is not allowed
   // (Python keeps such attributes out of the tree; C++ keeps them as members).
   void set_param(const std::string& name, array value);
+  // Drops the own parameter `name` (and its frozen mark), if there is one.
+  void remove_param(const std::string& name);
   void register_module(const std::string& name, ModulePtr module);
   // Parameters that stay frozen whatever freeze/unfreeze do, as BatchNorm's running
   // statistics: saved with the weights, never trained.
   void keep_frozen(const std::string& name) { always_frozen_.insert(name); }
+  // Called by train()/eval() on every module after its mode is set, for layers whose
+  // parameters depend on the mode (QQLinear packs its weight for evaluation).
+  virtual void on_training_mode(bool /*training*/) {}
 
  private:
   // Visits (path, owning module, own name) of every parameter.

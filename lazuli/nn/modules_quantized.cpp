@@ -2,6 +2,7 @@
 // (quantized.cpp) and the packing lazuli::quantize's.
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 #include "lazuli/nn/layers_more.h"
 #include "lazuli/quantized.h"
@@ -83,16 +84,65 @@ std::shared_ptr<QuantizedLinear> QuantizedLinear::from_linear(const Linear& line
   return layer;
 }
 
+// ---- QQLinear ----
+
+QQLinear::QQLinear(const array& weight, std::optional<int> group_size, std::optional<int> bits,
+                   const std::string& mode)
+    : Module("QQLinear"), mode_(mode) {
+  std::tie(group_size_, bits_) = qq_config(mode, group_size, bits, "QQLinear");
+  set_param("weight", weight);
+}
+
+QQLinear::QQLinear(int input_dims, int output_dims, std::optional<int> group_size, std::optional<int> bits,
+                   const std::string& mode)
+    : QQLinear(random::uniform(array(-static_cast<float>(std::sqrt(1.0 / input_dims))),
+                               array(static_cast<float>(std::sqrt(1.0 / input_dims))), {output_dims, input_dims}),
+               group_size, bits, mode) {}
+
+array QQLinear::operator()(const array& x) {
+  auto optional = [&](const char* name) { return has_param(name) ? std::optional<array>(param(name)) : std::nullopt; };
+  return qq_linear(x, param("weight"), optional("scales"), optional("bias"), group_size_, bits_, mode_);
+}
+
+void QQLinear::quantize() {
+  if (quantized()) return;
+  std::vector<array> packed = lazuli::quantize(param("weight"), group_size_, bits_, mode_);
+  set_param("weight", packed[0]);
+  set_param("scales", packed[1]);
+}
+
+void QQLinear::dequantize() {
+  if (!quantized()) return;
+  set_param("weight", lazuli::dequantize(param("weight"), param("scales"), std::nullopt, group_size_, bits_, mode_));
+  remove_param("scales");
+}
+
+void QQLinear::on_training_mode(bool training) { training ? dequantize() : quantize(); }
+
+std::shared_ptr<QQLinear> QQLinear::from_linear(const Linear& linear, std::optional<int> group_size,
+                                                std::optional<int> bits, const std::string& mode) {
+  std::shared_ptr<QQLinear> layer(new QQLinear(linear.param("weight"), group_size, bits, mode));
+  if (linear.has_param("bias")) layer->set_param("bias", linear.param("bias"));
+  layer->train(linear.training());
+  return layer;
+}
+
 // ---- quantize ----
 
-void quantize(Module& model, int group_size, int bits, const std::string& mode, const QuantizePredicate& predicate) {
+void quantize(Module& model, int group_size, int bits, const std::string& mode, const QuantizePredicate& predicate,
+              bool quantize_input) {
   std::map<std::string, ModulePtr> replacements;
   for (auto& [path, m] : model.leaf_modules()) {
     auto* linear = dynamic_cast<const Linear*>(m);
     auto* embedding = dynamic_cast<const Embedding*>(m);
     if (!(predicate ? predicate(path, *m) : linear || embedding)) continue;
-    if (linear)
+    if (linear && quantize_input)
+      replacements.emplace(path, QQLinear::from_linear(*linear, group_size, bits, mode));
+    else if (linear)
       replacements.emplace(path, QuantizedLinear::from_linear(*linear, group_size, bits, mode));
+    else if (embedding && quantize_input)
+      throw std::invalid_argument("[quantize] quantize_input is only supported for Linear layers, not the " +
+                                  m->type_name() + " at '" + path + "'.");
     else if (embedding)
       replacements.emplace(path, QuantizedEmbedding::from_embedding(*embedding, group_size, bits, mode));
     else

@@ -7,13 +7,24 @@ namespace lazuli::nn {
 
 using namespace lazuli::detail;
 
+namespace {
+// y + bias, bias (if any) of shape (y.shape(-1),).
+array add_bias(const array& y, const OptArray& bias, const char* op, S s) {
+  if (!bias) return y;
+  if (bias->ndim() != 1 || bias->shape(0) != y.shape(-1))
+    fail(op, "bias must have shape (" + std::to_string(y.shape(-1)) + ",), got shape " + shape_str(bias->shape()) + ".");
+  return add(y, *bias, s);
+}
+}  // namespace
+
 array quantized_linear(const array& x, const array& w, const array& scales, const OptArray& biases,
                        const OptArray& bias, int group_size, int bits, const std::string& mode, S s) {
-  array y = quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s);
-  if (bias && (bias->ndim() != 1 || bias->shape(0) != y.shape(-1)))
-    fail("quantized_linear",
-         "bias must have shape (" + std::to_string(y.shape(-1)) + ",), got shape " + shape_str(bias->shape()) + ".");
-  return bias ? add(y, *bias, s) : y;
+  return add_bias(quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s), bias, "quantized_linear", s);
+}
+
+array qq_linear(const array& x, const array& w, const OptArray& scales, const OptArray& bias, int group_size, int bits,
+                const std::string& mode, S s) {
+  return add_bias(qqmm(x, w, scales, group_size, bits, mode, std::nullopt, std::nullopt, s), bias, "qq_linear", s);
 }
 
 array quantized_embedding(const array& indices, const array& w, const array& scales, const OptArray& biases,

@@ -5,8 +5,10 @@
 
 #include <functional>
 
+#include "lazuli/einsum.h"
 #include "lazuli/ops/ops_util.h"
 #include "lazuli/primitives/quantized.h"
+#include "lazuli/transforms.h"
 
 namespace lazuli {
 using namespace detail;
@@ -635,6 +637,108 @@ array gather_qmm(const array& x, const array& w, const array& scales, const std:
   inputs.push_back(lhs);
   inputs.push_back(rhs);
   return make_node<GatherQMM>(inputs, t, s, p, transpose);
+}
+
+// ---- qqmm: both operands quantized (composed of quantize, dequantize and matmul) ----------
+
+namespace {
+
+QuantParams qq_params(const std::string& mode, std::optional<int> group_size, std::optional<int> bits,
+                      const char* op) {
+  if (mode != "nvfp4" && mode != "mxfp8")
+    fail(op, "Only 'nvfp4' and 'mxfp8' quantization modes are supported but '" + mode + "' was given.");
+  return params_for(mode, group_size, bits, op);
+}
+
+void check_qq_float(const array& a, const char* name, const char* op) {
+  Dtype t = a.dtype();
+  if (t != float32 && t != float16 && t != bfloat16)
+    fail(op, std::string("Non-quantized ") + name + " must be float32, float16 or bfloat16 but has dtype " +
+                 dtype_name(t) + ".");
+}
+
+// a rounded through the quantization grid, as float32, with a straight-through gradient: the
+// value is dequantize(quantize(a)) but the derivative is the identity (a - stop_gradient(a) is
+// exactly zero and carries it).
+array qq_round(const array& a, const QuantParams& p, const std::optional<array>& global_scale, S s) {
+  array rows = a.ndim() == 1 ? reshape(a, {1, a.shape(0)}, s) : a;
+  std::vector<array> inputs{rows};
+  if (global_scale) inputs.push_back(*global_scale);
+  std::vector<array> q = quantize_node(inputs, p, s);
+  std::vector<array> deq_inputs{q[0], q[1]};
+  if (global_scale) deq_inputs.push_back(*global_scale);
+  array rounded = reshape(make_node<Dequantize>(deq_inputs, float32, s, p, float32), a.shape(), s);
+  array a32 = astype(a, float32, s);
+  return add(stop_gradient(rounded, s), subtract(a32, stop_gradient(a32, s), s), s);
+}
+
+// The rounded operands of qqmm / gather_qqmm as float32: x_q (..., K) and w_q (..., N, K).
+std::pair<array, array> qq_operands(const array& x, const array& w, const std::optional<array>& scales,
+                                    std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
+                                    const std::optional<array>& global_scale_x,
+                                    const std::optional<array>& global_scale_w, const char* op, S s) {
+  QuantParams p = qq_params(mode, group_size, bits, op);
+  std::optional<array> gx = check_global_scale(global_scale_x, p, op, s);
+  std::optional<array> gw = check_global_scale(global_scale_w, p, op, s);
+  if (gx.has_value() != gw.has_value())
+    fail(op, "For 'nvfp4', either both global_scale_x and global_scale_w must be given or neither.");
+  check_qq_float(x, "x", op);
+  if (x.ndim() == 0) fail(op, "x must have at least 1 dimension.");
+  int32_t k;
+  std::optional<array> w_rounded;
+  if (w.dtype() == uint32) {
+    if (!scales) fail(op, "scales must be given when w is quantized (uint32).");
+    k = check_packed(w, *scales, std::nullopt, p, op);
+    std::vector<array> inputs{w, *scales};
+    if (gw) inputs.push_back(*gw);
+    w_rounded = make_node<Dequantize>(inputs, float32, s, p, float32);
+  } else {
+    if (scales) fail(op, "scales must be None when w is not quantized (w has dtype " + dtype_name(w.dtype()) + ").");
+    check_qq_float(w, "w", op);
+    if (w.ndim() < 2) fail(op, "w must have at least 2 dimensions but has shape " + shape_str(w.shape()) + ".");
+    k = w.shape(-1);
+  }
+  if (x.shape(-1) != k)
+    fail(op, "Last dimension of x with shape " + shape_str(x.shape()) + " does not match the " + std::to_string(k) +
+                 " columns of w (shape " + shape_str(w.shape()) + ").");
+  if (k % p.group_size != 0)
+    fail(op, "The inner dimension " + std::to_string(k) + " must be divisible by the group size " +
+                 std::to_string(p.group_size) + " of '" + mode + "'.");
+  if (!w_rounded) w_rounded = qq_round(w, p, gw, s);
+  return {qq_round(x, p, gx, s), *w_rounded};
+}
+
+}  // namespace
+
+std::pair<int, int> qq_config(const std::string& mode, std::optional<int> group_size, std::optional<int> bits,
+                              const std::string& op) {
+  QuantParams p = qq_params(mode, group_size, bits, op.c_str());
+  return {p.group_size, p.bits};
+}
+
+array qqmm(const array& x, const array& w, const std::optional<array>& scales, std::optional<int> group_size,
+           std::optional<int> bits, const std::string& mode, const std::optional<array>& global_scale_x,
+           const std::optional<array>& global_scale_w, S s) {
+  auto [xq, wq] = qq_operands(x, w, scales, group_size, bits, mode, global_scale_x, global_scale_w, "qqmm", s);
+  return astype(matmul(xq, swapaxes(wq, -1, -2, s), s), x.dtype(), s);
+}
+
+array gather_qqmm(const array& x, const array& w, const std::optional<array>& scales,
+                  const std::optional<array>& lhs_indices, const std::optional<array>& rhs_indices,
+                  std::optional<int> group_size, std::optional<int> bits, const std::string& mode,
+                  const std::optional<array>& global_scale_x, const std::optional<array>& global_scale_w,
+                  bool sorted_indices, S s) {
+  if (!lhs_indices && !rhs_indices)
+    return qqmm(x, w, scales, group_size, bits, mode, global_scale_x, global_scale_w, s);
+  const char* op = "gather_qqmm";
+  if (x.ndim() < 2) fail(op, "x must have at least 2 dimensions but has shape " + shape_str(x.shape()) + ".");
+  for (const auto* idx : {&lhs_indices, &rhs_indices})
+    if (*idx && (!is_integral((*idx)->dtype()) || (*idx)->dtype() == bool_))
+      fail(op, std::string(idx == &lhs_indices ? "lhs" : "rhs") + "_indices must be integers but have dtype " +
+                   dtype_name((*idx)->dtype()) + ".");
+  auto [xq, wq] = qq_operands(x, w, scales, group_size, bits, mode, global_scale_x, global_scale_w, op, s);
+  array out = gather_mm(xq, swapaxes(wq, -1, -2, s), lhs_indices, rhs_indices, sorted_indices, s);
+  return astype(out, x.dtype(), s);
 }
 
 array to_fp8(const array& x, S s) {

@@ -7,6 +7,7 @@
 
 #include "convert.h"
 #include "lazuli/nn/functional.h"
+#include "lazuli/quantized.h"
 #include "nn_ops.h"
 
 using lz::array;
@@ -89,6 +90,21 @@ void init_quantized(nb::module_& m) {
                                        maybe_array(biases), group_size, bits, mode);
       },
       "indices"_a, "w"_a, "scales"_a, nb::arg("biases").none(), "group_size"_a, "bits"_a, "mode"_a = "affine");
+  m.def(
+      "qq_linear",
+      [](nb::handle x, nb::handle w, nb::handle scales, nb::handle bias, int group_size, int bits,
+         const std::string& mode) {
+        return fn::qq_linear(py::to_array(x), py::to_array(w), maybe_array(scales), maybe_array(bias), group_size,
+                             bits, mode);
+      },
+      "x"_a, "w"_a, nb::arg("scales").none(), nb::arg("bias").none(), "group_size"_a, "bits"_a, "mode"_a = "nvfp4");
+  m.def(
+      "qq_config",
+      [](const std::string& mode, std::optional<int> group_size, std::optional<int> bits) {
+        return lz::qq_config(mode, group_size, bits, "QQLinear");
+      },
+      "mode"_a, "group_size"_a = nb::none(), "bits"_a = nb::none(),
+      "The (group_size, bits) of a QQLinear in mode, checking them.");
 }
 
 }  // namespace

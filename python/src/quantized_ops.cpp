@@ -1,4 +1,5 @@
-// Python bindings of quantization (quantize, dequantize, quantized_matmul, gather_qmm, to_fp8, from_fp8).
+// Python bindings of quantization (quantize, dequantize, quantized_matmul, gather_qmm, qqmm, gather_qqmm,
+// to_fp8, from_fp8).
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
@@ -81,6 +82,34 @@ void init_quantized_ops(nb::module_& m) {
       "mode"_a = "affine", nb::kw_only(), "sorted_indices"_a = false, "stream"_a = nb::none(),
       "quantized_matmul on the batch matrices of x and w picked by lhs_indices and rhs_indices (which "
       "broadcast together): the result has shape indices.shape + (M, N).");
+
+  m.def(
+      "qqmm",
+      [](nb::handle x, nb::handle w, nb::handle scales, std::optional<int> group_size, std::optional<int> bits,
+         const std::string& mode, nb::handle global_scale_x, nb::handle global_scale_w, nb::handle s) {
+        return lz::qqmm(py::to_array(x), py::to_array(w), optional_array(scales), group_size, bits, mode,
+                        optional_array(global_scale_x), optional_array(global_scale_w), stream_of(s));
+      },
+      "x"_a, "w"_a, "scales"_a = nb::none(), "group_size"_a = nb::none(), "bits"_a = nb::none(),
+      "mode"_a = "nvfp4", "global_scale_x"_a = nb::none(), "global_scale_w"_a = nb::none(), nb::kw_only(),
+      "stream"_a = nb::none(),
+      "x_q @ w_q.T with x quantized on the fly and w either packed by quantize() (uint32, with scales) or "
+      "float and quantized on the fly; modes 'nvfp4' and 'mxfp8'. The result has x's dtype; gradients are "
+      "straight-through (w must be float to receive one).");
+
+  m.def(
+      "gather_qqmm",
+      [](nb::handle x, nb::handle w, nb::handle scales, nb::handle lhs, nb::handle rhs, std::optional<int> group_size,
+         std::optional<int> bits, const std::string& mode, nb::handle global_scale_x, nb::handle global_scale_w,
+         bool sorted_indices, nb::handle s) {
+        return lz::gather_qqmm(py::to_array(x), py::to_array(w), optional_array(scales), optional_array(lhs),
+                               optional_array(rhs), group_size, bits, mode, optional_array(global_scale_x),
+                               optional_array(global_scale_w), sorted_indices, stream_of(s));
+      },
+      "x"_a, "w"_a, "scales"_a = nb::none(), "lhs_indices"_a = nb::none(), "rhs_indices"_a = nb::none(),
+      "group_size"_a = nb::none(), "bits"_a = nb::none(), "mode"_a = "nvfp4", "global_scale_x"_a = nb::none(),
+      "global_scale_w"_a = nb::none(), nb::kw_only(), "sorted_indices"_a = false, "stream"_a = nb::none(),
+      "qqmm on the batch matrices of x and w picked by lhs_indices and rhs_indices (as gather_mm).");
 
   m.def(
       "to_fp8", [](nb::handle x, nb::handle s) { return lz::to_fp8(py::to_array(x), stream_of(s)); }, "x"_a,

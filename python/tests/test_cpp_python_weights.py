@@ -70,6 +70,8 @@ def python_models_to_list():
     """The models of `shared_weights --parameters`, built from the Python classes."""
     quantized = nn.Sequential(nn.Embedding(16, 64), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
     nn.quantize(quantized, 64, 8)
+    qq_eval = nn.QQLinear(64, 8, mode="mxfp8")
+    qq_eval.eval()
     return {
         "RoPE": nn.RoPE(4),
         "SinusoidalPositionalEncoding": nn.SinusoidalPositionalEncoding(8),
@@ -93,6 +95,8 @@ def python_models_to_list():
         "QuantizedEmbedding": nn.QuantizedEmbedding(10, 64),
         "QuantizedEmbedding_mxfp4": nn.QuantizedEmbedding(10, 64, 32, 4, "mxfp4"),
         "quantize": quantized,
+        "QQLinear": nn.QQLinear(64, 8),
+        "QQLinear_eval": qq_eval,
     }
 
 

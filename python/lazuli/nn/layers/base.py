@@ -272,9 +272,13 @@ class Module(dict):
         """Sets training mode (``mode=False``: evaluation mode) here and in sub-modules."""
 
         def set_mode(_, m):
-            m._training = mode
+            m._set_training_mode(mode)
 
         return self.apply_to_modules(set_mode)
+
+    def _set_training_mode(self, mode: bool):
+        """Sets this module's own mode; layers whose parameters depend on it (QQLinear) extend it."""
+        self._training = mode
 
     def eval(self) -> "Module":
         """Sets evaluation mode: ``train(False)``."""

@@ -6,7 +6,7 @@ import lazuli.core as mx
 from lazuli.core import _nn
 
 from .base import Module
-from .quantized import QuantizedLinear
+from .quantized import QQLinear, QuantizedLinear
 
 
 class Identity(Module):
@@ -36,8 +36,11 @@ class Linear(Module):
     def __call__(self, x):
         return _nn.linear(x, self["weight"], self.get("bias"))
 
-    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
-        """A QuantizedLinear approximating this layer."""
+    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine", quantize_input: bool = False):
+        """A QuantizedLinear approximating this layer, or with ``quantize_input`` a QQLinear
+        (inputs quantized too)."""
+        if quantize_input:
+            return QQLinear.from_linear(self, group_size, bits, mode)
         return QuantizedLinear.from_linear(self, group_size, bits, mode)
 
 

@@ -13,7 +13,7 @@ from lazuli.utils import tree_map_with_path
 
 from .base import Module
 
-__all__ = ["QuantizedEmbedding", "QuantizedLinear", "quantize"]
+__all__ = ["QQLinear", "QuantizedEmbedding", "QuantizedLinear", "quantize"]
 
 
 def quantize(
@@ -22,10 +22,13 @@ def quantize(
     bits: int = 4,
     *,
     mode: str = "affine",
+    quantize_input: bool = False,
     class_predicate: Optional[Callable[[str, Module], Union[bool, dict]]] = None,
 ):
     """Replaces, in place, the leaf modules of ``model`` that ``class_predicate(path, module)``
-    selects by their ``to_quantized(group_size, bits, mode=mode)``.
+    selects by their ``to_quantized(group_size, bits, mode=mode)`` (with
+    ``quantize_input=True`` too when it is set: Linear layers then become QQLinear, and
+    only they support it).
 
     The predicate returns ``False`` (keep the module), ``True`` (quantize with the arguments
     given here) or a dict of keyword arguments for that module's ``to_quantized``. By default
@@ -40,7 +43,17 @@ def quantize(
         if not hasattr(m, "to_quantized"):
             raise ValueError(f"[quantize] Unable to quantize module {path!r} of type {type(m).__name__}.")
         if isinstance(choice, bool):
-            return m.to_quantized(group_size=group_size, bits=bits, mode=mode)
+            kwargs = dict(group_size=group_size, bits=bits, mode=mode)
+            if quantize_input:
+                from .linear import Linear  # (linear.py imports this module)
+
+                if not isinstance(m, Linear):
+                    raise ValueError(
+                        f"[quantize] quantize_input is only supported for Linear layers, not the "
+                        f"{type(m).__name__} at {path!r}."
+                    )
+                kwargs["quantize_input"] = True
+            return m.to_quantized(**kwargs)
         if isinstance(choice, dict):
             return m.to_quantized(**choice)
         raise ValueError(
@@ -160,4 +173,90 @@ class QuantizedLinear(_Quantized):
         layer = cls._packing(linear_layer.weight, group_size, bits, mode)
         if "bias" in linear_layer:
             layer.bias = linear_layer.bias
+        return layer
+
+
+class QQLinear(Module):
+    """Linear on quantized inputs and weights: ``mx.qqmm(x, weight)`` (modes ``"nvfp4"`` and
+    ``"mxfp8"``).
+
+    In training mode ``weight`` is a float (output_dims, input_dims) matrix, quantized on the
+    fly with straight-through gradients, so it trains; ``eval()`` (or ``quantize()``) packs it
+    into ``weight`` (uint32) and ``scales``, and ``train()`` (or ``dequantize()``) unpacks it
+    (into bfloat16, the floating modes' dequantize dtype, as in MLX). As in MLX there is no
+    bias argument; ``from_linear`` keeps a linear layer's bias.
+
+    Args:
+        input_dims, output_dims: the input and output feature sizes.
+        group_size, bits: default to the mode's (16, 4 for nvfp4; 32, 8 for mxfp8).
+        mode: ``"nvfp4"`` (default) or ``"mxfp8"``.
+    """
+
+    def __init__(
+        self,
+        input_dims: int,
+        output_dims: int,
+        group_size: Optional[int] = None,
+        bits: Optional[int] = None,
+        mode: str = "nvfp4",
+    ):
+        scale = math.sqrt(1 / input_dims)
+        self._hold(mx.random.uniform(low=-scale, high=scale, shape=(output_dims, input_dims)), group_size, bits, mode)
+
+    def _hold(self, weight, group_size, bits, mode):
+        """Sets up the module around a float weight (mode and sizes checked by the C++)."""
+        Module.__init__(self)
+        self.group_size, self.bits = _nn.qq_config(mode, group_size, bits)
+        self.mode = mode
+        self.weight = weight
+
+    @property
+    def quantized(self) -> bool:
+        """Whether ``weight`` is packed (with ``scales``)."""
+        return "scales" in self
+
+    def quantize(self):
+        """Packs the float weight into ``weight`` and ``scales`` (a no-op if already packed)."""
+        if not self.quantized:
+            self.weight, self.scales = mx.quantize(self.weight, self.group_size, self.bits, mode=self.mode)
+
+    def dequantize(self):
+        """Unpacks ``weight`` and ``scales`` into a float weight (a no-op if not packed)."""
+        if self.quantized:
+            self.weight = mx.dequantize(
+                self.weight, self.scales, group_size=self.group_size, bits=self.bits, mode=self.mode
+            )
+            del self.scales
+
+    def _set_training_mode(self, mode: bool):
+        super()._set_training_mode(mode)
+        if mode:
+            self.dequantize()
+        else:
+            self.quantize()
+
+    def _extra_repr(self):
+        output_dims, input_dims = self.weight.shape
+        if self.quantized:
+            input_dims = input_dims * 32 // self.bits
+        return (
+            f"input_dims={input_dims}, output_dims={output_dims}, bias={'bias' in self}, "
+            f"group_size={self.group_size}, bits={self.bits}, mode={self.mode}"
+        )
+
+    def __call__(self, x):
+        return _nn.qq_linear(
+            x, self["weight"], self.get("scales"), self.get("bias"), self.group_size, self.bits, self.mode
+        )
+
+    @classmethod
+    def from_linear(
+        cls, linear_layer: Module, group_size: Optional[int] = None, bits: Optional[int] = None, mode: str = "nvfp4"
+    ):
+        """A QQLinear with ``linear_layer``'s weight (and bias), in its training mode."""
+        layer = cls.__new__(cls)
+        layer._hold(linear_layer.weight, group_size, bits, mode)
+        if "bias" in linear_layer:
+            layer.bias = linear_layer.bias
+        layer.train(linear_layer.training)
         return layer
