@@ -14,12 +14,15 @@
 
 namespace lazuli {
 
-void Event::signal(std::exception_ptr error, std::shared_ptr<DeviceFence> fence) {
+void Event::set_fence(std::shared_ptr<DeviceFence> fence) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fence_ = std::move(fence);
+}
+void Event::signal(std::exception_ptr error) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     done_ = true;
     error_ = error;
-    fence_ = std::move(fence);
   }
   cv_.notify_all();
 }
@@ -38,6 +41,10 @@ std::exception_ptr Event::wait_error() {
     }
   }
   return nullptr;
+}
+std::shared_ptr<DeviceFence> Event::fence() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return fence_;
 }
 void Event::wait() {
   if (auto e = wait_error()) std::rethrow_exception(e);
@@ -92,10 +99,10 @@ struct StreamRegistry {
     streams.emplace_back(0, Device(Device::cpu));
     workers.push_back(std::make_unique<StreamWorker>());
     default_stream_of = {0, -1};
-    // Opt-in for now: LAZULI_DEFAULT_DEVICE=gpu makes the GPU the default where one exists
-    // (the GPU backend does not yet run every primitive).
+    // The GPU is the default where there is one; LAZULI_DEFAULT_DEVICE=cpu keeps the CPU.
     const char* env = std::getenv("LAZULI_DEFAULT_DEVICE");
-    if (env && std::string(env) == "gpu" && device_count(Device::gpu) > 0) default_device = Device(Device::gpu);
+    bool want_cpu = env && std::string(env) == "cpu";
+    if (!want_cpu && device_count(Device::gpu) > 0) default_device = Device(Device::gpu);
   }
   Stream add(Device d) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -176,7 +183,13 @@ Stream to_stream(StreamOrDevice s) {
 
 void synchronize(Stream s) {
   auto done = std::make_shared<Event>();
-  scheduler::enqueue(s, [done] { done->signal(); });
+  // On a GPU stream the tasks only launch kernels: the fence waits for the kernels too.
+  scheduler::enqueue(s, [done, s] {
+#ifdef LAZULI_CUDA
+    if (s.device == Device::gpu) done->set_fence(cuda::stream_fence(s.index));
+#endif
+    done->signal();
+  });
   done->wait();
 }
 void synchronize() {

@@ -25,11 +25,12 @@ class DeviceFence {
 // node later in the same GPU stream only needs the host part (the stream keeps order).
 class Event {
  public:
-  void signal(std::exception_ptr error = nullptr, std::shared_ptr<DeviceFence> fence = nullptr);
+  void set_fence(std::shared_ptr<DeviceFence> fence);  // before signal
+  void signal(std::exception_ptr error = nullptr);
   void wait();                       // rethrows the work's error
   std::exception_ptr wait_error();   // waits, returns the error instead of throwing
   std::exception_ptr wait_host_error();  // waits for the host part only
-  const std::shared_ptr<DeviceFence>& fence() const { return fence_; }  // after the host part
+  std::shared_ptr<DeviceFence> fence();  // null before the host part is done
   bool is_signaled();
 
  private:

@@ -49,10 +49,17 @@ struct DefaultStreamGuard {
 
 }  // namespace
 
-TEST(Device, DefaultIsCpu) {
-  EXPECT_EQ(default_device(), Device(Device::cpu));
-  EXPECT_EQ(default_device().type, Device::cpu);
+TEST(Device, DefaultIsTheGpuWhereThereIsOne) {
+  Device expected = has_gpu() ? Device::gpu : Device::cpu;
+  if (const char* env = std::getenv("LAZULI_DEFAULT_DEVICE"))
+    expected = std::string(env) == "cpu" || !has_gpu() ? Device::cpu : Device::gpu;
+  EXPECT_EQ(default_device(), expected);
   EXPECT_EQ(default_device().index, 0);
+  set_default_device(Device::cpu);
+  struct Restore {
+    Device d;
+    ~Restore() { set_default_device(d); }
+  } restore{expected};
   EXPECT_EQ(device_count(Device::cpu), 1);
   EXPECT_TRUE(is_available(Device::cpu));
   EXPECT_FALSE(is_available(Device(Device::cpu, 1)));
@@ -108,13 +115,14 @@ TEST(Device, GpuStreamsAndDefaultDevice) {
   Stream g = new_stream(Device::gpu);
   EXPECT_NE(g, d);
   EXPECT_EQ(g.device, Device(Device::gpu));
+  Device before = default_device();
   set_default_device(Device::gpu);
   EXPECT_EQ(default_device(), Device(Device::gpu));
   EXPECT_EQ(to_stream({}), d);
   array y = array(1.0f) + array(2.0f);
-  set_default_device(Device::cpu);  // restore before checking, so a failure leaves it right
+  set_default_device(before);  // restore before checking, so a failure leaves it right
   EXPECT_EQ(y.primitive().device(), Device(Device::gpu));
-  EXPECT_EQ(default_device(), Device(Device::cpu));
+  EXPECT_EQ(default_device(), before);
 }
 
 TEST(Device, GpuComputesLikeCpu) {
@@ -252,6 +260,12 @@ TEST(Stream, Synchronize) {
 }
 
 TEST(Stream, SetDefaultStream) {
+  Device device_before = default_device();
+  set_default_device(Device::cpu);
+  struct Restore {
+    Device d;
+    ~Restore() { set_default_device(d); }
+  } restore{device_before};
   Stream s = new_stream(Device::cpu);
   Stream before = default_stream(Device::cpu);
   {

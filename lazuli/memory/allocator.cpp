@@ -96,17 +96,21 @@ struct CachingAllocator {
     }
   }
 
+  // The ticket of GPU work known done. Call without the lock: it may drop finished nodes'
+  // inputs, which frees buffers.
+  uint64_t gpu_done() {
+#ifdef LAZULI_CUDA
+    if (system.managed) return cuda::completed_tag();
+#endif
+    return 0;
+  }
+
   allocator::Buffer malloc(size_t size) {
     if (size == 0) return {nullptr, 0};
     size_t cap = round_size(size);
-#ifdef LAZULI_CUDA
-    // Outside the lock: it may drop finished nodes' inputs, which frees buffers.
-    uint64_t done = system.managed ? cuda::completed_tag() : 0;
-#endif
+    uint64_t done = gpu_done();
     std::lock_guard<std::mutex> lock(mutex);
-#ifdef LAZULI_CUDA
     reclaim(done);
-#endif
     auto it = cache.lower_bound(cap);
     if (it != cache.end() && it->first <= cap + cap / 4) {
       allocator::Buffer b{it->second, it->first};
@@ -183,7 +187,15 @@ Buffer malloc(size_t size) { return alloc().malloc(size); }
 void free(Buffer b) { alloc().free(b); }
 }  // namespace allocator
 
+// Counts reflect the buffers the GPU has given back by now.
+void settle() {
+  uint64_t done = alloc().gpu_done();
+  std::lock_guard<std::mutex> l(alloc().mutex);
+  alloc().reclaim(done);
+}
+
 size_t get_active_memory() {
+  settle();
   std::lock_guard<std::mutex> l(alloc().mutex);
   return alloc().active;
 }
@@ -196,6 +208,7 @@ void reset_peak_memory() {
   alloc().peak = alloc().active;
 }
 size_t get_cache_memory() {
+  settle();
   std::lock_guard<std::mutex> l(alloc().mutex);
   return alloc().cached;
 }

@@ -35,25 +35,33 @@ void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Eve
     if (e) error = e;
   }
   std::shared_ptr<DeviceFence> fence;
+  auto outputs = node.outputs();  // before detach drops the siblings
   if (!error) {
     try {
-      auto outputs = node.outputs();
       if (!on_gpu) node.primitive().eval_cpu(node.inputs(), outputs);
       else node.primitive().eval_gpu(node.inputs(), outputs);
 #ifdef LAZULI_CUDA
       if (on_gpu) fence = cuda::stream_fence(p.stream().index);
 #endif
-      for (auto& o : outputs) {
-        // Outputs the GPU may still be writing stay `scheduled`: readers wait on the event,
-        // and eval marks them available once the device is done.
-        if (!fence) o.set_status(array::Status::available);
+      for (auto& o : outputs)
         if (!keep_graph) o.detach();
-      }
     } catch (...) {
       error = std::current_exception();
     }
   }
-  done.signal(error, std::move(fence));
+  // The fence goes with the event before the outputs are marked available: whoever reads
+  // an available array that a GPU may still be writing finds the fence and waits on it.
+  done.set_fence(std::move(fence));
+  if (!error)
+    for (auto& o : outputs) o.set_status(array::Status::available);
+  done.signal(error);
+}
+
+// Whether reading `a` must wait on its event: not yet available, or made by a GPU node
+// whose kernels may still run (a fence, which is set before the status).
+bool must_wait(const array& a) {
+  if (!a.event()) return false;
+  return a.status() != array::Status::available || a.event()->fence() != nullptr;
 }
 
 }  // namespace
@@ -71,7 +79,7 @@ void async_eval(std::vector<array> outputs) {
     auto done = std::make_shared<Event>();
     std::vector<std::shared_ptr<Event>> waits;
     for (auto& in : node.inputs())
-      if (in.status() != array::Status::available && in.event()) waits.push_back(in.event());
+      if (must_wait(in)) waits.push_back(in.event());
     for (auto& o : node.outputs()) {
       o.set_event(done);
       o.set_status(array::Status::scheduled);
@@ -86,12 +94,11 @@ void async_eval(std::vector<array> outputs) {
 
 void eval(std::vector<array> outputs) {
   async_eval(outputs);
-  for (auto& o : outputs)
-    if (o.status() != array::Status::available) {
-      if (!o.event()) throw std::runtime_error("[eval] Array was scheduled without an event.");
-      o.event()->wait();
-      o.set_status(array::Status::available);
-    }
+  for (auto& o : outputs) {
+    if (o.status() != array::Status::available && !o.event())
+      throw std::runtime_error("[eval] Array was scheduled without an event.");
+    if (must_wait(o)) o.event()->wait();
+  }
 }
 
 }  // namespace lazuli

@@ -52,13 +52,9 @@ bool is_view(const Primitive& p) {
          dynamic_cast<const CustomTransforms*>(&p);
 }
 
-// A reshape is a view where the strides allow; otherwise the elements are copied in
-// row-major order on the device (the CPU code would copy on the host, racing the kernels).
-void eval_reshape(Reshape& p, const std::vector<array>& in, std::vector<array>& out, const GpuContext& ctx) {
-  if (in[0].size() == 0 || !Reshape::view_strides(in[0], out[0].shape()).empty()) {
-    p.eval_cpu(in, out);
-    return;
-  }
+// A reshape the strides do not allow as a view copies the elements in row-major order on
+// the device (the CPU code would copy on the host, racing the kernels).
+void eval_reshape(const std::vector<array>& in, std::vector<array>& out, const GpuContext& ctx) {
   cpu::allocate(out[0]);
   auto ix = make_indexer<1>(in[0].shape(), {in[0].strides()}, "reshape");
   launch_convert(in[0].dtype(), out[0].dtype(), data_of(in[0]), out[0].raw_data(), in[0].size(), ix, ctx.stream);
@@ -119,6 +115,10 @@ bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     return true;
   }
   auto* reshape = dynamic_cast<Reshape*>(&p);
+  if (reshape && (inputs[0].size() == 0 || !Reshape::view_strides(inputs[0], outputs[0].shape()).empty())) {
+    p.eval_cpu(inputs, outputs);  // a view after all
+    return true;
+  }
   const GpuKernel* kernel = reshape ? nullptr : find_gpu_kernel(typeid(p));
   if (!kernel && !reshape) return false;
   int stream = p.stream().index;
@@ -136,7 +136,7 @@ bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>
     if (!device_accessible(a)) a = staged(a);
   std::exception_ptr error;
   try {
-    if (reshape) eval_reshape(*reshape, in, outputs, ctx);
+    if (reshape) eval_reshape(in, outputs, ctx);
     else (*kernel)(p, in, outputs, ctx);
   } catch (...) {
     error = std::current_exception();

@@ -42,6 +42,12 @@ cublasHandle_t cublas_handle(const GpuContext& ctx) {
   LAZULI_CUBLAS_CHECK(cublasSetStream(h, ctx.stream));
   // float32 stays float32: no TF32 tensor-core rounding unless a later option asks for it.
   LAZULI_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+  // A workspace of its own lets cuBLAS pick its fastest (split-K, Hopper) kernels; 32 MiB
+  // per stream, outside the allocator's cap.
+  constexpr size_t kWorkspace = size_t{32} << 20;
+  void* workspace = nullptr;
+  LAZULI_CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
+  LAZULI_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspace));
   handles->emplace(ctx.stream_index, h);
   return h;
 }

@@ -4,6 +4,7 @@
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/host.h"
+#include "lazuli/backend/cuda/matmul.h"
 #include "lazuli/primitives.h"
 
 namespace lazuli::cuda {
@@ -26,6 +27,17 @@ Operand matmul_operand(const array& x, cudaStream_t s) {
   return {dense(x, s), rows * cols};
 }
 
+// Integers (wrapping, exact) by a kernel of our own; bool is refused as on the CPU.
+void eval_integer_matmul(const std::vector<array>& inputs, array& out, cudaStream_t s) {
+  if (!is_integral(out.dtype()) || out.dtype() == bool_)
+    throw std::invalid_argument("[matmul] " + dtype_name(out.dtype()) + " is not supported.");
+  int nd = static_cast<int>(out.ndim());
+  int64_t m = out.shape(nd - 2), n = out.shape(nd - 1), k = inputs[0].shape(-1);
+  Operand a = matmul_operand(inputs[0], s), b = matmul_operand(inputs[1], s);
+  launch_integer_matmul(out.dtype(), data_of(a.data), data_of(b.data), out.raw_data(), m, n, k, out.size() / (m * n),
+                        a.batch_stride, b.batch_stride, s);
+}
+
 void eval_matmul(Matmul& p, const std::vector<array>& inputs, std::vector<array>& outs, const GpuContext& ctx) {
   array& out = outs[0];
   cudaStream_t s = ctx.stream;
@@ -40,8 +52,7 @@ void eval_matmul(Matmul& p, const std::vector<array>& inputs, std::vector<array>
   else if (t == bfloat16) type = CUDA_R_16BF, compute = CUBLAS_COMPUTE_32F;
   else if (t == complex64) type = CUDA_C_32F, compute = CUBLAS_COMPUTE_32F;
   else
-    throw std::invalid_argument("[matmul] " + dtype_name(t) +
-                                " is not supported on the GPU (float32, float64, float16, bfloat16 and complex64 are).");
+    return eval_integer_matmul(inputs, out, s);
   int nd = static_cast<int>(out.ndim());
   int64_t m = out.shape(nd - 2), n = out.shape(nd - 1), k = inputs[0].shape(-1);
   int64_t batch = out.size() / (m * n);
