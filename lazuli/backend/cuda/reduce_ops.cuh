@@ -130,11 +130,27 @@ template <typename F> void dispatch_all(Dtype t, const char* op, F&& f) {
   dispatch(t, op, f);
 }
 
-// Device scratch memory of n values. cudaFreeAsync orders the free after the stream's
-// kernels, so the buffer may go out of scope as soon as they are launched.
+// The current device's stream-ordered pool keeps the memory freed into it: by default it
+// hands everything back to the driver at each synchronisation, and every node synchronises,
+// so each scratch buffer would cost a fresh driver allocation (hundreds of microseconds).
+inline void keep_pool_memory() {
+  static thread_local int done_for = -1;  // the device this thread last set up
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  if (done_for == device) return;
+  cudaMemPool_t pool;
+  check_cuda(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+  uint64_t keep = UINT64_MAX;
+  check_cuda(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cudaMemPoolSetAttribute");
+  done_for = device;
+}
+
+// Device scratch memory of n values, from the stream-ordered pool. cudaFreeAsync orders the
+// free after the stream's kernels, so the buffer may go out of scope once they are launched.
 template <typename T> class DeviceBuffer {
  public:
   DeviceBuffer(int64_t n, cudaStream_t s) : stream_(s) {
+    keep_pool_memory();
     size_t bytes = static_cast<size_t>(n > 0 ? n : 1) * sizeof(T);
     check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&p_), bytes, s), "cudaMallocAsync");
   }
