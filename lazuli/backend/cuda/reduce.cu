@@ -48,6 +48,12 @@ __device__ A reduce_segment(const S* p, int64_t n, int tid, int nt) {
       acc = combine_words<Op, A, S, V>(acc, w2);
       acc = combine_words<Op, A, S, V>(acc, w3);
     }
+    if (i + nt < words) {  // short rows (a warp's): two loads in flight, not one
+      uint4 w0 = w[i], w1 = w[i + nt];
+      acc = combine_words<Op, A, S, V>(acc, w0);
+      acc = combine_words<Op, A, S, V>(acc, w1);
+      i += 2 * int64_t(nt);
+    }
     for (; i < words; i += nt) acc = combine_words<Op, A, S, V>(acc, w[i]);
     for (int64_t j = head + words * V + tid; j < n; j += nt) acc = Op::combine(acc, to_acc<A>(p[j]));
   }
@@ -108,17 +114,25 @@ __global__ void column_kernel(const S* x, Out* out, int64_t outer, int64_t len, 
   }
 }
 
-int grid_for(int64_t tasks_in_blocks) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tasks_in_blocks, int64_t(sm_count()) * kBlocksPerSm)));
+// Blocks of `kernel` that run at once on the whole GPU: a grid of this many, each with an
+// equal share, finishes together, with no partly filled last wave.
+template <typename Kernel> int64_t resident_blocks(Kernel kernel) {
+  int per_sm = 0;
+  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0),
+             "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  return int64_t(sm_count()) * std::max(per_sm, 1);
+}
+int grid_for(int64_t blocks_wanted, int64_t resident) {
+  return static_cast<int>(std::max<int64_t>(1, std::min(blocks_wanted, resident)));
 }
 
 // Rows of len contiguous values: one block (or warp) per row when there are enough rows to
-// fill the GPU, else chunks of at least kMinChunk per block and a second pass over the
-// partials (outer rows of `chunks` values).
+// fill the GPU, else chunks of at least kMinChunk, one per resident block, and a second
+// pass over the partials (rows of `chunks` values).
 template <typename Op, typename S, typename A, typename Out>
 void reduce_rows(const S* x, Out* out, int64_t rows, int64_t len, cudaStream_t s) {
   constexpr int64_t kMinChunk = 8192;
-  int64_t want = int64_t(sm_count()) * kBlocksPerSm;
+  int64_t want = resident_blocks(row_kernel<Op, S, A, A>);
   int64_t chunks = 1, chunk = std::max<int64_t>(len, 1);
   if (rows < want && len > kMinChunk) {
     chunks = std::min((want + rows - 1) / rows, (len + kMinChunk - 1) / kMinChunk);
@@ -128,9 +142,10 @@ void reduce_rows(const S* x, Out* out, int64_t rows, int64_t len, cudaStream_t s
   auto launch = [&](const auto* src, auto* dst, int64_t tasks, int64_t n, int64_t c, int64_t size) {
     using Src = std::remove_cv_t<std::remove_pointer_t<decltype(src)>>;
     using Dst = std::remove_pointer_t<decltype(dst)>;
+    auto kernel = row_kernel<Op, Src, A, Dst>;
     bool warp_tasks = size <= 1024;
-    int blocks = grid_for(warp_tasks ? (tasks + kThreads / 32 - 1) / (kThreads / 32) : tasks);
-    row_kernel<Op, Src, A, Dst><<<blocks, kThreads, 0, s>>>(src, dst, tasks, n, c, size, warp_tasks);
+    int blocks = grid_for(warp_tasks ? (tasks + kThreads / 32 - 1) / (kThreads / 32) : tasks, resident_blocks(kernel));
+    kernel<<<blocks, kThreads, 0, s>>>(src, dst, tasks, n, c, size, warp_tasks);
     check_launch("reduce");
   };
   if (chunks == 1) return launch(x, out, rows, len, 1, chunk);
@@ -140,19 +155,20 @@ void reduce_rows(const S* x, Out* out, int64_t rows, int64_t len, cudaStream_t s
 }
 
 // (outer, len, inner) with inner > 1: a thread per column group when those fill the GPU,
-// else the rows cut into chunks of at least 16 and a second pass over (outer, chunks, inner).
+// else the rows cut into chunks of at least 16, whose partials (outer, chunks, inner) are
+// reduced the same way.
 template <typename Op, typename S, typename A, typename Out>
 void reduce_columns(const S* x, Out* out, int64_t outer, int64_t len, int64_t inner, cudaStream_t s) {
   constexpr int V = vector_width<S>();
   bool vectors = V > 1 && inner % V == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
   int64_t threads = outer * (vectors ? inner / V : inner);
-  int64_t want = int64_t(sm_count()) * kBlocksPerSm * kThreads;
-  int64_t chunks = std::clamp<int64_t>((want + threads - 1) / threads, 1, std::max<int64_t>(1, len / 16));
+  int64_t resident = resident_blocks(column_kernel<Op, S, A, A, V>);
+  int64_t chunks = std::clamp<int64_t>((resident * kThreads + threads - 1) / threads, 1, std::max<int64_t>(1, len / 16));
   int64_t chunk = std::max<int64_t>(1, (len + chunks - 1) / chunks);
   chunks = std::max<int64_t>(1, (len + chunk - 1) / chunk);
   auto launch = [&](auto* dst, int64_t c, int64_t size) {
     using Dst = std::remove_pointer_t<decltype(dst)>;
-    int blocks = grid_for((threads * c + kThreads - 1) / kThreads);
+    int blocks = grid_for((threads * c + kThreads - 1) / kThreads, resident);
     if (vectors) column_kernel<Op, S, A, Dst, V><<<blocks, kThreads, 0, s>>>(x, dst, outer, len, inner, c, size);
     else column_kernel<Op, S, A, Dst, 1><<<blocks, kThreads, 0, s>>>(x, dst, outer, len, inner, c, size);
     check_launch("reduce");
@@ -160,9 +176,7 @@ void reduce_columns(const S* x, Out* out, int64_t outer, int64_t len, int64_t in
   if (chunks == 1) return launch(out, 1, std::max<int64_t>(len, 1));
   DeviceBuffer<A> partial(outer * chunks * inner, s);
   launch(partial.get(), chunks, chunk);
-  int blocks = grid_for((outer * inner + kThreads - 1) / kThreads);
-  column_kernel<Op, A, A, Out, 1><<<blocks, kThreads, 0, s>>>(partial.get(), out, outer, chunks, inner, 1, chunks);
-  check_launch("reduce");
+  reduce_columns<Op, A, A, Out>(partial.get(), out, outer, chunks, inner, s);
 }
 
 template <typename Op>
@@ -253,7 +267,8 @@ void launch_argreduce(bool is_max, Dtype t, const void* x, uint32_t* dst, int64_
   dispatch(t, name, [&](auto v) {
     using S = decltype(v);
     bool warp_lines = len >= 64;
-    int blocks = grid_for(warp_lines ? (lines + kThreads / 32 - 1) / (kThreads / 32) : (lines + kThreads - 1) / kThreads);
+    int64_t wanted = warp_lines ? (lines + kThreads / 32 - 1) / (kThreads / 32) : (lines + kThreads - 1) / kThreads;
+    int blocks = grid_for(wanted, int64_t(sm_count()) * kBlocksPerSm);
     argreduce_kernel<S><<<blocks, kThreads, 0, s>>>(is_max, static_cast<const S*>(x), dst, lines, len, step, ix,
                                                     warp_lines);
     check_launch(name);

@@ -22,8 +22,6 @@ __device__ inline Complex64 operator*(Complex64 a, Complex64 b) {
   return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
 }
 
-template <typename T> inline constexpr bool is_device_float_v = std::is_floating_point_v<T>;
-
 struct SumOp {
   template <typename A> __device__ static A init() { return A(0); }
   template <typename A> __device__ static A combine(A a, A b) {
