@@ -188,9 +188,27 @@ TEST_F(Gpu, KernelsReadMemoryTheCallerLent) {
   EXPECT_EQ(host[0], 1.f);  // never written
 }
 
+// A primitive that no GPU kernel family registers (it exists only in this test): its CPU
+// kernel passes the input through.
+class CpuOnlyIdentity : public Primitive {
+ public:
+  using Primitive::Primitive;
+  std::string name() const override { return "CpuOnlyIdentity"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override {
+    outputs[0].copy_shared_buffer(inputs[0]);
+  }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override { return {inputs[0].shape()}; }
+};
+
 TEST_F(Gpu, PrimitivesWithoutKernelsSayClearly) {
-  auto what = error_of<std::runtime_error>([] { sum(array({1.f, 2.f}), false, kGpu).eval(); });
+  auto node = [](Device d) {
+    array x({1.f, 2.f});
+    return array(x.shape(), x.dtype(), std::make_shared<CpuOnlyIdentity>(default_stream(d)), {x});
+  };
+  EXPECT_EQ(test::to_vector<float>(node(kCpu)), (std::vector<float>{1.f, 2.f}));
+  auto what = error_of<std::runtime_error>([&] { node(kGpu).eval(); });
   EXPECT_TRUE(contains(what, "no GPU kernel")) << what;
+  EXPECT_TRUE(contains(what, "CpuOnlyIdentity")) << what;
 }
 
 #ifdef LAZULI_CUDA
