@@ -4,6 +4,7 @@
 //   matrix-vector kernel of quantized.cu, which reads each packed row once;
 // - otherwise: the weight matrices dequantized to float32 temporaries, x converted to
 //   float32, and one batched cuBLAS SGEMM over the products (float32 arithmetic, like the CPU).
+#include <algorithm>
 #include <climits>
 #include <map>
 #include <stdexcept>
@@ -97,14 +98,21 @@ void quantized_products(const QuantParams& p, bool transpose, const array& x, co
   for (int64_t o : wt.w_offsets) aligned = aligned && o % 4 == 0;
   if (transpose && M <= kGemvMaxRows && gemv_supported(p, t) && aligned && P <= 65535) {
     array scales = dense_as(wt.scales_in, t, s), biases = dense_as(*wt.biases_in, t, s);
-    array table({static_cast<int32_t>(P * 5)}, int64, nullptr, {});
-    cpu::allocate(table);
-    QmmProduct* prod = at<QmmProduct>(table);
+    std::vector<QmmProduct> prod(P);
     for (int64_t i = 0; i < P; ++i) {
       int64_t m = w_index[i];
       prod[i] = {x_index[i] * M * K, wt.w_offsets[m], m * matrix_groups, m * matrix_groups, i * M * N};
     }
-    launch_qmm_gemv(p, t, data_of(x), at<uint32_t>(wt.w), data_of(scales), data_of(biases), out.raw_data(), prod, P,
+    QmmProducts products;
+    products.count = P;
+    std::optional<DeviceCopy> table;
+    if (P <= kInlineProducts) {
+      std::copy(prod.begin(), prod.end(), products.inline_table);
+    } else {
+      table.emplace(prod.data(), P * sizeof(QmmProduct), s);
+      products.table = table->as<QmmProduct>();
+    }
+    launch_qmm_gemv(p, t, data_of(x), at<uint32_t>(wt.w), data_of(scales), data_of(biases), out.raw_data(), products,
                     M, N, K, s);
     LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // the temporaries are freed on return
     return;
@@ -129,16 +137,16 @@ void quantized_products(const QuantParams& p, bool transpose, const array& x, co
   array xf = dense_as(x, float32, s);
   array outf = t == float32 ? out : array(out.shape(), float32, nullptr, {});
   cpu::allocate(outf);
-  array pointers({static_cast<int32_t>(3 * P)}, uint64, nullptr, {});
-  cpu::allocate(pointers);
-  const void** a = at<const void*>(pointers);
+  std::vector<const void*> host_pointers(3 * P);
+  for (int64_t i = 0; i < P; ++i) {
+    host_pointers[i] = at<float>(deq, slot_of.at(w_index[i]) * matrix);
+    host_pointers[P + i] = at<float>(xf, x_index[i] * M * K);
+    host_pointers[2 * P + i] = at<float>(outf, i * M * N);
+  }
+  DeviceCopy pointers(host_pointers.data(), 3 * P * sizeof(void*), s);
+  const void** a = pointers.as<const void*>();
   const void** b = a + P;
   void** c = const_cast<void**>(a + 2 * P);
-  for (int64_t i = 0; i < P; ++i) {
-    a[i] = at<float>(deq, slot_of.at(w_index[i]) * matrix);
-    b[i] = at<float>(xf, x_index[i] * M * K);
-    c[i] = at<float>(outf, i * M * N);
-  }
   // Row-major out (M x N) is column-major out^T = W x^T (transpose: W is N x K row-major,
   // i.e. a transposed K x N column-major matrix) or W^T-as-stored x^T (W is K x N row-major).
   const float one = 1.f, zero = 0.f;

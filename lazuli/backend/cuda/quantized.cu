@@ -169,25 +169,29 @@ constexpr int kGemvRowsPerWarp = 4;
 
 // Warps of a block split into row groups of kGemvRowsPerWarp rows; the `split` warps of a row
 // group take turns over the row's 16-byte chunks, and their partial sums meet in shared memory.
-// Each chunk (32 / 16 codes) lies in one group, so it takes one scale and one bias.
+// Each chunk (32 / 16 codes) lies in one group, so it takes one scale and one bias. The next
+// chunk's loads are issued before the current one is computed, to keep memory busy.
 template <int Bits, typename T, int MT>
 __global__ void __launch_bounds__(kGemvWarps * 32)
-    qmm_gemv_kernel(const T* x, const uint32_t* w, const T* scales, const T* biases, T* out,
-                    const QmmProduct* products, int M, int N, int K, int gs, int split) {
+    qmm_gemv_kernel(const T* x, const uint32_t* w, const T* scales, const T* biases, T* out, QmmProducts products,
+                    int M, int N, int K, int gs, int split) {
   constexpr int per_chunk = 128 / Bits;  // codes in 16 bytes
   constexpr int R = kGemvRowsPerWarp;
   __shared__ float partial[kGemvWarps][R][MT];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int part = warp % split, groups_per_block = kGemvWarps / split;
   const int row0 = (blockIdx.x * groups_per_block + warp / split) * R;
-  const QmmProduct pr = products[blockIdx.y];
-  const int chunks = K / per_chunk, G = K / gs;
+  const QmmProduct pr = products.table ? products.table[blockIdx.y] : products.inline_table[blockIdx.y];
+  const int chunks = K / per_chunk, G = K / gs, step = 32 * split;
   const uint4* rows[R];
-  int rr[R];
+  const T* row_scales[R];
+  const T* row_biases[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    rr[r] = min(row0 + r, N - 1);  // rows past N repeat the last one, not stored
-    rows[r] = reinterpret_cast<const uint4*>(w + pr.w + int64_t(rr[r]) * (K * Bits / 32));
+    int row = min(row0 + r, N - 1);  // rows past N repeat the last one, not stored
+    rows[r] = reinterpret_cast<const uint4*>(w + pr.w + int64_t(row) * (K * Bits / 32));
+    row_scales[r] = scales + pr.scales + int64_t(row) * G;
+    row_biases[r] = biases + pr.biases + int64_t(row) * G;
   }
   float acc[R][MT];
 #pragma unroll
@@ -195,16 +199,25 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
 #pragma unroll
     for (int m = 0; m < MT; ++m) acc[r][m] = 0.f;
 
-  for (int c = lane + 32 * part; c < chunks; c += 32 * split) {
-    uint4 q[R];
-    float s[R], b[R];
-    const int k0 = c * per_chunk, g = k0 / gs;
+  uint4 q[R];
+  T s[R], b[R];
+  auto fetch = [&](int c) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      q[r] = rows[r][c];
-      s[r] = load(scales[pr.scales + int64_t(rr[r]) * G + g]);
-      b[r] = load(biases[pr.biases + int64_t(rr[r]) * G + g]);
+      q[r] = __ldcs(rows[r] + c);  // read once: streamed past the caches
+      s[r] = row_scales[r][c * per_chunk / gs];
+      b[r] = row_biases[r][c * per_chunk / gs];
     }
+  };
+  int c = lane + 32 * part;
+  if (c < chunks) fetch(c);
+  for (; c < chunks; c += step) {
+    uint4 qc[R];
+    float sc[R], bc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) qc[r] = q[r], sc[r] = load(s[r]), bc[r] = load(b[r]);
+    if (c + step < chunks) fetch(c + step);
+    const int k0 = c * per_chunk;
 #pragma unroll
     for (int m = 0; m < MT; ++m) {
       if (m >= M) break;
@@ -215,7 +228,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
       for (int k = 0; k < per_chunk; ++k) xsum += xv[k];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        const uint32_t words[4] = {q[r].x, q[r].y, q[r].z, q[r].w};
+        const uint32_t words[4] = {qc[r].x, qc[r].y, qc[r].z, qc[r].w};
         float dot = 0.f;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
@@ -224,7 +237,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
 #pragma unroll
           for (int k = 0; k < 32 / Bits; ++k) dot = fmaf(v[k], xv[i * (32 / Bits) + k], dot);
         }
-        acc[r][m] = fmaf(s[r], dot, fmaf(b[r], xsum, acc[r][m]));
+        acc[r][m] = fmaf(sc[r], dot, fmaf(bc[r], xsum, acc[r][m]));
       }
     }
   }
@@ -260,7 +273,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
 
 template <int Bits, typename T>
 void gemv_typed(const void* x, const uint32_t* w, const void* scales, const void* biases, void* out,
-                const QmmProduct* products, int64_t count, int M, int N, int K, int gs, cudaStream_t s) {
+                const QmmProducts& products, int M, int N, int K, int gs, cudaStream_t s) {
+  const int64_t count = products.count;
   // Enough warps in flight to cover memory latency: split rows over more warps when there
   // are few row groups.
   int64_t row_groups = (N + kGemvRowsPerWarp - 1) / kGemvRowsPerWarp * count;
@@ -341,16 +355,16 @@ bool gemv_supported(const QuantParams& p, Dtype t) {
 }
 
 void launch_qmm_gemv(const QuantParams& p, Dtype t, const void* x, const uint32_t* w, const void* scales,
-                     const void* biases, void* out, const QmmProduct* products, int64_t count, int64_t M, int64_t N,
-                     int64_t K, cudaStream_t s) {
-  if (count > 65535)
+                     const void* biases, void* out, const QmmProducts& products, int64_t M, int64_t N, int64_t K,
+                     cudaStream_t s) {
+  if (products.count > 65535)
     throw std::invalid_argument("[quantized_matmul] The GPU kernel takes at most 65535 products, got " +
-                                std::to_string(count) + ".");
+                                std::to_string(products.count) + ".");
   int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
   auto with_bits = [&](auto v) {
     using T = decltype(v);
-    if (p.bits == 4) gemv_typed<4, T>(x, w, scales, biases, out, products, count, m, n, k, p.group_size, s);
-    else gemv_typed<8, T>(x, w, scales, biases, out, products, count, m, n, k, p.group_size, s);
+    if (p.bits == 4) gemv_typed<4, T>(x, w, scales, biases, out, products, m, n, k, p.group_size, s);
+    else gemv_typed<8, T>(x, w, scales, biases, out, products, m, n, k, p.group_size, s);
   };
   if (t == float16) with_bits(__half{});
   else if (t == bfloat16) with_bits(__nv_bfloat16{});

@@ -29,14 +29,23 @@ struct QmmProduct {
   int64_t x, w, scales, biases, out;
 };
 
-// out[p] (M x N) = x[p] (M x K) @ dequantize(w[p]).T for p < count, M <= kGemvMaxRows:
+// The products of one launch: up to kInlineProducts travel in the kernel's parameters (no
+// copy to the device, the common single product included); more in a device table.
+constexpr int kInlineProducts = 16;
+struct QmmProducts {
+  int64_t count = 0;
+  const QmmProduct* table = nullptr;  // device memory, when count > kInlineProducts
+  QmmProduct inline_table[kInlineProducts];
+};
+
+// out[p] (M x N) = x[p] (M x K) @ dequantize(w[p]).T for each product, M <= kGemvMaxRows:
 // affine 4- or 8-bit codes, rows of K values 16-byte aligned; x, scales, biases and out of
-// dtype t (float16, bfloat16 or float32). `products` is device-readable.
+// dtype t (float16, bfloat16 or float32).
 constexpr int kGemvMaxRows = 8;
 bool gemv_supported(const QuantParams& p, Dtype t);
 void launch_qmm_gemv(const QuantParams& p, Dtype t, const void* x, const uint32_t* w, const void* scales,
-                     const void* biases, void* out, const QmmProduct* products, int64_t count, int64_t M, int64_t N,
-                     int64_t K, cudaStream_t s);
+                     const void* biases, void* out, const QmmProducts& products, int64_t M, int64_t N, int64_t K,
+                     cudaStream_t s);
 
 // float -> e4m3 codes and back (n dense elements of dtype t).
 void launch_to_fp8(Dtype t, const void* x, uint8_t* out, int64_t n, cudaStream_t s);

@@ -58,11 +58,9 @@ void run_products(const array& a, const array& b, array& out, const std::vector<
   BlasType bt = blas_type(t, op);
   LAZULI_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.nbytes(), s));  // empty sums are zeros
   if (!bt.is_blas) {
-    array table({static_cast<int32_t>(3 * P)}, int64, nullptr, {});
-    cpu::allocate(table);
-    std::copy(products.begin(), products.end(), static_cast<MatrixProduct*>(table.raw_data()));
-    launch_integer_products(t, data_of(a), data_of(b), out.raw_data(), static_cast<MatrixProduct*>(table.raw_data()),
-                            P, M, N, lda, ldb, s);
+    DeviceCopy table(products.data(), P * sizeof(MatrixProduct), s);
+    launch_integer_products(t, data_of(a), data_of(b), out.raw_data(), table.as<MatrixProduct>(), P, M, N, lda, ldb,
+                            s);
     LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));
     return;
   }
@@ -76,16 +74,16 @@ void run_products(const array& a, const array& b, array& out, const std::vector<
   cublasHandle_t h = cublas_handle(ctx);
   // Row-major C = A B is column-major C^T = B^T A^T: B goes first, no transposes.
   if (uniform && kmax > 0) {
-    array pointers({static_cast<int32_t>(3 * P)}, uint64, nullptr, {});
-    cpu::allocate(pointers);
-    const void** pa = static_cast<const void**>(pointers.raw_data());
+    std::vector<const void*> host_pointers(3 * P);
+    for (int64_t i = 0; i < P; ++i) {
+      host_pointers[i] = bytes(a) + products[i].a * w;
+      host_pointers[P + i] = bytes(b) + products[i].b * w;
+      host_pointers[2 * P + i] = bytes(out) + i * M * N * w;
+    }
+    DeviceCopy pointers(host_pointers.data(), 3 * P * sizeof(void*), s);
+    const void** pa = pointers.as<const void*>();
     const void** pb = pa + P;
     void** pc = const_cast<void**>(pa + 2 * P);
-    for (int64_t i = 0; i < P; ++i) {
-      pa[i] = bytes(a) + products[i].a * w;
-      pb[i] = bytes(b) + products[i].b * w;
-      pc[i] = bytes(out) + i * M * N * w;
-    }
     LAZULI_CUBLAS_CHECK(cublasGemmBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(N), int(M), int(kmax), sc.one(bt), pb,
                                             bt.data, int(ldb), pa, bt.data, int(lda), sc.zero(bt), pc, bt.data, int(N),
                                             int(P), bt.compute, CUBLAS_GEMM_DEFAULT));
