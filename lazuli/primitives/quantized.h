@@ -32,6 +32,7 @@ class Quantize : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Quantize)
   void write(Writer& w) const override { write_quant(w, p_); }
+  const QuantParams& params() const { return p_; }
 
  private:
   QuantParams p_;
@@ -48,6 +49,7 @@ class Dequantize : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(Dequantize)
   void write(Writer& w) const override { write_quant(w, p_), w.dtype(dtype_); }
+  const QuantParams& params() const { return p_; }
 
  private:
   QuantParams p_;
@@ -65,6 +67,8 @@ class QuantizedMatmul : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(QuantizedMatmul)
   void write(Writer& w) const override { write_quant(w, p_), w.boolean(transpose_); }
+  const QuantParams& params() const { return p_; }
+  bool transposed() const { return transpose_; }
 
  private:
   QuantParams p_;
@@ -82,6 +86,8 @@ class GatherQMM : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   LAZULI_TRANSFORMS(GatherQMM)
   void write(Writer& w) const override { write_quant(w, p_), w.boolean(transpose_); }
+  const QuantParams& params() const { return p_; }
+  bool transposed() const { return transpose_; }
 
  private:
   QuantParams p_;

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lazuli/backend/common/quant.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives/quantized.h"
 
@@ -39,17 +40,17 @@ using namespace cpu;
 
 namespace {
 
-// ---- value formats ---------------------------------------------------------------------
+// ---- value formats (the scalar rules live in backend/common/quant.h) ------------------
 
-constexpr float kFp4Values[16] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f,
-                                  -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f};
+using quant::e4m3_decode;
+using quant::e4m3_encode;
 
-// e4m3 (bias 7, 3 mantissa bits). Like MLX, 0x7F/0xFF decode as +-480 rather than NaN.
-float e4m3_decode(uint8_t code) {
-  int e = (code >> 3) & 0xF, m = code & 7;
-  float mag = e == 0 ? std::ldexp(static_cast<float>(m), -9) : std::ldexp(static_cast<float>(8 + m), e - 10);
-  return (code & 0x80) ? -mag : mag;
-}
+constexpr auto kFp4Values = [] {
+  std::array<float, 16> t{};
+  for (uint32_t c = 0; c < 16; ++c) t[c] = quant::fp4_value(c);
+  return t;
+}();
+
 const std::array<float, 256>& e4m3_table() {
   static const std::array<float, 256> table = [] {
     std::array<float, 256> t{};
@@ -57,37 +58,6 @@ const std::array<float, 256>& e4m3_table() {
     return t;
   }();
   return table;
-}
-
-// Nearest e4m3 code, ties to even; magnitudes from 464 up (and infinities, NaN) saturate to
-// 448, keeping the sign, as MLX does.
-uint8_t e4m3_encode(float x) {
-  uint8_t sign = std::signbit(x) ? 0x80 : 0;
-  float a = std::fabs(x);
-  if (!(a < 464.f)) return sign | 0x7E;
-  int code;
-  if (a < 0x1p-6f) {
-    code = static_cast<int>(std::nearbyint(a * 512.f));  // subnormals: units of 2^-9
-  } else {
-    int ex;
-    std::frexp(a, &ex);
-    int e = ex - 1;  // a in [2^e, 2^(e+1)); a mantissa that rounds up to 16 carries into e
-    code = ((e + 7) << 3) + (static_cast<int>(std::nearbyint(std::ldexp(a, 3 - e))) - 8);
-  }
-  return static_cast<uint8_t>(sign | code);
-}
-
-// e8m0: 2^(code - 127); code 0 is 2^-127 (MLX's reading).
-float e8m0_decode(uint8_t code) { return code == 0 ? 0x1p-127f : std::ldexp(1.f, int(code) - 127); }
-
-// The e2m1 code nearest to v; ties go to the smaller magnitude and a zero result is +0 (the
-// first entry of the value table wins, as in MLX's argmin over it).
-uint8_t fp4_encode(float v) {
-  float a = std::fabs(v);
-  if (a != a) return 0;
-  uint8_t m = a <= 0.25f ? 0 : a <= 0.75f ? 1 : a <= 1.25f ? 2 : a <= 1.75f ? 3
-            : a <= 2.5f  ? 4 : a <= 3.5f  ? 5 : a <= 5.f   ? 6 : 7;
-  return (m != 0 && v < 0) ? static_cast<uint8_t>(m | 8) : m;
 }
 
 // ---- bit streams -----------------------------------------------------------------------
@@ -200,10 +170,9 @@ array scale_multipliers(const array& scales, const QuantParams& p, float global 
   const uint8_t* c = ptr<uint8_t>(codes);
   float* d = static_cast<float*>(m.raw_data());
   // Through a table of the 256 codes: ldexp per scale would cost more than the product.
-  float factor = global > 0.f ? global / (448.f * 6.f) : 1.f;
+  float factor = quant::nvfp4_factor(global);
   std::array<float, 256> table;
-  for (int i = 0; i < 256; ++i)
-    table[i] = p.mode == QuantizationMode::Nvfp4 ? e4m3_decode(uint8_t(i)) * factor : e8m0_decode(uint8_t(i));
+  for (int i = 0; i < 256; ++i) table[i] = quant::fp_scale(uint8_t(i), p.mode == QuantizationMode::Nvfp4, factor);
   for (size_t i = 0; i < m.size(); ++i) d[i] = table[c[i]];
   return m;
 }
@@ -259,10 +228,7 @@ float row_dot_decoded(const float* v, const float* x, const float* scales, int64
 // codes[j] = clamp(rint((v[j] - bias) / scale), 0, n_bins): the affine codes of one group
 // (n a multiple of 8). Division, not a reciprocal, so the codes match MLX's bit for bit.
 void affine_codes_scalar(const float* v, int64_t n, float bias, float scale, float n_bins, uint32_t* codes) {
-  for (int64_t j = 0; j < n; ++j) {
-    float q = std::rint((v[j] - bias) / scale);
-    codes[j] = static_cast<uint32_t>(std::min(std::max(q, 0.f), n_bins));
-  }
+  for (int64_t j = 0; j < n; ++j) codes[j] = quant::affine_code(v[j], bias, scale, n_bins);
 }
 #ifdef LAZULI_QUANT_X86
 __attribute__((target("avx,fma"))) void affine_codes_avx(const float* v, int64_t n, float bias, float scale,
@@ -377,7 +343,7 @@ void dequantize_rows(const QMatrix& q, int64_t r0, int64_t r1, float* dst) {
     decode_values(q.w + r * q.words_per_row, 0, q.len, q.p, d);
     for (int64_t g = 0; g < G; ++g) {
       float s = q.scales[r * G + g], b = q.biases ? q.biases[r * G + g] : 0.f;
-      for (int64_t j = 0; j < gs; ++j) d[g * gs + j] = d[g * gs + j] * s + b;
+      for (int64_t j = 0; j < gs; ++j) d[g * gs + j] = quant::dequantized(d[g * gs + j], s, b);
     }
   }
 }
@@ -780,13 +746,7 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
           // MLX's affine rule: the end of the range with the larger magnitude is represented
           // exactly (it is the bias, and the scale is adjusted to hit it with a whole code).
           auto [lo, hi] = min_max(v, gs);
-          bool low_edge = std::fabs(lo) > std::fabs(hi);
-          float scale = std::max((hi - lo) / n_bins, 1e-7f);
-          scale = low_edge ? scale : -scale;
-          float edge = low_edge ? lo : hi;
-          float q0 = std::rint(edge / scale);
-          float bias = 0;
-          if (q0 != 0) scale = edge / q0, bias = edge;
+          auto [scale, bias] = quant::affine_group(lo, hi, n_bins);
           uint32_t codes[128];
           affine_codes(v, gs, bias, scale, n_bins, codes);
           pack_codes(codes, gs, static_cast<int>(bits), row, first);
@@ -796,30 +756,12 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         }
         float amax = 0;
         for (int64_t j = 0; j < gs; ++j) amax = std::max(amax, std::fabs(v[j]));
-        float scale;
-        uint8_t code;
-        if (p_.mode == QuantizationMode::Nvfp4) {
-          // e4m3 scale of amax / 6, taken relative to global_scale / (448 * 6) when given.
-          float encode = global > 0.f ? 448.f * 6.f / global : 1.f;
-          code = e4m3_encode(amax / 6.f * encode);
-          scale = e4m3_decode(code) / encode;
-        } else {
-          // e8m0: amax / max_value rounded up to a power of two, so that no value of the
-          // group saturates (MLX 0.29.3 truncates log2 toward zero instead; see the tests).
-          float s = amax / (bits == 4 ? 6.f : 448.f);
-          int e = 0;
-          if (s > 0.f) {
-            float f = std::frexp(s, &e);  // s = f * 2^e, f in [0.5, 1)
-            if (f == 0.5f) e -= 1;
-          }
-          code = static_cast<uint8_t>(e + 127);
-          scale = std::ldexp(1.f, e);
-        }
+        auto [code, scale] = p_.mode == QuantizationMode::Nvfp4 ? quant::nvfp4_group(amax, global)
+                                                               : quant::mx_group(amax, static_cast<int>(bits));
         scale_codes[r * G + g] = code;
         for (int64_t j = 0; j < gs; ++j) {
           float u = scale != 0.f ? v[j] / scale : 0.f;
-          uint32_t c = bits == 4 ? fp4_encode(u) : e4m3_encode(u);
-          put_code(row, first + j, static_cast<int>(bits), c);
+          put_code(row, first + j, static_cast<int>(bits), quant::fp_code(u, static_cast<int>(bits)));
         }
       }
     }

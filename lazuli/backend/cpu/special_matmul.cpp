@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "lazuli/backend/common/matrix_indices.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives/einsum.h"
 
@@ -22,26 +23,6 @@ array row_major(const array& a, Dtype dtype) {
   allocate(c);
   copy_to(a, c, c.strides(), 0);
   return c;
-}
-
-// The indices as int64, checked against the number of matrices.
-std::vector<int64_t> read_indices(const array& idx, int64_t count, const char* name) {
-  std::vector<int64_t> v(idx.shape(0));
-  int64_t step = idx.strides()[0];
-  dispatch_dtype(idx.dtype(), [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_integral_v<T>) {  // the op passes integer indices only
-      const T* p = static_cast<const T*>(const_cast<array&>(idx).raw_data());
-      for (size_t l = 0; l < v.size(); ++l) {
-        int64_t i = static_cast<int64_t>(p[l * step]);
-        if (i < 0 || i >= count)
-          throw std::out_of_range(std::string("[gather_mm] ") + name + " " + std::to_string(i) +
-                                  " is out of range for " + std::to_string(count) + " matrices.");
-        v[l] = i;
-      }
-    }
-  });
-  return v;
 }
 
 // C (M x N, dense) = A (M x K) B (K x N), row-major with leading dimensions lda and ldb.
@@ -155,8 +136,8 @@ void GatherMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   array& out = outputs[0];
   allocate(out);
   if (out.size() == 0) return;
-  auto li = read_indices(inputs[2], inputs[0].shape(0), "lhs index");
-  auto ri = read_indices(inputs[3], inputs[1].shape(0), "rhs index");
+  auto li = read_matrix_indices(inputs[2], inputs[0].shape(0), "lhs index");
+  auto ri = read_matrix_indices(inputs[3], inputs[1].shape(0), "rhs index");
   in_compute_type(inputs, out, "gather_mm", [&](auto t, const array& a, const array& b, array& o) {
     gather_mm_typed<decltype(t)>(a, b, li, ri, o);
   });

@@ -100,4 +100,25 @@ array dense(const array& a, cudaStream_t s) {
   return copy;
 }
 
+DeviceCopy::DeviceCopy(const void* host, size_t bytes, cudaStream_t s) : stream_(s) {
+  if (bytes == 0) return;
+  // The stream-ordered pool would hand its memory back to the driver at every synchronisation
+  // (and map it again on the next call): keep it instead.
+  static const bool pool_kept = [] {
+    int device = 0;
+    cudaMemPool_t pool;
+    LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+    LAZULI_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep = UINT64_MAX;
+    LAZULI_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+    return true;
+  }();
+  (void)pool_kept;
+  LAZULI_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, s));
+  LAZULI_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, bytes, cudaMemcpyHostToDevice, s));
+}
+DeviceCopy::~DeviceCopy() {
+  if (ptr_ && cudaFreeAsync(ptr_, stream_) != cudaSuccess) cudaGetLastError();  // never throws
+}
+
 }  // namespace lazuli::cuda

@@ -63,4 +63,20 @@ void convert_into(const array& in, array& out, cudaStream_t s);
 // `a` itself when row-major dense, else a dense device copy.
 array dense(const array& a, cudaStream_t s);
 
+// A small host table (offsets, pointers) copied to device memory for a node's launches,
+// allocated and freed in stream order. Not managed memory: pages the host writes on every
+// call would fault over to the GPU each time, at a cost of tens of microseconds.
+class DeviceCopy {
+ public:
+  DeviceCopy(const void* host, size_t bytes, cudaStream_t s);
+  ~DeviceCopy();
+  DeviceCopy(const DeviceCopy&) = delete;
+  DeviceCopy& operator=(const DeviceCopy&) = delete;
+  template <typename T> T* as() const { return static_cast<T*>(ptr_); }
+
+ private:
+  void* ptr_ = nullptr;
+  cudaStream_t stream_;
+};
+
 }  // namespace lazuli::cuda
