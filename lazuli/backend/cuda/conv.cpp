@@ -11,6 +11,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/conv.h"
@@ -82,6 +84,41 @@ struct CudnnDescriptors {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
 };
+
+// The forward algorithm and math type for one configuration, cached: asking cuDNN's
+// heuristics costs more than many small convolutions. Only the GEMM-like and direct
+// algorithms qualify (see the top of this file); float32 and float64 keep FMA math.
+struct Algorithm {
+  cudnnConvolutionFwdAlgo_t algo;
+  cudnnMathType_t math;
+};
+std::optional<Algorithm> forward_algorithm(const std::vector<int64_t>& key, cudnnHandle_t handle,
+                                           const CudnnDescriptors& desc, bool fp32_or_64) {
+  static std::mutex mutex;
+  static auto* cache = new std::map<std::vector<int64_t>, std::optional<Algorithm>>;  // never destroyed
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache->find(key);
+    if (it != cache->end()) return it->second;
+  }
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int returned = 0;
+  check_cudnn(cudnnGetConvolutionForwardAlgorithm_v7(handle, desc.x, desc.w, desc.conv, desc.y,
+                                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+  std::optional<Algorithm> pick;
+  for (int i = 0; i < returned && !pick; ++i) {
+    const auto& c = perf[i];
+    bool plain_sum = c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+                     c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+                     c.algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || c.algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+    bool exact_math = !fp32_or_64 || c.mathType == CUDNN_FMA_MATH || c.mathType == CUDNN_DEFAULT_MATH;
+    if (c.status == CUDNN_STATUS_SUCCESS && plain_sum && exact_math)
+      pick = Algorithm{c.algo, fp32_or_64 ? CUDNN_FMA_MATH : c.mathType};
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  cache->emplace(key, pick);
+  return pick;
+}
 
 bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
@@ -156,24 +193,14 @@ bool conv_cudnn(const ConvGeometry& g0, const array& x0, const array& w, array& 
     check_cudnn(cudnnGetConvolutionNdForwardOutputDim(desc.conv, desc.x, desc.w, nb, got));
     if (!std::equal(got, got + nb, ydims)) return false;
 
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int returned = 0;
-    check_cudnn(cudnnGetConvolutionForwardAlgorithm_v7(handle, desc.x, desc.w, desc.conv, desc.y,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
-    const cudnnConvolutionFwdAlgoPerf_t* pick = nullptr;
-    for (int i = 0; i < returned && !pick; ++i) {
-      const auto& c = perf[i];
-      bool plain_sum = c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
-                       c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
-                       c.algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || c.algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
-      bool exact_math = !fp32_or_64 || c.mathType == CUDNN_FMA_MATH || c.mathType == CUDNN_DEFAULT_MATH;
-      if (c.status == CUDNN_STATUS_SUCCESS && plain_sum && exact_math) pick = &c;
-    }
-    if (!pick) return false;
-    // The math type the heuristic paired with the algorithm (FMA for float32 / float64).
-    check_cudnn(cudnnSetConvolutionMathType(desc.conv, fp32_or_64 ? CUDNN_FMA_MATH : pick->mathType));
+    std::vector<int64_t> key = {static_cast<int64_t>(type), g.groups, g.flip, nb};
+    for (int i = 0; i < nb; ++i) key.insert(key.end(), {xdims[i], wdims[i]});
+    for (int j = 0; j < sp; ++j) key.insert(key.end(), {pads[j], strides[j], dils[j]});
+    std::optional<Algorithm> algo = forward_algorithm(key, handle, desc, fp32_or_64);
+    if (!algo) return false;
+    check_cudnn(cudnnSetConvolutionMathType(desc.conv, algo->math));
     size_t ws_bytes = 0;
-    check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y, pick->algo,
+    check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y, algo->algo,
                                                          &ws_bytes));
     void* ws = nullptr;
     if (ws_bytes > 0) LAZULI_CUDA_CHECK(cudaMallocAsync(&ws, ws_bytes, ctx.stream));
@@ -182,7 +209,7 @@ bool conv_cudnn(const ConvGeometry& g0, const array& x0, const array& w, array& 
     const void* alpha = t == float64 ? static_cast<const void*>(&alpha64) : &alpha32;
     const void* beta = t == float64 ? static_cast<const void*>(&beta64) : &beta32;
     cudnnStatus_t st = cudnnConvolutionForward(handle, alpha, desc.x, data_of(x), desc.w, data_of(w), desc.conv,
-                                               pick->algo, ws, ws_bytes, beta, desc.y, out.raw_data());
+                                               algo->algo, ws, ws_bytes, beta, desc.y, out.raw_data());
     if (ws) LAZULI_CUDA_CHECK(cudaFreeAsync(ws, ctx.stream));
     if (st != CUDNN_STATUS_SUCCESS)
       throw std::runtime_error(std::string("[cuda] cudnnConvolutionForward failed: ") + cudnnGetErrorString(st) + ".");

@@ -3,8 +3,8 @@
 // (the CPU's radix-4 passes are two of these stages, same sums in the same order), the
 // scale riding on the last stage; for m > 1 the blocks are then mixed by the m x m matrix
 // H_m, the scale riding on the mix. 16-bit floats compute in float.
-// Rows that fit in shared memory go one block per row; longer rows take one launch per
-// stage over a buffer in global memory.
+// Rows that fit in a block's shared memory go one block per row; longer rows take one
+// launch per stage over a buffer in global memory.
 #include <algorithm>
 
 #include "lazuli/backend/cuda/device_util.cuh"
@@ -101,7 +101,16 @@ template <typename S, typename C, typename R> __global__ void finish_kernel(cons
   }
 }
 
-constexpr int64_t kSharedBytes = 48 << 10;  // the default limit of a block's shared memory
+constexpr int64_t kSharedBytes = 48 << 10;  // a block's shared memory without opting in
+
+// The most shared memory a block may opt in to on the current device.
+int64_t max_shared_bytes() {
+  int device = 0, bytes = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute (shared memory per block)");
+  return bytes;
+}
 
 template <typename S>
 void hadamard_typed(const S* src, S* dst, int64_t rows, int64_t n, int m, const HadamardSigns& signs, double scale,
@@ -110,8 +119,15 @@ void hadamard_typed(const S* src, S* dst, int64_t rows, int64_t n, int m, const 
   using R = typename compute_of<S>::R;
   const R sc = static_cast<R>(scale);
   const int64_t bytes = n * static_cast<int64_t>(sizeof(C));
-  if (bytes <= kSharedBytes) {
-    int threads = static_cast<int>(std::min<int64_t>(kThreads, std::max<int64_t>(32, (n / 2 + 31) / 32 * 32)));
+  static const int64_t max_bytes = max_shared_bytes();
+  if (bytes <= max_bytes) {
+    if (bytes > kSharedBytes)
+      check_cuda(cudaFuncSetAttribute(hadamard_shared<S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(bytes)),
+                 "cudaFuncSetAttribute (hadamard shared memory)");
+    // Long rows get more threads: one block holds the SM's shared memory alone.
+    int64_t most = bytes > kSharedBytes ? 1024 : kThreads;
+    int threads = static_cast<int>(std::min<int64_t>(most, std::max<int64_t>(32, (n / 2 + 31) / 32 * 32)));
     int blocks = static_cast<int>(std::min<int64_t>(rows, 65536));
     hadamard_shared<S><<<blocks, threads, bytes, s>>>(src, dst, rows, n, m, signs, sc);
     check_launch("hadamard_shared");
