@@ -35,9 +35,10 @@ template <typename S, typename C> __device__ S to_storage(C v) {
   else return convert<S>(v);
 }
 
-// The butterfly of pair t (of the len / 2 pairs) at half-width h, times f when scaled.
+// The butterfly of pair t (of the len / 2 pairs) at half-width h (a power of two: masks,
+// not divisions), times f when scaled.
 template <typename C, typename R> __device__ void butterfly(C* x, int64_t t, int64_t h, bool scaled, R f) {
-  int64_t i0 = t / h * 2 * h + t % h, i1 = i0 + h;
+  int64_t i0 = ((t & ~(h - 1)) << 1) | (t & (h - 1)), i1 = i0 + h;
   C a = x[i0], b = x[i1];
   if (scaled) x[i0] = (a + b) * f, x[i1] = (a - b) * f;
   else x[i0] = a + b, x[i1] = a - b;
