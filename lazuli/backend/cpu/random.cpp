@@ -1,9 +1,10 @@
-// CPU: RandomBits with Threefry-2x32-20 (Salmon et al., "Parallel random numbers: as easy
-// as 1, 2, 3", the Random123 reference). Counter-based: the pair of elements (2j, 2j + 1)
-// of a draw is threefry(key, (j mod 2^32, j >> 32)), so element i depends only on the key
-// and i, whatever the thread count or the draw's size.
+// CPU: RandomBits with Threefry-2x32-20 (backend/common/threefry.h, shared with the CUDA
+// kernel). Counter-based: the pair of elements (2j, 2j + 1) of a draw is threefry(key,
+// (j mod 2^32, j >> 32)), so element i depends only on the key and i, whatever the thread
+// count or the draw's size.
 #include <cstring>
 
+#include "lazuli/backend/common/threefry.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives.h"
 #include "lazuli/random.h"
@@ -13,20 +14,9 @@ using namespace cpu;
 
 namespace random {
 std::array<uint32_t, 2> threefry2x32_20(std::array<uint32_t, 2> key, std::array<uint32_t, 2> counter) {
-  static constexpr int kRot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
-  const uint32_t ks[3] = {key[0], key[1], 0x1BD11BDAu ^ key[0] ^ key[1]};
-  uint32_t x0 = counter[0] + ks[0], x1 = counter[1] + ks[1];
-  for (int r = 0; r < 20; ++r) {
-    x0 += x1;
-    x1 = (x1 << kRot[r % 8]) | (x1 >> (32 - kRot[r % 8]));
-    x1 ^= x0;
-    if (r % 4 == 3) {  // key injection after every four rounds
-      uint32_t i = static_cast<uint32_t>(r / 4 + 1);
-      x0 += ks[i % 3];
-      x1 += ks[(i + 1) % 3] + i;
-    }
-  }
-  return {x0, x1};
+  std::array<uint32_t, 2> x;
+  math::threefry2x32_20(key[0], key[1], counter[0], counter[1], x[0], x[1]);
+  return x;
 }
 }  // namespace random
 
