@@ -115,10 +115,14 @@ TEST_F(Gpu, MatmulMatchesCpu) {
     check(sample({4, 0}, t, 11), sample({0, 3}, t, 12), "k = 0");
     check(sample({0, 4}, t, 13), sample({4, 3}, t, 14), "m = 0");
   }
+  // Integers: exact and wrapping, by a kernel of our own.
+  for (auto t : {int8, uint8, int32, int64})
+    compare([&](Device d) { return matmul(sample({3, 5, 7}, t, 1), transpose(sample({4, 7}, t, 2)), d); },
+            "matmul " + dtype_name(t));
   EXPECT_TRUE(contains(error_of<std::invalid_argument>([&] {
-                         matmul(sample({2, 2}, int32, 1), sample({2, 2}, int32, 2), kGpu).eval();
+                         matmul(sample({2, 2}, bool_, 1), sample({2, 2}, bool_, 2), kGpu).eval();
                        }),
-                       "not supported on the GPU"));
+                       "bool"));
 }
 
 TEST_F(Gpu, Float32MatmulIsNotRoundedToTf32) {

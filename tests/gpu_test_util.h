@@ -33,23 +33,27 @@ inline double tolerance(Dtype t) {
 
 // Same dtype and shape, and the same values: NaN where NaN, equal infinities, finite
 // values within the dtype's tolerance (exact for integers).
-inline void expect_same(const array& cpu, const array& gpu, const std::string& what) {
+// `scale`: per element, what the tolerance is relative to (default: the value itself).
+inline void expect_same(const array& cpu, const array& gpu, const std::string& what,
+                        const std::vector<double>& scale = {}) {
   ASSERT_EQ(cpu.dtype(), gpu.dtype()) << what;
   ASSERT_EQ(cpu.shape(), gpu.shape()) << what;
-  if (cpu.dtype() == complex64) {  // each part on its own
-    expect_same(real(cpu, kCpu), real(gpu, kCpu), what + " (real part)");
-    expect_same(imag(cpu, kCpu), imag(gpu, kCpu), what + " (imaginary part)");
+  if (cpu.dtype() == complex64) {  // each part on its own, relative to the magnitude
+    auto magnitude = test::to_vector<double>(abs(cpu, kCpu));
+    expect_same(real(cpu, kCpu), real(gpu, kCpu), what + " (real part)", magnitude);
+    expect_same(imag(cpu, kCpu), imag(gpu, kCpu), what + " (imaginary part)", magnitude);
     return;
   }
   double rtol = tolerance(cpu.dtype());
   auto c = test::to_vector<double>(cpu), g = test::to_vector<double>(gpu);
   for (size_t i = 0; i < c.size(); ++i) {
+    double size = std::max(1.0, scale.empty() ? std::fabs(c[i]) : scale[i]);
     if (std::isnan(c[i])) {
       EXPECT_TRUE(std::isnan(g[i])) << what << " at " << i << ": gpu " << g[i] << ", cpu nan";
     } else if (std::isinf(c[i]) || rtol == 0) {
       EXPECT_EQ(g[i], c[i]) << what << " at " << i;
     } else {
-      EXPECT_NEAR(g[i], c[i], rtol * std::max(1.0, std::fabs(c[i]))) << what << " at " << i;
+      EXPECT_NEAR(g[i], c[i], rtol * size) << what << " at " << i;
     }
   }
 }

@@ -103,6 +103,7 @@ void eval_gather_mm(GatherMM&, const std::vector<array>& in, std::vector<array>&
   array& out = outs[0];
   cpu::allocate(out);
   if (out.size() == 0) return;
+  LAZULI_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));  // the indices are read here
   auto li = read_matrix_indices(in[2], in[0].shape(0), "lhs index");
   auto ri = read_matrix_indices(in[3], in[1].shape(0), "rhs index");
   array a = dense(in[0], ctx.stream), b = dense(in[1], ctx.stream);
