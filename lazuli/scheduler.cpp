@@ -191,6 +191,10 @@ void synchronize(Stream s) {
     done->signal();
   });
   done->wait();
+#ifdef LAZULI_CUDA
+  // Let go of the inputs the finished GPU nodes kept alive (their buffers, deleters).
+  if (s.device == Device::gpu) cuda::completed_tag();
+#endif
 }
 void synchronize() {
   std::vector<Stream> all;

@@ -200,10 +200,12 @@ size_t get_active_memory() {
   return alloc().active;
 }
 size_t get_peak_memory() {
+  settle();
   std::lock_guard<std::mutex> l(alloc().mutex);
   return alloc().peak;
 }
 void reset_peak_memory() {
+  settle();
   std::lock_guard<std::mutex> l(alloc().mutex);
   alloc().peak = alloc().active;
 }

@@ -2,7 +2,8 @@
 // and the partitions, which a full sort satisfies). Each value becomes an unsigned key
 // whose order is the CPU's (NaNs last and equal to each other, -0 equal to +0); CUB's
 // radix sort, which is stable, orders (key, position) pairs line by line, so ties keep
-// their positions as on the CPU. Sort gathers the values at the sorted positions.
+// their positions as on the CPU (complex64: real part, then imaginary part). Sort gathers
+// the values at the sorted positions.
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
 
@@ -40,6 +41,21 @@ template <typename S> __device__ key_t<S> order_key(S stored) {
     return K(U(v) ^ (U(1) << (8 * sizeof(C) - 1)));
   } else {
     return K(v);
+  }
+}
+
+// complex64: the real part's key, then the imaginary part's (the CPU's lexicographic
+// order); a NaN in either part sorts last, equal to the other NaNs.
+using complex_t = ::cuda::std::complex<float>;
+__device__ uint64_t complex_key(complex_t v) {
+  float re = v.real(), im = v.imag();
+  if (re != re || im != im) return ~uint64_t(0);
+  return (uint64_t(order_key(re)) << 32) | order_key(im);
+}
+__global__ void complex_keys_kernel(const complex_t* x, uint64_t* keys, uint32_t* positions, int64_t n, int64_t len) {
+  LAZULI_GRID_STRIDE(i, n) {
+    keys[i] = complex_key(x[i]);
+    positions[i] = static_cast<uint32_t>(i % len);
   }
 }
 
@@ -104,16 +120,21 @@ void launch_sort(Dtype t, const void* x, void* values, uint32_t* indices, int64_
   int64_t n = lines * len;
   if (n == 0) return;
   if (len > int64_t(UINT32_MAX)) throw std::invalid_argument("[sort] GPU sorts take lines of at most 2^32 elements.");
-  dispatch(t, "sort", [&](auto v) {
+  dispatch_all(t, [&](auto v) {
     using S = decltype(v);
-    using K = key_t<S>;
+    constexpr bool complex = is_complex_v<S>;
+    using K = std::conditional_t<complex, uint64_t, key_t<S>>;
     const S* src = static_cast<const S*>(x);
     DeviceBuffer<K> keys(n, s), sorted_keys(n, s);
     DeviceBuffer<uint32_t> positions(n, s), sorted_positions(indices ? 0 : n, s);
     uint32_t* order = indices ? indices : sorted_positions.get();
-    keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.get(), positions.get(), n, len);
+    if constexpr (complex) complex_keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.get(), positions.get(), n, len);
+    else keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.get(), positions.get(), n, len);
     check_launch("sort");
-    sort_pairs<K>(keys.get(), sorted_keys.get(), positions.get(), order, lines, len, key_bits<S>(), s);
+    int bits = 0;
+    if constexpr (complex) bits = 64;
+    else bits = key_bits<S>();
+    sort_pairs<K>(keys.get(), sorted_keys.get(), positions.get(), order, lines, len, bits, s);
     if (!indices) {
       gather_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, order, static_cast<S*>(values), n, len);
       check_launch("sort");
