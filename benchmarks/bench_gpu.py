@@ -92,9 +92,9 @@ def bench_bandwidth():
     row("exp float32 256M", lz_time(lambda: mx.exp(x)), torch_time(lambda: torch.exp(tx)), "TB/s", 2 * gib)
     row("x * 2 + 1 float32 256M (2 ops)", lz_time(lambda: x * 2 + 1), torch_time(lambda: tx * 2 + 1), "TB/s",
         4 * gib)
-    xb, txb = x.astype(mx.bfloat16), tx.to(torch.bfloat16)
-    mx.eval(xb)
-    row("add bfloat16 256M", lz_time(lambda: xb + xb), torch_time(lambda: txb + txb), "TB/s", 3 * n * 2)
+    xb, yb, txb, tyb = x.astype(mx.bfloat16), y.astype(mx.bfloat16), tx.to(torch.bfloat16), ty.to(torch.bfloat16)
+    mx.eval(xb, yb)
+    row("add bfloat16 256M", lz_time(lambda: xb + yb), torch_time(lambda: txb + tyb), "TB/s", 3 * n * 2)
     try:
         row("sum float32 256M (all)", lz_time(lambda: mx.sum(x)), torch_time(lambda: tx.sum()), "TB/s", gib)
         m = x.reshape(16384, 16384)
