@@ -4,6 +4,7 @@
 // Kernels live in backend/cpu/gather.cpp; nonzero and unique in ops/unique.cpp.
 #include <algorithm>
 
+#include "lazuli/backend/common/scatter.h"
 #include "lazuli/indexing.h"
 #include "lazuli/ops/ops_util.h"
 #include "lazuli/primitives/indexing.h"
@@ -73,20 +74,10 @@ array make_scatter(ScatterOp op, const array& a, const std::vector<array>& idx, 
   return make_node<ScatterSlices>(inputs, a.dtype(), s, op, axes);
 }
 
-const char* scatter_name(ScatterOp op) {
-  switch (op) {
-    case ScatterOp::Set: return "scatter";
-    case ScatterOp::Add: return "scatter_add";
-    case ScatterOp::Prod: return "scatter_prod";
-    case ScatterOp::Max: return "scatter_max";
-    case ScatterOp::Min: return "scatter_min";
-  }
-  return "scatter";
-}
 
 array scatter_slices(ScatterOp op, const array& a, const std::vector<array>& indices, const array& updates,
                      const std::vector<int>& axes, S s) {
-  const char* name = scatter_name(op);
+  const char* name = scatter_op_name(op);
   check_counts(indices.size(), axes.size(), name);
   int nd = static_cast<int>(a.ndim());
   std::vector<int> ax = checked_axes(axes, nd, name);

@@ -1,6 +1,7 @@
-// gather_mm's index arrays read on the host (every backend checks them there, so a bad index
+// gather_mm's and gather_qmm's index arrays read on the host (every backend checks them there, so a bad index
 // is the same std::out_of_range whatever device runs the product).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,17 @@ inline std::vector<int64_t> read_matrix_indices(const array& idx, int64_t count,
     }
   });
   return v;
+}
+
+// gather_qmm's check of one (lhs, rhs) index pair: x holds x_count matrices (an empty x
+// takes any lhs index), the quantized weights w_count.
+inline void check_gather_qmm_indices(uint32_t lhs, uint32_t rhs, int64_t x_count, bool x_empty, int64_t w_count) {
+  if (lhs >= static_cast<uint64_t>(std::max<int64_t>(x_count, 0)) && !x_empty)
+    throw std::out_of_range("[gather_qmm] lhs index " + std::to_string(lhs) + " is out of range for " +
+                            std::to_string(x_count) + " matrices of x.");
+  if (rhs >= static_cast<uint64_t>(w_count))
+    throw std::out_of_range("[gather_qmm] rhs index " + std::to_string(rhs) + " is out of range for " +
+                            std::to_string(w_count) + " quantized matrices.");
 }
 
 }  // namespace lazuli

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lazuli/backend/common/scatter.h"
 #include "lazuli/backend/cpu/index_util.h"
 #include "lazuli/primitives/indexing.h"
 
@@ -147,16 +148,6 @@ bool gather_rows(array& a, const array& indices, const Shape& window, array& out
   return true;
 }
 
-const char* op_label(ScatterOp op) {
-  switch (op) {
-    case ScatterOp::Set: return "scatter";
-    case ScatterOp::Add: return "scatter_add";
-    case ScatterOp::Prod: return "scatter_prod";
-    case ScatterOp::Max: return "scatter_max";
-    case ScatterOp::Min: return "scatter_min";
-  }
-  return "scatter";
-}
 
 }  // namespace
 
@@ -190,7 +181,7 @@ void ScatterSlices::eval_cpu(const std::vector<array>& inputs, std::vector<array
   int nd = static_cast<int>(out.ndim());
   Shape window(upd.shape().end() - nd, upd.shape().end());
   std::vector<array> indices(inputs.begin() + 1, inputs.end() - 1);
-  auto starts = window_starts(indices, axes_, out.shape(), window, op_label(op_));
+  auto starts = window_starts(indices, axes_, out.shape(), window, scatter_op_name(op_));
   if (upd.size() == 0) return;
   Runs runs = window_runs(out.shape(), window);
   int64_t per_window = static_cast<int64_t>(runs.offsets.size()), run = runs.run;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/cpu/index_util.h"
 #include "lazuli/primitives.h"
 
@@ -13,16 +14,6 @@ using namespace cpu;
 
 namespace {
 
-struct Blocks {
-  int64_t outer = 1, dim = 1, inner = 1;  // a viewed as (outer, dim, inner)
-};
-Blocks blocks(const Shape& shape, int axis) {
-  Blocks b;
-  for (int d = 0; d < axis; ++d) b.outer *= shape[d];
-  b.dim = shape[axis];
-  for (size_t d = axis + 1; d < shape.size(); ++d) b.inner *= shape[d];
-  return b;
-}
 
 // How far ahead a random gather prefetches its source element.
 constexpr int64_t kPrefetch = 16;

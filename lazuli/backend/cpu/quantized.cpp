@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lazuli/backend/common/matrix_indices.h"
 #include "lazuli/backend/common/quant.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives/quantized.h"
@@ -813,12 +814,7 @@ void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
   const uint32_t* li = ptr<uint32_t>(lhs);
   const uint32_t* ri = ptr<uint32_t>(rhs);
   for (size_t i = 0; i < lhs.size(); ++i) {
-    if (li[i] >= static_cast<uint64_t>(std::max<int64_t>(x_count, 0)) && M * K > 0)
-      throw std::out_of_range("[gather_qmm] lhs index " + std::to_string(li[i]) + " is out of range for " +
-                              std::to_string(x_count) + " matrices of x.");
-    if (ri[i] >= wt.count())
-      throw std::out_of_range("[gather_qmm] rhs index " + std::to_string(ri[i]) + " is out of range for " +
-                              std::to_string(wt.count()) + " quantized matrices.");
+    check_gather_qmm_indices(li[i], ri[i], x_count, M * K == 0, wt.count());
     qmm(wt.matrix(ri[i]), ptr<float>(x) + li[i] * M * K, M, transpose_, out.data() + i * M * N);
   }
   out.finish();

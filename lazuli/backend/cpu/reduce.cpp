@@ -6,6 +6,7 @@
 #include <memory>
 #include <numeric>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/cpu/accumulate.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives/reduce.h"
@@ -169,29 +170,11 @@ void run(const array& in, array& out, int64_t outer, int64_t red, int64_t inner)
   reduce_blocks<Op, In, Out>(x, o, outer, red, inner);
 }
 
-// The reduction over a row-major input, with the axes in `axes`, as (outer, red, inner),
-// or false when the reduced axes are not one contiguous block.
+// The reduction over a row-major input, with the axes in `axes`, as (outer, red, inner).
 bool as_blocks(const Shape& shape, const std::vector<int>& axes, int64_t& outer, int64_t& red, int64_t& inner) {
-  std::vector<bool> is_red(shape.size(), false);
-  for (int a : axes) is_red[a] = true;
-  int first = -1, last = -1;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d)
-    if (is_red[d] && shape[d] != 1) {
-      if (first < 0) first = d;
-      last = d;
-    }
-  outer = red = inner = 1;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
-    if (first >= 0 && d >= first && d <= last) {
-      if (!is_red[d] && shape[d] != 1) return false;
-      red *= shape[d];
-    } else if (first < 0 || d < first) {
-      outer *= shape[d];
-    } else {
-      inner *= shape[d];
-    }
-  }
-  return true;
+  std::vector<bool> reduced(shape.size(), false);
+  for (int a : axes) reduced[a] = true;
+  return lazuli::as_blocks(shape, reduced, outer, red, inner);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <functional>
 #include <limits>
 
+#include "lazuli/backend/common/blocks.h"
+#include "lazuli/backend/common/scatter.h"
 #include "lazuli/backend/cpu/index_util.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
@@ -89,17 +91,6 @@ Windows windows_of(const Shape& shape, const Strides& strides, const array& star
   return w;
 }
 
-// `a` viewed as (outer, dim, inner) around `axis`.
-struct Blocks {
-  int64_t outer = 1, dim = 1, inner = 1;
-};
-Blocks blocks(const Shape& shape, int axis) {
-  Blocks b;
-  for (int d = 0; d < axis; ++d) b.outer *= shape[d];
-  b.dim = shape[axis];
-  for (size_t d = axis + 1; d < shape.size(); ++d) b.inner *= shape[d];
-  return b;
-}
 // The windows of a take or scatter along an axis of a row-major (outer, dim, inner) buffer.
 Windows axis_windows(const Blocks& b, const array& starts, int64_t n) {
   Windows w;
@@ -112,16 +103,6 @@ Windows axis_windows(const Blocks& b, const array& starts, int64_t n) {
   return w;
 }
 
-const char* slices_label(ScatterOp op) {  // as the CPU's ScatterSlices names itself in errors
-  switch (op) {
-    case ScatterOp::Set: return "scatter";
-    case ScatterOp::Add: return "scatter_add";
-    case ScatterOp::Prod: return "scatter_prod";
-    case ScatterOp::Max: return "scatter_max";
-    case ScatterOp::Min: return "scatter_min";
-  }
-  return "scatter";
-}
 
 // The raise of a general gather/scatter: the window must fit as well.
 auto window_raise(const std::vector<int>& axes, const std::vector<IndexAxis>& ix, const char* op) {
@@ -214,7 +195,7 @@ void eval_scatter_slices(ScatterSlices& p, const std::vector<array>& in, std::ve
   Params params(p);
   auto op = params->enumeration<ScatterOp>(5);
   std::vector<int> axes = params->ints();
-  const char* label = slices_label(op);
+  const char* label = scatter_op_name(op);
   array upd = dense(in.back(), ctx.stream);
   size_t nd = out.ndim();
   Shape window(upd.shape().end() - nd, upd.shape().end());

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lazuli/backend/common/matrix_indices.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/host.h"
@@ -195,12 +196,7 @@ void eval_gather_qmm(GatherQMM& prim, const std::vector<array>& in, std::vector<
   const uint32_t* ri = at<uint32_t>(rhs);
   std::vector<int64_t> x_index(lhs.size()), w_index(lhs.size());
   for (size_t i = 0; i < lhs.size(); ++i) {
-    if (li[i] >= static_cast<uint64_t>(std::max<int64_t>(x_count, 0)) && M * K > 0)
-      throw std::out_of_range("[gather_qmm] lhs index " + std::to_string(li[i]) + " is out of range for " +
-                              std::to_string(x_count) + " matrices of x.");
-    if (ri[i] >= wt.count())
-      throw std::out_of_range("[gather_qmm] rhs index " + std::to_string(ri[i]) + " is out of range for " +
-                              std::to_string(wt.count()) + " quantized matrices.");
+    check_gather_qmm_indices(li[i], ri[i], x_count, M * K == 0, wt.count());
     x_index[i] = M * K > 0 ? li[i] : 0;
     w_index[i] = ri[i];
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/host.h"
 #include "lazuli/backend/cuda/reduce.h"
@@ -53,29 +54,6 @@ int64_t product(const Shape& shape, size_t begin, size_t end) {
 }
 
 // ---- Reduce ------------------------------------------------------------------------------
-
-// A row-major reduction over `reduced` as (outer, red, inner), or false when the reduced
-// dimensions (ignoring those of size 1) are not one contiguous run.
-bool as_blocks(const Shape& shape, const std::vector<bool>& reduced, int64_t& outer, int64_t& red, int64_t& inner) {
-  int first = -1, last = -1;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d)
-    if (reduced[d] && shape[d] != 1) {
-      if (first < 0) first = d;
-      last = d;
-    }
-  outer = red = inner = 1;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
-    if (first >= 0 && d >= first && d <= last) {
-      if (!reduced[d] && shape[d] != 1) return false;
-      red *= shape[d];
-    } else if (first < 0 || d < first) {
-      outer *= shape[d];
-    } else {
-      inner *= shape[d];
-    }
-  }
-  return true;
-}
 
 void eval_reduce(Reduce& p, const std::vector<array>& inputs, std::vector<array>& outs, const GpuContext& ctx) {
   array& out = outs[0];
