@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
@@ -60,11 +61,32 @@ void eval_reshape(const std::vector<array>& in, std::vector<array>& out, const G
   launch_convert(in[0].dtype(), out[0].dtype(), data_of(in[0]), out[0].raw_data(), in[0].size(), ix, ctx.stream);
 }
 
+// CUDA events are reused: making one per node would cost about as much as its launch.
+std::mutex event_pool_mutex;
+std::vector<cudaEvent_t>& event_pool() {
+  static auto* pool = new std::vector<cudaEvent_t>;  // never destroyed: fences die at exit too
+  return *pool;
+}
+cudaEvent_t take_event() {
+  {
+    std::lock_guard<std::mutex> lock(event_pool_mutex);
+    if (!event_pool().empty()) {
+      cudaEvent_t e = event_pool().back();
+      event_pool().pop_back();
+      return e;
+    }
+  }
+  cudaEvent_t e;
+  LAZULI_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+
 class CudaFence : public DeviceFence {
  public:
   CudaFence(int stream, cudaEvent_t event) : DeviceFence(stream), event_(event) {}
-  ~CudaFence() override {
-    if (cudaEventDestroy(event_) != cudaSuccess) cudaGetLastError();  // also at exit
+  ~CudaFence() override {  // no one waits on the event any more: it may be recorded again
+    std::lock_guard<std::mutex> lock(event_pool_mutex);
+    event_pool().push_back(event_);
   }
   void wait() override { LAZULI_CUDA_CHECK(cudaEventSynchronize(event_)); }
   bool done() const {
@@ -141,8 +163,7 @@ bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>
   } catch (...) {
     error = std::current_exception();
   }
-  cudaEvent_t event;
-  LAZULI_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  cudaEvent_t event = take_event();
   auto fence = std::make_shared<CudaFence>(stream, event);
   LAZULI_CUDA_CHECK(cudaEventRecord(event, ctx.stream));
   std::shared_ptr<CudaFence> oldest;
