@@ -231,6 +231,8 @@ CustomKernelFunction cuda_kernel(const std::string& name, const std::vector<std:
     if (verbose) std::cout << "Generated source code for `" << name << "`:\n```\n" << program.source << "```\n";
 #ifdef LAZULI_CUDA
     cuda::jit::compile(program.source, name);  // errors now; the launch finds the image cached
+#else
+    throw std::runtime_error("[cuda_kernel] Lazuli was built without CUDA: custom CUDA kernels cannot run.");
 #endif
     CustomKernel::Launch launch{grid, threadgroup, shared_memory, init_value};
     auto p = std::make_shared<CustomKernel>(to_stream(s), name, program.kernel_name, program.source,
