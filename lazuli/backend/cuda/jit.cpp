@@ -241,10 +241,12 @@ std::string compile(const std::string& source, const std::string& name) {
 CUfunction function(const std::string& image, const std::string& kernel) {
   int device = 0;
   LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  // Makes the device's primary context (the runtime's) current in this thread, for the
+  // driver calls here and the launch that follows.
+  LAZULI_CUDA_CHECK(cudaSetDevice(device));
   std::lock_guard lock(module_mutex);
   CUmodule& module = modules[{device, image}];
   if (!module) {
-    LAZULI_CUDA_CHECK(cudaFree(nullptr));  // makes the device's primary context current here
     CUresult r = driver().module_load_data(&module, image.data());
     if (r != CUDA_SUCCESS) {
       modules.erase({device, image});
