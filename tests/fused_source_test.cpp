@@ -10,10 +10,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <set>
 
-#include "lazuli/backend/common/math.h"
+#include "fused_test_util.h"
 #include "lazuli/backend/cuda/fused_source.h"
 #include "lazuli/backend/cuda/jit.h"
 #include "lazuli/ops.h"
@@ -24,11 +23,7 @@ namespace {
 
 const Stream kStream = default_stream(Device::cpu);
 
-std::vector<Dtype> every_dtype() {
-  std::vector<Dtype> all;
-  for (int i = 0; i < num_dtypes; ++i) all.push_back(dtype_from_index(i));
-  return all;
-}
+using fused_test::every_dtype;
 
 template <typename P, typename... A> std::shared_ptr<Primitive> prim(A... a) {
   return std::make_shared<P>(kStream, a...);
@@ -62,75 +57,30 @@ class FusedSource : public ::testing::Test {
 
 FusedLayout all(Access a, size_t n) { return FusedLayout{std::vector<Access>(n, a)}; }
 
-// The dtype the elementwise kernels store an op's result as: the input's own dtype when
-// the functor maps the compute type (float for 16-bit floats) to itself, else the
-// functor's result type; nullopt when the functor does not take the dtype.
-template <typename Op, int Arity> std::optional<Dtype> result_dtype(Dtype in) {
-  std::optional<Dtype> out;
-  dispatch_dtype(in, [&](auto host) {
-    using S = decltype(host);
-    using C = std::conditional_t<std::is_same_v<S, float16_t> || std::is_same_v<S, bfloat16_t>, float, S>;
-    if constexpr ((Op::kinds & math::kind_of<C>) != 0) {
-      using R = std::conditional_t<Arity == 1, decltype(Op{}(C{})), decltype(Op{}(C{}, C{}))>;
-      out = std::is_same_v<R, C> ? in : dtype_of<R>;
-    }
-  });
-  return out;
-}
-
 // One program per input dtype: every op that takes it, each a step on the input(s) and an
 // output, so one compile covers them all.
 TEST_F(FusedSource, EveryUnaryOpOverEveryDtypeCompiles) {
   for (Dtype t : every_dtype()) {
-    std::vector<FusedStep> steps;
-    std::vector<int> outputs;
-    auto add = [&](UnaryOp op, std::optional<Dtype> out) {
-      if (!out) return;
-      steps.push_back({unary(op), {0}, *out});
-      outputs.push_back(static_cast<int>(steps.size()));
-    };
-#define LAZULI_UNARY_CASE(Name, opname) add(UnaryOp::Name, result_dtype<math::Name, 1>(t));
-    LAZULI_UNARY_OPS(LAZULI_UNARY_CASE)
-#undef LAZULI_UNARY_CASE
-    ASSERT_FALSE(steps.empty()) << dtype_name(t);
-    Compiled c(kStream, {t}, steps, outputs);
-    expect_compiles(c, all(Access::Dense, 1), "unary ops over " + dtype_name(t));
+    auto p = fused_test::unary_ops(t, kStream);
+    ASSERT_FALSE(p.steps.empty()) << dtype_name(t);
+    expect_compiles(Compiled(kStream, {t}, p.steps, p.outputs), all(Access::Dense, 1), "unary ops over " + dtype_name(t));
   }
 }
 
 TEST_F(FusedSource, EveryBinaryOpOverEveryDtypeCompiles) {
   for (Dtype t : every_dtype()) {
-    std::vector<FusedStep> steps;
-    std::vector<int> outputs;
-    auto add = [&](BinaryOp op, std::optional<Dtype> out) {
-      if (!out) return;
-      steps.push_back({binary(op), {0, 1}, *out});
-      outputs.push_back(1 + static_cast<int>(steps.size()));
-    };
-#define LAZULI_BINARY_CASE(Name, opname) add(BinaryOp::Name, result_dtype<math::Name, 2>(t));
-    LAZULI_BINARY_OPS(LAZULI_BINARY_CASE)
-#undef LAZULI_BINARY_CASE
-    ASSERT_FALSE(steps.empty()) << dtype_name(t);
-    Compiled c(kStream, {t, t}, steps, outputs);
+    auto p = fused_test::binary_ops(t, kStream);
+    ASSERT_FALSE(p.steps.empty()) << dtype_name(t);
     // The second operand a broadcast scalar: the other way of reading an input.
-    expect_compiles(c, FusedLayout{{Access::Dense, Access::Scalar}}, "binary ops over " + dtype_name(t));
+    expect_compiles(Compiled(kStream, {t, t}, p.steps, p.outputs), FusedLayout{{Access::Dense, Access::Scalar}},
+                    "binary ops over " + dtype_name(t));
   }
 }
 
 TEST_F(FusedSource, CastsBetweenEveryPairOfDtypesCompile) {
   for (Dtype from : every_dtype()) {
-    std::vector<FusedStep> steps;
-    std::vector<int> outputs;
-    for (Dtype to : every_dtype()) {
-      steps.push_back({prim<AsType>(to), {0}, to});
-      outputs.push_back(static_cast<int>(steps.size()));
-    }
-    steps.push_back({prim<Copy>(), {0}, from});
-    steps.push_back({prim<StopGradient>(), {0}, from});
-    outputs.push_back(static_cast<int>(steps.size()) - 1);
-    outputs.push_back(static_cast<int>(steps.size()));
-    Compiled c(kStream, {from}, steps, outputs);
-    expect_compiles(c, all(Access::Strided, 1), "casts from " + dtype_name(from));
+    auto p = fused_test::casts(from, kStream);
+    expect_compiles(Compiled(kStream, {from}, p.steps, p.outputs), all(Access::Strided, 1), "casts from " + dtype_name(from));
   }
 }
 
@@ -238,8 +188,10 @@ TEST_F(FusedSource, KernelsAreNamedByWhatTheyCompute) {
 
 TEST_F(FusedSource, InputsAreReadAsTheirLayoutAllows) {
   const Shape shape = {3, 4};
-  array dense = zeros(shape, float32), scalar = array(1.f), row = zeros({4}, float32), column = zeros({3, 1}, float32);
-  array transposed = transpose(zeros({4, 3}, float32)), one = zeros({1, 1}, float32);
+  // Values of their own (zeros would be one broadcast value).
+  auto values = [](const Shape& s) { return reshape(arange(0.0, static_cast<double>(shape_size(s)), 1.0, float32), s); };
+  array dense = values(shape), scalar = array(1.f), row = values({4}), column = values({3, 1});
+  array transposed = transpose(values({4, 3})), one = values({1, 1});
   eval({dense, scalar, row, column, transposed, one});
   FusedLayout l = fused_layout({dense, scalar, row, column, transposed, one}, shape);
   EXPECT_EQ(l.inputs, (std::vector<Access>{Access::Dense, Access::Scalar, Access::Strided, Access::Strided,
@@ -258,7 +210,7 @@ TEST_F(FusedSource, InputsAreReadAsTheirLayoutAllows) {
             std::vector<int64_t>({0, 1, 1, 0, 1, 3}));
 
   // A strided view that steps evenly merges to one dimension; size-1 axes drop out.
-  array every_other = slice(zeros({3, 1, 8}, float32), {0, 0, 0}, {3, 1, 8}, {1, 1, 2});
+  array every_other = slice(values({3, 1, 8}), {0, 0, 0}, {3, 1, 8}, {1, 1, 2});
   every_other.eval();
   FusedIndex merged = fused_index({every_other}, all(Access::Strided, 1), {3, 1, 4});
   EXPECT_EQ(merged.ndim(), 1);
@@ -267,7 +219,7 @@ TEST_F(FusedSource, InputsAreReadAsTheirLayoutAllows) {
 
   // More unmergeable dimensions than the kernels index is a clear error.
   Shape many(kMaxDims + 1, 2);
-  array wide = transpose(zeros(many, float32));
+  array wide = transpose(values(many));
   wide.eval();
   EXPECT_THROW(fused_index({wide}, all(Access::Strided, 1), many), std::invalid_argument);
 }

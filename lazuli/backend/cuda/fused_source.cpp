@@ -223,7 +223,7 @@ FusedKernel fused_kernel_source(const Compiled& c, const FusedLayout& layout) {
   src << "}  // namespace\n\n";
 
   // Parameters.
-  src << "extern \"C\" __global__ void __launch_bounds__(" << kFusedSumThreads << ") " << kNamePlaceholder << "(";
+  src << "extern \"C\" __global__ void __launch_bounds__(" << kFusedThreads << ") " << kNamePlaceholder << "(";
   for (int i = 0; i < ni; ++i)
     src << "const " << device_type_name(reg_dtypes[i]) << "* __restrict__ in" << i << ", ";
   if (sums) {
@@ -270,7 +270,7 @@ FusedKernel fused_kernel_source(const Compiled& c, const FusedLayout& layout) {
     const int value = sum.args.at(0);
     if (!(sum.dtype == float32 || sum.dtype == float64) || !(reg_dtypes[value] == sum.dtype))
       throw std::logic_error("[compile] A fused sum of " + dtype_name(reg_dtypes[value]) + " has no GPU kernel.");
-    src << "  __shared__ double part[" << kFusedSumThreads << "];\n"
+    src << "  __shared__ double part[" << kFusedThreads << "];\n"
         << "  for (long long row = blockIdx.x; row < rows; row += gridDim.x) {\n"
         << "    double sum = 0;\n"
         << "    for (long long j = threadIdx.x; j < row_len; j += blockDim.x) {\n"
@@ -279,7 +279,7 @@ FusedKernel fused_kernel_source(const Compiled& c, const FusedLayout& layout) {
         << "    }\n"
         << "    part[threadIdx.x] = sum;\n"
         << "    __syncthreads();\n"
-        << "    for (int w = " << kFusedSumThreads / 2 << "; w > 0; w /= 2) {\n"
+        << "    for (int w = " << kFusedThreads / 2 << "; w > 0; w /= 2) {\n"
         << "      if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];\n"
         << "      __syncthreads();\n"
         << "    }\n"

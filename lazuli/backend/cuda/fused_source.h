@@ -56,12 +56,12 @@ struct FusedKernel {
 // one thread per element (grid-stride). Programs ending in a sum over trailing axes (the
 // summed axes are the last ones of the broadcast shape):
 //   name(const In0* in0, ..., Out* out, int64 rows, int64 row_len, [FusedIndex ix,] unsigned zero)
-// one block of kFusedSumThreads threads per row (grid-stride over rows), each thread
-// summing its elements in float64, then a shared-memory tree: the order of the row-sum
-// kernel that the interpreter uses. `zero` must be 0 (see fused_source.cpp). Throws
+// one block per row (grid-stride over rows), each thread summing its elements in float64,
+// then a shared-memory tree: the order of the row-sum kernel that the interpreter uses. `zero` must be 0 (see fused_source.cpp). Throws
 // std::logic_error for a step it has no code for.
 FusedKernel fused_kernel_source(const Compiled& c, const FusedLayout& layout);
 
-constexpr int kFusedSumThreads = 256;
+// Threads per block of every fused kernel (the sum's tree needs exactly this many).
+constexpr int kFusedThreads = 256;
 
 }  // namespace lazuli::cuda
