@@ -177,30 +177,14 @@ FusedIndex fused_index(const std::vector<array>& inputs, const FusedLayout& layo
     if (layout.inputs[k] == Access::Strided) strides.push_back(cpu::broadcast_strides(inputs[k], shape));
   FusedIndex ix;
   if (strides.empty()) return ix;
-  const size_t count = strides.size();
+  const MergedDims m = merge_dims(shape, strides, "compile");
   // Words: ndim, shape[kMaxDims], then strides[count][kMaxDims].
-  ix.words.assign(1 + kMaxDims * (1 + count), 0);
-  int64_t* dims = &ix.words[1];
-  auto stride = [&](size_t k, int d) -> int64_t& { return ix.words[1 + kMaxDims * (1 + k) + d]; };
-  int nd = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    bool merge = nd > 0;  // merge with the previous dimension where every input steps on evenly
-    for (size_t k = 0; merge && k < count; ++k) merge = stride(k, nd - 1) == strides[k][d] * shape[d];
-    if (merge) {
-      dims[nd - 1] *= shape[d];
-      for (size_t k = 0; k < count; ++k) stride(k, nd - 1) = strides[k][d];
-      continue;
-    }
-    if (nd == kMaxDims)
-      throw std::invalid_argument("[compile] The GPU kernels take at most " + std::to_string(kMaxDims) +
-                                  " non-mergeable dimensions; this layout has more.");
-    dims[nd] = shape[d];
-    for (size_t k = 0; k < count; ++k) stride(k, nd) = strides[k][d];
-    ++nd;
+  ix.words.assign(1 + kMaxDims * (1 + strides.size()), 0);
+  ix.words[0] = static_cast<int64_t>(m.shape.size());
+  for (size_t d = 0; d < m.shape.size(); ++d) {
+    ix.words[1 + d] = m.shape[d];
+    for (size_t k = 0; k < strides.size(); ++k) ix.words[1 + kMaxDims * (1 + k) + d] = m.strides[k][d];
   }
-  if (nd == 0) dims[nd++] = 1;  // one element (its strides stay 0)
-  ix.words[0] = nd;
   return ix;
 }
 
