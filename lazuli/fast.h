@@ -3,8 +3,13 @@
 // differentiable; this composition is the CPU path and the reference that fused GPU
 // kernels must match. 16-bit inputs are computed in float32 and rounded back.
 #pragma once
+#include <array>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "lazuli/array.h"
 #include "lazuli/device.h"
@@ -39,5 +44,36 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
                                    const std::string& mask_mode = "",
                                    const std::optional<array>& mask = std::nullopt,
                                    const std::optional<array>& sinks = std::nullopt, StreamOrDevice s = {});
+
+// ---- custom CUDA kernels (MLX's mx.fast.cuda_kernel) ----
+
+// A template argument of a custom kernel: an int or bool becomes a constant, a Dtype a type.
+using TemplateArg = std::variant<int, bool, Dtype>;
+
+// A custom kernel, ready to run: (inputs, output_shapes, output_dtypes, grid, threadgroup,
+// template_args, init_value, verbose, stream) -> outputs. grid counts threads, as MLX's
+// does (blocks = ceil(grid / threadgroup)); init_value fills every output before the launch
+// (otherwise outputs start uninitialised); verbose prints the generated source.
+using CustomKernelFunction = std::function<std::vector<array>(
+    const std::vector<array>& inputs, const std::vector<Shape>& output_shapes,
+    const std::vector<Dtype>& output_dtypes, std::array<int, 3> grid, std::array<int, 3> threadgroup,
+    const std::vector<std::pair<std::string, TemplateArg>>& template_args, std::optional<float> init_value,
+    bool verbose, StreamOrDevice s)>;
+
+// A kernel whose body is `source` (CUDA C++), with `header` (helper functions, includes)
+// before it. Lazuli writes the signature: per input `const T* name` (T from the input's
+// dtype) followed, where the body mentions them, by `name_shape` (int32_t[]), `name_strides`
+// (int64_t[], in elements) and `name_ndim` (int); then per output `T* name`. Template
+// arguments are visible by name in the body. The program includes cooperative_groups.h,
+// cuda_fp16.h (__half), cuda_bf16.h (__nv_bfloat16) and cuda/std/complex (complex64), and
+// may include "lazuli/backend/common/math.h". ensure_row_contiguous gives the kernel
+// row-major copies of strided inputs; shared_memory is the dynamic shared memory in bytes.
+// atomic_outputs is accepted for code written for metal_kernel: CUDA's atomics (atomicAdd)
+// take the plain T* outputs, so it changes nothing. The kernel is compiled when called (the
+// compiled program is cached, see docs/gpu.md) and runs on the GPU only.
+CustomKernelFunction cuda_kernel(const std::string& name, const std::vector<std::string>& input_names,
+                                 const std::vector<std::string>& output_names, const std::string& source,
+                                 const std::string& header = "", bool ensure_row_contiguous = true,
+                                 int shared_memory = 0, bool atomic_outputs = false);
 
 }  // namespace lazuli::fast

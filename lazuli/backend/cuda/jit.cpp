@@ -201,6 +201,8 @@ struct Driver {
   decltype(&cuModuleGetFunction) module_get_function =
       driver_entry<decltype(&cuModuleGetFunction)>("cuModuleGetFunction");
   decltype(&cuLaunchKernel) launch_kernel = driver_entry<decltype(&cuLaunchKernel)>("cuLaunchKernel");
+  decltype(&cuFuncSetAttribute) func_set_attribute =
+      driver_entry<decltype(&cuFuncSetAttribute)>("cuFuncSetAttribute");
 };
 const Driver& driver() {
   static const Driver d;
@@ -243,10 +245,12 @@ std::string compile(const std::string& source, const std::string& name) {
 CUfunction function(const std::string& image, const std::string& kernel) {
   int device = 0;
   LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  // Makes the device's primary context (the runtime's) current in this thread, for the
+  // driver calls here and the launch that follows.
+  LAZULI_CUDA_CHECK(cudaSetDevice(device));
   std::lock_guard lock(module_mutex);
   CUmodule& module = modules[{device, image}];
   if (!module) {
-    LAZULI_CUDA_CHECK(cudaFree(nullptr));  // makes the device's primary context current here
     CUresult r = driver().module_load_data(&module, image.data());
     if (r != CUDA_SUCCESS) {
       modules.erase({device, image});
@@ -265,6 +269,11 @@ CUfunction function(const std::string& image, const std::string& kernel) {
 }
 
 void launch(CUfunction f, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, void** args) {
+  // Past 48 KiB of dynamic shared memory a kernel must opt in.
+  if (shared_bytes > 48 * 1024)
+    check_cu(driver().func_set_attribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                         static_cast<int>(shared_bytes)),
+             "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
   check_cu(driver().launch_kernel(f, grid.x, grid.y, grid.z, block.x, block.y, block.z,
                                   static_cast<unsigned>(shared_bytes), reinterpret_cast<CUstream>(stream), args,
                                   nullptr),

@@ -28,7 +28,10 @@ std::string compile(const std::string& source, const std::string& name);
 // loaded once per (image, device).
 CUfunction function(const std::string& image, const std::string& kernel);
 
-// Launches `f` on `stream`; `args` points at each kernel argument, as cuLaunchKernel takes them.
+// Launches `f` on `stream`; `args` points at each kernel argument, as cuLaunchKernel takes
+// them. The device's context must be current in the calling thread, as function() leaves
+// it (so get the function in the launching thread). Dynamic shared memory past 48 KiB is
+// opted into here.
 void launch(CUfunction f, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, void** args);
 
 // Throws std::runtime_error naming `call` unless `r` is CUDA_SUCCESS.
