@@ -100,6 +100,7 @@ CUfunction fused_function(const FusedKernel& k) {
   static std::map<std::pair<int, std::string>, CUfunction> functions;
   int device = 0;
   LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  LAZULI_CUDA_CHECK(cudaSetDevice(device));  // the context current in this thread, for the launch (jit.h)
   std::pair<int, std::string> key{device, k.source};
   {
     std::lock_guard lock(mutex);
