@@ -1,16 +1,27 @@
-// CUDA backend: compile's fused elementwise programs (Compiled), run by interpretation for
-// now: each step is one launch of the elementwise family's kernel over a full-size
-// temporary, the way the eager ops would run; a final sum over trailing axes (the CPU's
-// fused reduction) is a row-sum kernel, and a sum over other axes first moves them last.
-// (Generating one kernel per program is a later step.)
+// CUDA backend: compile's fused elementwise programs (Compiled). Two ways to run one:
+// - by interpretation (the default): each step is one launch of the elementwise family's
+//   kernel over a full-size temporary, the way the eager ops would run; a final sum over
+//   trailing axes (the CPU's fused reduction) is a row-sum kernel, and a sum over other
+//   axes first moves them last.
+// - with LAZULI_CUDA_JIT=1: one kernel for the whole program, generated (fused_source.h),
+//   compiled with NVRTC (jit.h) once per program, dtypes and layout class, and cached. It
+//   computes what the interpreter computes, bit for bit, reading and writing memory once.
+//   Sums over axes that are not trailing still go to the interpreter.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <numeric>
+#include <unordered_map>
 
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/compiled.h"
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/elementwise.h"
+#include "lazuli/backend/cuda/fused_source.h"
 #include "lazuli/backend/cuda/host.h"
+#include "lazuli/backend/cuda/jit.h"
 #include "lazuli/ops.h"  // broadcast_shapes
 #include "lazuli/primitives/compiled.h"
 
@@ -73,6 +84,85 @@ void fused_sum(const array& values, array& out, cudaStream_t s) {
   launch_row_sums(out.dtype(), data_of(rows_last), out.raw_data(), rows, row_len, s);
 }
 
+// ---- one generated kernel per program ----
+
+// Read on every evaluation (a getenv is cheap next to a launch), so tests can switch it.
+bool jit_enabled() {
+  const char* v = std::getenv("LAZULI_CUDA_JIT");
+  return v && std::strcmp(v, "1") == 0;
+}
+
+// The kernel of `k` on the current device, compiled and loaded on first use. Keyed by the
+// source (which names the program, its dtypes and layout), since jit::compile's own key
+// hashes the embedded headers too, every call.
+CUfunction fused_function(const FusedKernel& k) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, std::string>, CUfunction> functions;
+  int device = 0;
+  LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  LAZULI_CUDA_CHECK(cudaSetDevice(device));  // the context current in this thread, for the launch (jit.h)
+  std::pair<int, std::string> key{device, k.source};
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = functions.find(key); it != functions.end()) return it->second;
+  }
+  CUfunction f = jit::function(jit::compile(k.source, k.name), k.name);  // outside the lock: slow
+  std::lock_guard lock(mutex);
+  return functions.emplace(std::move(key), f).first->second;
+}
+
+// Whether summing `full` to `out` (kept axes of size 1) sums runs of consecutive elements.
+bool sums_trailing_axes(const Shape& full, const Shape& out) {
+  int d = static_cast<int>(full.size()) - 1;
+  while (d >= 0 && out[d] == 1) --d;
+  for (; d >= 0; --d)
+    if (out[d] != full[d]) return false;
+  return true;
+}
+
+// Runs `c` as one generated kernel; false (nothing done) where the interpreter must.
+bool run_fused(Compiled& c, const std::vector<array>& inputs, std::vector<array>& outputs, const Shape& shape,
+               bool sums, cudaStream_t s) {
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!(inputs[i].dtype() == c.input_dtypes()[i])) return false;
+  if (sums && !sums_trailing_axes(shape, outputs[0].shape())) return false;
+  for (auto& o : outputs) cpu::allocate(o);
+  int64_t n = static_cast<int64_t>(shape_size(shape)), rows = 0, row_len = 0;
+  if (sums) {
+    rows = static_cast<int64_t>(outputs[0].size());
+    if (rows == 0) return true;
+    row_len = n / rows;
+    if (row_len == 0) {
+      LAZULI_CUDA_CHECK(cudaMemsetAsync(outputs[0].raw_data(), 0, outputs[0].nbytes(), s));
+      return true;
+    }
+  } else if (n == 0) {
+    return true;
+  }
+  const FusedLayout layout = fused_layout(inputs, shape);
+  FusedIndex ix = fused_index(inputs, layout, shape);
+  CUfunction f = fused_function(fused_kernel_source(c, layout));
+  // The arguments in the order fused_kernel_source declares them.
+  std::vector<const void*> pointers;
+  for (auto& in : inputs) pointers.push_back(data_of(in));
+  for (auto& o : outputs) pointers.push_back(o.raw_data());
+  unsigned zero = 0;
+  std::vector<void*> args;
+  for (auto& p : pointers) args.push_back(&p);
+  if (sums) {
+    args.push_back(&rows);
+    args.push_back(&row_len);
+  } else {
+    args.push_back(&n);
+  }
+  if (!ix.words.empty()) args.push_back(ix.words.data());
+  args.push_back(&zero);
+  constexpr int64_t kMaxBlocks = 65536;  // grid-stride loops cover the rest
+  const int64_t work = sums ? rows : (n + kFusedThreads - 1) / kFusedThreads;
+  jit::launch(f, dim3(static_cast<unsigned>(std::min(work, kMaxBlocks))), dim3(kFusedThreads), 0, s, args.data());
+  return true;
+}
+
 void eval_compiled(Compiled& c, const std::vector<array>& inputs, std::vector<array>& outputs, const GpuContext& ctx) {
   cudaStream_t s = ctx.stream;
   const auto& steps = c.steps();
@@ -83,6 +173,7 @@ void eval_compiled(Compiled& c, const std::vector<array>& inputs, std::vector<ar
   } else {
     shape = outputs[0].shape();
   }
+  if (jit_enabled() && run_fused(c, inputs, outputs, shape, reduces, s)) return;
   std::vector<array> regs(inputs.begin(), inputs.end());
   const size_t elementwise = reduces ? steps.size() - 1 : steps.size();
   for (size_t i = 0; i < elementwise; ++i) {

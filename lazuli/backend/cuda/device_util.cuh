@@ -2,16 +2,12 @@
 // types as the device stores them, value conversion with the CPU's rules, strided
 // indexing, grid-stride launch sizes and dtype dispatch.
 #pragma once
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <cuda/std/complex>
-
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "lazuli/backend/common/math.h"
+#include "lazuli/backend/cuda/convert.cuh"
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/indexer.h"
 #include "lazuli/dtype.h"
@@ -23,41 +19,6 @@ template <typename T> struct device_type { using type = T; };
 template <> struct device_type<float16_t> { using type = __half; };
 template <> struct device_type<bfloat16_t> { using type = __nv_bfloat16; };
 template <> struct device_type<complex64_t> { using type = ::cuda::std::complex<float>; };
-template <typename S> inline constexpr bool is_complex_v = std::is_same_v<S, ::cuda::std::complex<float>>;
-template <typename S> inline constexpr bool is_half_v = std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>;
-template <typename S> using compute_t = std::conditional_t<is_half_v<S>, float, S>;
-
-template <typename S> __device__ compute_t<S> load(S v) {
-  if constexpr (std::is_same_v<S, __half>) return __half2float(v);
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(v);
-  else return v;
-}
-
-// Value conversion with the rules of cast_value (backend/common/cast.h): nonzero is true,
-// out-of-range floats give what NumPy gives on x86 rather than undefined behaviour.
-template <typename To, typename From> __device__ To convert(From v) {
-  if constexpr (std::is_same_v<To, From>) {
-    return v;
-  } else if constexpr (is_half_v<From>) {
-    return convert<To>(load(v));
-  } else if constexpr (is_complex_v<From>) {  // the real part, as NumPy (bool: either part nonzero)
-    if constexpr (std::is_same_v<To, bool>) return v.real() != 0.f || v.imag() != 0.f;
-    else return convert<To>(v.real());
-  } else if constexpr (is_complex_v<To>) {
-    return To(static_cast<float>(v), 0.f);
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_same_v<To, __half>) {
-    return __float2half(static_cast<float>(v));
-  } else if constexpr (std::is_same_v<To, __nv_bfloat16>) {
-    return __float2bfloat16(static_cast<float>(v));
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    return math::float_to_int<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
 template <int N> __device__ void offsets(int64_t i, const Indexer<N>& ix, int64_t (&off)[N]) {
   if (ix.ndim == 1) {
     for (int k = 0; k < N; ++k) off[k] = i * ix.strides[k][0];

@@ -56,29 +56,39 @@ const void* data_of(const array& a) { return const_cast<array&>(a).raw_data(); }
 
 bool row_major_dense(const array& a) { return a.flags().row_contiguous && a.data_size() == a.size(); }
 
-template <int N>
-Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& strides, const std::string& op) {
-  Indexer<N> ix;
+MergedDims merge_dims(const Shape& shape, const std::vector<Strides>& strides, const std::string& op) {
+  const size_t n = strides.size();
+  MergedDims m{{}, std::vector<Strides>(n)};
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
-    bool merge = ix.ndim > 0;
-    for (int k = 0; merge && k < N; ++k) merge = ix.strides[k][ix.ndim - 1] == strides[k][d] * shape[d];
+    bool merge = !m.shape.empty();
+    for (size_t k = 0; merge && k < n; ++k) merge = m.strides[k].back() == strides[k][d] * shape[d];
     if (merge) {
-      ix.shape[ix.ndim - 1] *= shape[d];
-      for (int k = 0; k < N; ++k) ix.strides[k][ix.ndim - 1] = strides[k][d];
+      m.shape.back() *= shape[d];
+      for (size_t k = 0; k < n; ++k) m.strides[k].back() = strides[k][d];
       continue;
     }
-    if (ix.ndim == kMaxDims)
+    if (m.shape.size() == kMaxDims)
       throw std::invalid_argument("[" + op + "] The GPU kernels take at most " + std::to_string(kMaxDims) +
                                   " non-mergeable dimensions; this layout has more.");
-    ix.shape[ix.ndim] = shape[d];
-    for (int k = 0; k < N; ++k) ix.strides[k][ix.ndim] = strides[k][d];
-    ++ix.ndim;
+    m.shape.push_back(shape[d]);
+    for (size_t k = 0; k < n; ++k) m.strides[k].push_back(strides[k][d]);
   }
-  if (ix.ndim == 0) {  // a single element
-    ix.ndim = 1;
-    ix.shape[0] = 1;
-    for (int k = 0; k < N; ++k) ix.strides[k][0] = 0;
+  if (m.shape.empty()) {  // a single element
+    m.shape.push_back(1);
+    for (auto& s : m.strides) s.push_back(0);
+  }
+  return m;
+}
+
+template <int N>
+Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& strides, const std::string& op) {
+  MergedDims m = merge_dims(shape, std::vector<Strides>(strides.begin(), strides.end()), op);
+  Indexer<N> ix;
+  ix.ndim = static_cast<int>(m.shape.size());
+  for (int d = 0; d < ix.ndim; ++d) {
+    ix.shape[d] = m.shape[d];
+    for (int k = 0; k < N; ++k) ix.strides[k][d] = m.strides[k][d];
   }
   return ix;
 }

@@ -49,8 +49,17 @@ cublasHandle_t cublas_handle(const GpuContext& ctx);
 const void* data_of(const array& a);  // the first element (offset applied)
 bool row_major_dense(const array& a);
 
-// Merges the dimensions of `shape` that every operand steps through evenly, so dense and
-// scalar operands index as one flat dimension; throws naming `op` past kMaxDims.
+// The dimensions of `shape` left after dropping those of size 1 and merging those that
+// every operand steps through evenly, with each operand's strides over them, so dense and
+// scalar operands index as one flat dimension; throws naming `op` past kMaxDims. A single
+// element is one dimension of size 1 (strides 0).
+struct MergedDims {
+  std::vector<int64_t> shape;    // (merged sizes may pass int32)
+  std::vector<Strides> strides;  // per operand
+};
+MergedDims merge_dims(const Shape& shape, const std::vector<Strides>& strides, const std::string& op);
+
+// merge_dims as the Indexer that kernels take.
 template <int N>
 Indexer<N> make_indexer(const Shape& shape, const std::array<Strides, N>& strides, const std::string& op);
 extern template Indexer<1> make_indexer<1>(const Shape&, const std::array<Strides, 1>&, const std::string&);

@@ -31,7 +31,11 @@ namespace {
 // The standard headers Lazuli's device headers include, answered with libcu++ (which NVRTC
 // compiles) and its names made visible as std::..., so the same header text serves both sides.
 std::string std_shim(const std::string& header) {
-  return "#pragma once\n#include <cuda/std/" + header + ">\nnamespace std { using namespace ::cuda::std; }\n";
+  std::string text = "#pragma once\n#include <cuda/std/" + header + ">\nnamespace std { using namespace ::cuda::std; }\n";
+  // libcu++ has no erf, erfc or fmod (math.h's Erf, ErfInv, Remainder): CUDA's own, in the
+  // global namespace with float and double overloads, are what nvcc's std:: versions call.
+  if (header == "cmath") text += "namespace std { using ::erf; using ::erfc; using ::fmod; }\n";
+  return text;
 }
 const char* const kStdShims[] = {"cmath", "complex", "cstdint", "limits", "type_traits"};
 
