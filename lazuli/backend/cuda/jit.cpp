@@ -83,6 +83,7 @@ std::string cache_key(const std::string& source, const std::vector<std::string>&
   for (const auto& o : options) all += o + '\n';
   for (size_t i = 0; i < detail::kEmbeddedHeaderCount; ++i)
     all += std::string(detail::kEmbeddedHeaders[i].text) + '\n';
+  for (const char* h : kStdShims) all += std_shim(h) + '\n';  // a changed shim compiles anew
   all += '\0' + source;
   return hex(fnv1a(all)) + hex(fnv1a(all, 0x84222325cbf29ce4ull));
 }
