@@ -187,7 +187,6 @@ void eval_compiled(Compiled& c, const std::vector<array>& inputs, std::vector<ar
     // Outputs are steps' results: dense arrays of the output's shape and dtype, shared.
     for (size_t k = 0; k < outputs.size(); ++k) outputs[k].copy_shared_buffer(regs[c.output_registers()[k]]);
   }
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // the temporaries are freed on return
 }
 
 }  // namespace

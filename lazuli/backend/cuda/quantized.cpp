@@ -115,7 +115,6 @@ void quantized_products(const QuantParams& p, bool transpose, const array& x, co
     }
     launch_qmm_gemv(p, t, data_of(x), at<uint32_t>(wt.w), data_of(scales), data_of(biases), out.raw_data(), products,
                     M, N, K, s);
-    LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // the temporaries are freed on return
     return;
   }
 
@@ -156,7 +155,6 @@ void quantized_products(const QuantParams& p, bool transpose, const array& x, co
       CUDA_R_32F, transpose ? int(K) : int(N), b, CUDA_R_32F, int(K), &zero, c, CUDA_R_32F, int(N), int(P),
       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   if (t != float32) convert_into(outf, out, s);
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // the temporaries are freed on return
 }
 
 void eval_quantized_matmul(QuantizedMatmul& prim, const std::vector<array>& in, std::vector<array>& outs,
@@ -214,7 +212,6 @@ void eval_quantize(Quantize& prim, const std::vector<array>& in, std::vector<arr
   if (in.size() > 1) global = dense_as(in[1], float32, s);
   launch_quantize(p, w.dtype(), data_of(w), rows, K, global ? at<float>(*global) : nullptr, at<uint32_t>(outs[0]),
                   outs[1].raw_data(), affine(p) ? outs[2].raw_data() : nullptr, s);
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void eval_dequantize(Dequantize& prim, const std::vector<array>& in, std::vector<array>& outs, const GpuContext& ctx) {
@@ -232,21 +229,18 @@ void eval_dequantize(Dequantize& prim, const std::vector<array>& in, std::vector
   int64_t rows = words ? static_cast<int64_t>(w.size()) / words : 0;
   launch_dequantize(p, at<uint32_t>(w), rows, len, data_of(scales), biases ? at<float>(*biases) : nullptr,
                     global ? at<float>(*global) : nullptr, out.dtype(), out.raw_data(), s);
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void eval_to_fp8(ToFP8&, const std::vector<array>& in, std::vector<array>& outs, const GpuContext& ctx) {
   array x = dense(in[0], ctx.stream);
   cpu::allocate(outs[0]);
   launch_to_fp8(x.dtype(), data_of(x), at<uint8_t>(outs[0]), static_cast<int64_t>(x.size()), ctx.stream);
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
 }
 
 void eval_from_fp8(FromFP8&, const std::vector<array>& in, std::vector<array>& outs, const GpuContext& ctx) {
   array x = dense(in[0], ctx.stream);
   cpu::allocate(outs[0]);
   launch_from_fp8(outs[0].dtype(), at<uint8_t>(x), outs[0].raw_data(), static_cast<int64_t>(x.size()), ctx.stream);
-  LAZULI_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
 }
 
 }  // namespace
