@@ -35,7 +35,8 @@ tutorial: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@PYTHONPATH=$(CURDIR)/$(BUILD)/python .venv/bin/python -m pytest -q python/tests
+	@LAZULI_KERNEL_CACHE=$(CURDIR)/$(BUILD)/kernel-cache PYTHONPATH=$(CURDIR)/$(BUILD)/python \
+	  .venv/bin/python -m pytest -q python/tests
 
 bench: build
 	@bash benchmarks/run_cpu.sh
