@@ -109,6 +109,41 @@ def bench_bandwidth():
         print(f"reductions skipped: {e}", file=sys.stderr)
 
 
+def bench_compiled():
+    """A fused elementwise chain under mx.compile: step by step (the interpreter) and as one
+    NVRTC kernel (LAZULI_CUDA_JIT=1, read at each evaluation), against PyTorch eager."""
+    import os
+
+    n = 1 << 25
+    x = mx.random.normal((n,), stream=mx.cpu)
+    mx.eval(x)
+    tx = torch.randn(n, device="cuda")
+    f = mx.compile(lambda a: mx.tanh(a * 2 + 1) * mx.exp(-a) + a)
+    torch_s = torch_time(lambda: torch.tanh(tx * 2 + 1) * torch.exp(-tx) + tx)
+    for mode, value in [("interpreted", "0"), ("one JIT kernel", "1")]:
+        os.environ["LAZULI_CUDA_JIT"] = value
+        try:
+            row(f"compiled tanh(2x+1)·exp(-x)+x float32 32M, {mode}", lz_time(lambda: f(x)), torch_s, "TB/s",
+                2 * n * 4)
+        except RuntimeError as e:
+            print(f"compiled {mode} failed: {e}", file=sys.stderr)
+    os.environ.pop("LAZULI_CUDA_JIT", None)
+
+
+def bench_quantized():
+    """Batch-1 decoding's projection: 4-bit affine weights (group 64) against PyTorch's fp16 gemv."""
+    w = mx.random.normal((11008, 4096), stream=mx.cpu).astype(mx.float16)
+    wq, scales, biases = mx.quantize(w, group_size=64, bits=4)
+    x = mx.random.normal((1, 4096), stream=mx.cpu).astype(mx.float16)
+    mx.eval(wq, scales, biases, x)
+    tw = torch.randn(11008, 4096, device="cuda", dtype=torch.float16)
+    tx = torch.randn(1, 4096, device="cuda", dtype=torch.float16)
+    weight_bytes = wq.nbytes + scales.nbytes + biases.nbytes
+    row("quantized_matmul 4-bit g64 1×4096 @ (11008×4096)ᵀ vs fp16 gemv",
+        lz_time(lambda: mx.quantized_matmul(x, wq, scales, biases, group_size=64, bits=4), 50),
+        torch_time(lambda: tx @ tw.T, 50), "TB/s", weight_bytes)
+
+
 def bench_overhead():
     """Per-op cost of a chain of 1000 dependent tiny ops, evaluated once: graph building,
     scheduling and one kernel launch each."""
@@ -140,6 +175,8 @@ def main():
     name = torch.cuda.get_device_name()
     bench_matmul()
     bench_bandwidth()
+    bench_compiled()
+    bench_quantized()
     bench_overhead()
     print(f"\nDevice: {name}; PyTorch {torch.__version__}; one process, medians.\n")
     if COPY_TBS:
