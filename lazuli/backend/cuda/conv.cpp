@@ -202,15 +202,13 @@ bool conv_cudnn(const ConvGeometry& g0, const array& x0, const array& w, array& 
     size_t ws_bytes = 0;
     check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y, algo->algo,
                                                          &ws_bytes));
-    void* ws = nullptr;
-    if (ws_bytes > 0) LAZULI_CUDA_CHECK(cudaMallocAsync(&ws, ws_bytes, ctx.stream));
+    DeviceBuffer ws(ws_bytes, ctx.stream);
     float alpha32 = 1, beta32 = 0;
     double alpha64 = 1, beta64 = 0;
     const void* alpha = t == float64 ? static_cast<const void*>(&alpha64) : &alpha32;
     const void* beta = t == float64 ? static_cast<const void*>(&beta64) : &beta32;
     cudnnStatus_t st = cudnnConvolutionForward(handle, alpha, desc.x, data_of(x), desc.w, data_of(w), desc.conv,
-                                               algo->algo, ws, ws_bytes, beta, desc.y, out.raw_data());
-    if (ws) LAZULI_CUDA_CHECK(cudaFreeAsync(ws, ctx.stream));
+                                               algo->algo, ws.as<void>(), ws_bytes, beta, desc.y, out.raw_data());
     if (st != CUDNN_STATUS_SUCCESS)
       throw std::runtime_error(std::string("[cuda] cudnnConvolutionForward failed: ") + cudnnGetErrorString(st) + ".");
   } catch (const CudnnUnavailable&) {

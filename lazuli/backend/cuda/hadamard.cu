@@ -7,6 +7,7 @@
 // launch per stage over a buffer in global memory.
 #include <algorithm>
 
+#include "lazuli/backend/cuda/host.h"
 #include "lazuli/backend/cuda/device_util.cuh"
 #include "lazuli/backend/cuda/hadamard.h"
 
@@ -136,8 +137,8 @@ void hadamard_typed(const S* src, S* dst, int64_t rows, int64_t n, int m, const 
   }
   const int64_t len = rows * n, p = n / m;
   const R block_scale = m > 1 ? R(1) : sc;
-  C* x = nullptr;
-  check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&x), len * sizeof(C), s), "cudaMallocAsync (hadamard buffer)");
+  DeviceBuffer buffer(len * sizeof(C), s);
+  C* x = buffer.as<C>();
   to_compute_kernel<<<blocks_for(len), kThreads, 0, s>>>(src, x, len);
   check_launch("to_compute_kernel");
   for (int64_t h = 1; h < p; h *= 2) {  // p > 1 here: the row is long
@@ -150,7 +151,6 @@ void hadamard_typed(const S* src, S* dst, int64_t rows, int64_t n, int m, const 
   }
   finish_kernel<<<blocks_for(len), kThreads, 0, s>>>(x, dst, len, n, m, signs, sc);
   check_launch("finish_kernel");
-  check_cuda(cudaFreeAsync(x, s), "cudaFreeAsync (hadamard buffer)");
 }
 
 }  // namespace

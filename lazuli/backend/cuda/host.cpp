@@ -110,10 +110,9 @@ array dense(const array& a, cudaStream_t s) {
   return copy;
 }
 
-DeviceCopy::DeviceCopy(const void* host, size_t bytes, cudaStream_t s) : stream_(s) {
-  if (bytes == 0) return;
-  // The stream-ordered pool would hand its memory back to the driver at every synchronisation
-  // (and map it again on the next call): keep it instead.
+DeviceBuffer::DeviceBuffer(size_t bytes, cudaStream_t s) : stream_(s) {
+  // The stream-ordered pool would hand its memory back to the driver at every
+  // synchronisation (and map it again on the next call): keep it instead.
   static const bool pool_kept = [] {
     int device = 0;
     cudaMemPool_t pool;
@@ -124,11 +123,14 @@ DeviceCopy::DeviceCopy(const void* host, size_t bytes, cudaStream_t s) : stream_
     return true;
   }();
   (void)pool_kept;
-  LAZULI_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, s));
-  LAZULI_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, bytes, cudaMemcpyHostToDevice, s));
+  LAZULI_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes > 0 ? bytes : 1, s));
 }
-DeviceCopy::~DeviceCopy() {
-  if (ptr_ && cudaFreeAsync(ptr_, stream_) != cudaSuccess) cudaGetLastError();  // never throws
+DeviceBuffer::~DeviceBuffer() {
+  if (cudaFreeAsync(ptr_, stream_) != cudaSuccess) cudaGetLastError();  // never throws
+}
+
+DeviceCopy::DeviceCopy(const void* host, size_t bytes, cudaStream_t s) : DeviceBuffer(bytes, s) {
+  if (bytes > 0) LAZULI_CUDA_CHECK(cudaMemcpyAsync(as<void>(), host, bytes, cudaMemcpyHostToDevice, s));
 }
 
 }  // namespace lazuli::cuda

@@ -72,20 +72,29 @@ void convert_into(const array& in, array& out, cudaStream_t s);
 // `a` itself when row-major dense, else a dense device copy.
 array dense(const array& a, cudaStream_t s);
 
-// A small host table (offsets, pointers) copied to device memory for a node's launches,
-// allocated and freed in stream order. Not managed memory: pages the host writes on every
-// call would fault over to the GPU each time, at a cost of tens of microseconds.
-class DeviceCopy {
+// Scratch device memory of one node, from the stream-ordered pool: allocated on the
+// node's stream and freed on it when the buffer leaves scope, so the kernels launched
+// before the free finish with it first. Never null (CUB reads a null scratch pointer as a
+// size query), even for 0 bytes.
+class DeviceBuffer {
  public:
-  DeviceCopy(const void* host, size_t bytes, cudaStream_t s);
-  ~DeviceCopy();
-  DeviceCopy(const DeviceCopy&) = delete;
-  DeviceCopy& operator=(const DeviceCopy&) = delete;
+  DeviceBuffer(size_t bytes, cudaStream_t s);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   template <typename T> T* as() const { return static_cast<T*>(ptr_); }
 
  private:
   void* ptr_ = nullptr;
   cudaStream_t stream_;
+};
+
+// A DeviceBuffer holding a copy of `bytes` host bytes: small tables (offsets, pointers) a
+// node's kernels read. Not managed memory: pages the host writes on every call would fault
+// over to the GPU each time, at a cost of tens of microseconds.
+class DeviceCopy : public DeviceBuffer {
+ public:
+  DeviceCopy(const void* host, size_t bytes, cudaStream_t s);
 };
 
 }  // namespace lazuli::cuda

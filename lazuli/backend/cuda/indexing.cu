@@ -9,29 +9,12 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 
+#include "lazuli/backend/cuda/host.h"
 #include "lazuli/backend/cuda/device_util.cuh"
 #include "lazuli/backend/cuda/indexing.h"
 
 namespace lazuli::cuda {
 namespace {
-
-// A stream-ordered device allocation, freed in stream order when it leaves scope.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t s) : stream_(s) {
-    if (bytes > 0) LAZULI_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, s));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);  // a failure here surfaces at the node's synchronise
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <typename T> T* as() const { return static_cast<T*>(ptr_); }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
 
 // Calls f(W{}) with W the unsigned word as wide as one element.
 template <typename F> void dispatch_width(int itemsize, F&& f) {

@@ -53,28 +53,6 @@ Solver solver(const GpuContext& ctx) {
   return s;
 }
 
-// Device scratch for one node, allocated and freed in the stream's order (the node's
-// stream is synchronised after it, so nothing outlives its use).
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t s) : stream_(s) {
-    if (bytes > 0) LAZULI_CUDA_CHECK(cudaMallocAsync(&data_, bytes, s));
-  }
-  ~DeviceBuffer() {
-    if (data_) cudaFreeAsync(data_, stream_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(data_);
-  }
-
- private:
-  void* data_ = nullptr;
-  cudaStream_t stream_;
-};
-
 // A library call's workspace: device bytes and host bytes (the 64-bit API asks for both).
 struct Workspace {
   DeviceBuffer device;

@@ -148,9 +148,9 @@ void reduce_rows(const S* x, Out* out, int64_t rows, int64_t len, cudaStream_t s
     check_launch("reduce");
   };
   if (chunks == 1) return launch(x, out, rows, len, 1, chunk);
-  DeviceBuffer<A> partial(rows * chunks, s);
-  launch(x, partial.get(), rows * chunks, len, chunks, chunk);
-  launch(static_cast<const A*>(partial.get()), out, rows, chunks, 1, chunks);
+  DeviceBuffer partial(rows * chunks * sizeof(A), s);
+  launch(x, partial.as<A>(), rows * chunks, len, chunks, chunk);
+  launch(static_cast<const A*>(partial.as<A>()), out, rows, chunks, 1, chunks);
 }
 
 // (outer, len, inner) with inner > 1: a thread per column group when those fill the GPU,
@@ -173,9 +173,9 @@ void reduce_columns(const S* x, Out* out, int64_t outer, int64_t len, int64_t in
     check_launch("reduce");
   };
   if (chunks == 1) return launch(out, 1, std::max<int64_t>(len, 1));
-  DeviceBuffer<A> partial(outer * chunks * inner, s);
-  launch(partial.get(), chunks, chunk);
-  reduce_columns<Op, A, A, Out>(partial.get(), out, outer, chunks, inner, s);
+  DeviceBuffer partial(outer * chunks * inner * sizeof(A), s);
+  launch(partial.as<A>(), chunks, chunk);
+  reduce_columns<Op, A, A, Out>(partial.as<A>(), out, outer, chunks, inner, s);
 }
 
 template <typename Op>

@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "lazuli/backend/cuda/host.h"
 #include "lazuli/backend/cuda/device_util.cuh"
 
 namespace lazuli::cuda {
@@ -127,40 +128,6 @@ template <typename F> void dispatch_all(Dtype t, const char* op, F&& f) {
   if (t == complex64) return f(Complex64{});
   dispatch(t, op, f);
 }
-
-// The current device's stream-ordered pool keeps the memory freed into it: by default it
-// hands everything back to the driver at each synchronisation, and every node synchronises,
-// so each scratch buffer would cost a fresh driver allocation (hundreds of microseconds).
-inline void keep_pool_memory() {
-  static thread_local int done_for = -1;  // the device this thread last set up
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  if (done_for == device) return;
-  cudaMemPool_t pool;
-  check_cuda(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
-  uint64_t keep = UINT64_MAX;
-  check_cuda(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cudaMemPoolSetAttribute");
-  done_for = device;
-}
-
-// Device scratch memory of n values, from the stream-ordered pool. cudaFreeAsync orders the
-// free after the stream's kernels, so the buffer may go out of scope once they are launched.
-template <typename T> class DeviceBuffer {
- public:
-  DeviceBuffer(int64_t n, cudaStream_t s) : stream_(s) {
-    keep_pool_memory();
-    size_t bytes = static_cast<size_t>(n > 0 ? n : 1) * sizeof(T);
-    check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&p_), bytes, s), "cudaMallocAsync");
-  }
-  ~DeviceBuffer() { cudaFreeAsync(p_, stream_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  T* get() const { return p_; }
-
- private:
-  T* p_ = nullptr;
-  cudaStream_t stream_;
-};
 
 // The number of SMs of the current device (grid sizes fill them).
 inline int sm_count() {

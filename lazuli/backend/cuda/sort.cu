@@ -88,14 +88,14 @@ void sort_pairs(const K* keys, K* keys_out, const uint32_t* pos, uint32_t* pos_o
   if (lines == 1) {
     check_cub(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, keys_out, pos, pos_out, len, 0, bits, s),
               "cub::DeviceRadixSort::SortPairs");
-    DeviceBuffer<char> temp(int64_t(temp_bytes), s);
-    check_cub(cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, keys, keys_out, pos, pos_out, len, 0, bits, s),
+    DeviceBuffer temp(temp_bytes, s);
+    check_cub(cub::DeviceRadixSort::SortPairs(temp.as<char>(), temp_bytes, keys, keys_out, pos, pos_out, len, 0, bits, s),
               "cub::DeviceRadixSort::SortPairs");
     return;
   }
   int64_t batch = std::min<int64_t>(lines, INT_MAX / len);
-  DeviceBuffer<int> offsets(batch + 1, s);
-  offsets_kernel<<<blocks_for(batch + 1), kThreads, 0, s>>>(offsets.get(), batch + 1, len);
+  DeviceBuffer offsets((batch + 1) * sizeof(int), s);
+  offsets_kernel<<<blocks_for(batch + 1), kThreads, 0, s>>>(offsets.as<int>(), batch + 1, len);
   check_launch("sort");
   for (int64_t first = 0; first < lines; first += batch) {
     int segments = static_cast<int>(std::min(batch, lines - first));
@@ -103,13 +103,13 @@ void sort_pairs(const K* keys, K* keys_out, const uint32_t* pos, uint32_t* pos_o
     int64_t at = first * len;
     auto run = [&](void* temp) {
       check_cub(cub::DeviceSegmentedRadixSort::SortPairs(temp, temp_bytes, keys + at, keys_out + at, pos + at,
-                                                          pos_out + at, items, segments, offsets.get(),
-                                                          offsets.get() + 1, 0, bits, s),
+                                                          pos_out + at, items, segments, offsets.as<int>(),
+                                                          offsets.as<int>() + 1, 0, bits, s),
                 "cub::DeviceSegmentedRadixSort::SortPairs");
     };
     run(nullptr);
-    DeviceBuffer<char> temp(int64_t(temp_bytes), s);
-    run(temp.get());
+    DeviceBuffer temp(temp_bytes, s);
+    run(temp.as<char>());
   }
 }
 
@@ -125,16 +125,16 @@ void launch_sort(Dtype t, const void* x, void* values, uint32_t* indices, int64_
     constexpr bool complex = is_complex_v<S>;
     using K = std::conditional_t<complex, uint64_t, key_t<S>>;
     const S* src = static_cast<const S*>(x);
-    DeviceBuffer<K> keys(n, s), sorted_keys(n, s);
-    DeviceBuffer<uint32_t> positions(n, s), sorted_positions(indices ? 0 : n, s);
-    uint32_t* order = indices ? indices : sorted_positions.get();
-    if constexpr (complex) complex_keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.get(), positions.get(), n, len);
-    else keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.get(), positions.get(), n, len);
+    DeviceBuffer keys(n * sizeof(K), s), sorted_keys(n * sizeof(K), s);
+    DeviceBuffer positions(n * sizeof(uint32_t), s), sorted_positions((indices ? 0 : n) * sizeof(uint32_t), s);
+    uint32_t* order = indices ? indices : sorted_positions.as<uint32_t>();
+    if constexpr (complex) complex_keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.as<K>(), positions.as<uint32_t>(), n, len);
+    else keys_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, keys.as<K>(), positions.as<uint32_t>(), n, len);
     check_launch("sort");
     int bits = 0;
     if constexpr (complex) bits = 64;
     else bits = key_bits<S>();
-    sort_pairs<K>(keys.get(), sorted_keys.get(), positions.get(), order, lines, len, bits, s);
+    sort_pairs<K>(keys.as<K>(), sorted_keys.as<K>(), positions.as<uint32_t>(), order, lines, len, bits, s);
     if (!indices) {
       gather_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, order, static_cast<S*>(values), n, len);
       check_launch("sort");
