@@ -53,17 +53,12 @@ void check_cudnn(cudnnStatus_t s) {
 // The cuDNN handle of a Lazuli stream (null when cuDNN cannot start here: then every
 // convolution takes the direct kernel).
 cudnnHandle_t cudnn_handle(const GpuContext& ctx) {
-  static std::mutex mutex;
-  static auto* handles = new std::map<int, cudnnHandle_t>;  // never destroyed, like the streams
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = handles->find(ctx.stream_index);
-  if (it == handles->end()) {
-    cudnnHandle_t h = nullptr;
-    if (cudnnCreate(&h) != CUDNN_STATUS_SUCCESS) h = nullptr;
-    it = handles->emplace(ctx.stream_index, h).first;
-  }
-  if (it->second && cudnnSetStream(it->second, ctx.stream) != CUDNN_STATUS_SUCCESS) return nullptr;
-  return it->second;
+  cudnnHandle_t h = per_stream<cudnnHandle_t>(ctx, [] {
+    cudnnHandle_t made = nullptr;
+    return cudnnCreate(&made) == CUDNN_STATUS_SUCCESS ? made : nullptr;
+  });
+  if (h && cudnnSetStream(h, ctx.stream) != CUDNN_STATUS_SUCCESS) return nullptr;
+  return h;
 }
 
 // Descriptors destroyed on every path out.

@@ -30,26 +30,20 @@ const GpuKernel* find_gpu_kernel(const std::type_info& primitive) {
 }
 
 cublasHandle_t cublas_handle(const GpuContext& ctx) {
-  // One handle per stream: each stream runs on its own worker thread, and a handle is
-  // not to be shared between threads.
-  static std::mutex mutex;
-  static auto* handles = new std::map<int, cublasHandle_t>;  // never destroyed, like the streams
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = handles->find(ctx.stream_index);
-  if (it != handles->end()) return it->second;
-  cublasHandle_t h;
-  LAZULI_CUBLAS_CHECK(cublasCreate(&h));
-  LAZULI_CUBLAS_CHECK(cublasSetStream(h, ctx.stream));
-  // float32 stays float32: no TF32 tensor-core rounding unless a later option asks for it.
-  LAZULI_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
-  // A workspace of its own lets cuBLAS pick its fastest (split-K, Hopper) kernels; 32 MiB
-  // per stream, outside the allocator's cap.
-  constexpr size_t kWorkspace = size_t{32} << 20;
-  void* workspace = nullptr;
-  LAZULI_CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
-  LAZULI_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspace));
-  handles->emplace(ctx.stream_index, h);
-  return h;
+  return per_stream<cublasHandle_t>(ctx, [&] {
+    cublasHandle_t h;
+    LAZULI_CUBLAS_CHECK(cublasCreate(&h));
+    LAZULI_CUBLAS_CHECK(cublasSetStream(h, ctx.stream));
+    // float32 stays float32: no TF32 tensor-core rounding unless a later option asks for it.
+    LAZULI_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    // A workspace of its own lets cuBLAS pick its fastest (split-K, Hopper) kernels; 32 MiB
+    // per stream, outside the allocator's cap.
+    constexpr size_t kWorkspace = size_t{32} << 20;
+    void* workspace = nullptr;
+    LAZULI_CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
+    LAZULI_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspace));
+    return h;
+  });
 }
 
 const void* data_of(const array& a) { return const_cast<array&>(a).raw_data(); }

@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 
 #include <array>
+#include <map>
+#include <mutex>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -39,6 +41,20 @@ const GpuKernel* find_gpu_kernel(const std::type_info& primitive);
                        std::vector<::lazuli::array>& out, const ::lazuli::cuda::GpuContext& ctx) {               \
         function(static_cast<Prim&>(p), in, out, ctx);                                                           \
       })
+
+// The `Handle` of a Lazuli stream (a library handle bound to its CUDA stream), made by
+// `make()` on first use and kept for the life of the process (like the streams): each
+// stream runs on its own worker thread, and a library handle is not to be shared between
+// threads. One map per call site (each passes its own lambda).
+template <typename Handle, typename Make>
+Handle per_stream(const GpuContext& ctx, Make&& make) {
+  static std::mutex mutex;
+  static auto* handles = new std::map<int, Handle>;  // never destroyed: workers outlive statics
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = handles->find(ctx.stream_index);
+  if (it == handles->end()) it = handles->emplace(ctx.stream_index, make()).first;
+  return it->second;
+}
 
 // ---- host-side helpers for the kernels' launches ----
 

@@ -33,24 +33,19 @@ void check_cusolver(cusolverStatus_t s, const char* call) {
 }
 #define LAZULI_CUSOLVER_CHECK(call) check_cusolver((call), #call)
 
-// The cuSOLVER handle (and default 64-bit API parameters) of a Lazuli stream, bound to its
-// CUDA stream: one per stream, as each stream runs on its own thread.
+// The cuSOLVER handle (and default 64-bit API parameters) of a Lazuli stream.
 struct Solver {
   cusolverDnHandle_t handle;
   cusolverDnParams_t params;
 };
 Solver solver(const GpuContext& ctx) {
-  static std::mutex mutex;
-  static auto* solvers = new std::map<int, Solver>;  // never destroyed, like the streams
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = solvers->find(ctx.stream_index);
-  if (it != solvers->end()) return it->second;
-  Solver s;
-  LAZULI_CUSOLVER_CHECK(cusolverDnCreate(&s.handle));
-  LAZULI_CUSOLVER_CHECK(cusolverDnSetStream(s.handle, ctx.stream));
-  LAZULI_CUSOLVER_CHECK(cusolverDnCreateParams(&s.params));
-  solvers->emplace(ctx.stream_index, s);
-  return s;
+  return per_stream<Solver>(ctx, [&] {
+    Solver s;
+    LAZULI_CUSOLVER_CHECK(cusolverDnCreate(&s.handle));
+    LAZULI_CUSOLVER_CHECK(cusolverDnSetStream(s.handle, ctx.stream));
+    LAZULI_CUSOLVER_CHECK(cusolverDnCreateParams(&s.params));
+    return s;
+  });
 }
 
 // A library call's workspace: device bytes and host bytes (the 64-bit API asks for both).
