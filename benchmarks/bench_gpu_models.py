@@ -701,11 +701,13 @@ def bench_llama():
 
     t_model = torch_llama(shape, TORCH_DTYPE[half()])
     t_prompt = torch.from_numpy(prompt).to(tdev())
-    torch_steps = {"eager": t_model}
+    torch_steps = {"eager": lambda: t_model}
     if ARGS.torch_compile:
-        torch_steps["torch.compile"] = torch.compile(t_model, dynamic=True)
-    for t_mode, step in torch_steps.items():
+        torch_steps["torch.compile"] = lambda: torch.compile(t_model, dynamic=True)
+    step = None
+    for t_mode, make_step in torch_steps.items():
         try:
+            step = make_step()
             with torch.inference_mode():
                 t_prefill, t_decode = median_generate(lambda n: torch_generate(step, t_prompt, n), n_gen)
         except Exception as e:  # torch.compile is optional; report and go on
@@ -715,7 +717,7 @@ def bench_llama():
             row(f"{what}: decode, Lazuli {lz_mode} vs PyTorch {half()} {t_mode}", lz_decode, t_decode, "tok", n_gen)
             row(f"{what}: prefill, Lazuli {lz_mode} vs PyTorch {half()} {t_mode}", lz_prefill, t_prefill, "tok",
                 n_prompt)
-    del t_model, torch_steps
+    del t_model, torch_steps, step
     free_torch()
 
 
