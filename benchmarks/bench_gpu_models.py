@@ -30,7 +30,6 @@ import statistics
 import sys
 import time
 import traceback
-from functools import partial
 
 import numpy as np
 import torch
@@ -326,9 +325,6 @@ def bench_bert():
     row(what + " (Lazuli eager)", lz_time(lambda: lz_model(lx)), t_s, "seq", batch)
     compiled = mx.compile(lz_model)
     row(what + " (Lazuli compiled)", lz_time(lambda: compiled(lx)), t_s, "seq", batch)
-    del lz_model, t_model, compiled
-    free_lazuli()
-    free_torch()
 
 
 # ---------------------------------------------------------------- 3. ResNet-18 (CIFAR)
@@ -450,9 +446,6 @@ def bench_resnet():
         f"(Lazuli {mode} NHWC, PyTorch eager {layout})",
         lz_time(lambda: lz_step(lx, ly)), torch_time(lambda: torch_train_step(t_model, t_opt, x, y)), "img",
         batch)
-    del t_model, t_opt, lz_step
-    free_lazuli()
-    free_torch()
 
 
 # ---------------------------------------------------------------- 4. Llama decoding
@@ -684,41 +677,48 @@ def bench_llama():
     what = (f"Llama decode ({shape['layers']} layers, {shape['dims']} wide, MLP {shape['hidden']}), "
             f"batch 1, prompt {n_prompt}, {n_gen} new tokens")
     prompt = np.random.default_rng(0).integers(0, shape["vocab"], (1, n_prompt))
-    lz_results = {}
-    model = lz_llama(shape, getattr(mx, half()))
-    lz_prompt = mx.array(prompt.astype(np.int32))
-    lz_results[half()] = median_generate(lambda n: lz_generate(model, lz_prompt, n), n_gen)
-    log(f"lazuli {half()}: prefill {lz_results[half()][0] * 1e3:.1f} ms, "
-        f"decode {n_gen / lz_results[half()][1]:.1f} tok/s")
-    nn.quantize(model, group_size=64, bits=4)
-    mx.eval(model.parameters())
+    # Each framework's weights live only inside its function: Lazuli's are freed before
+    # PyTorch's are made.
+    lz_results = lz_decode_times(shape, prompt, n_gen)
     free_lazuli()
-    lz_results["4-bit g64"] = median_generate(lambda n: lz_generate(model, lz_prompt, n), n_gen)
-    log(f"lazuli 4-bit: prefill {lz_results['4-bit g64'][0] * 1e3:.1f} ms, "
-        f"decode {n_gen / lz_results['4-bit g64'][1]:.1f} tok/s")
-    del model
-    free_lazuli()
-
-    t_model = torch_llama(shape, TORCH_DTYPE[half()])
-    t_prompt = torch.from_numpy(prompt).to(tdev())
-    torch_steps = {"eager": lambda: t_model}
-    if ARGS.torch_compile:
-        torch_steps["torch.compile"] = lambda: torch.compile(t_model, dynamic=True)
-    step = None
-    for t_mode, make_step in torch_steps.items():
-        try:
-            step = make_step()
-            with torch.inference_mode():
-                t_prefill, t_decode = median_generate(lambda n: torch_generate(step, t_prompt, n), n_gen)
-        except Exception as e:  # torch.compile is optional; report and go on
-            log(f"torch {t_mode} failed: {type(e).__name__}: {e}")
-            continue
+    for t_mode, (t_prefill, t_decode) in torch_decode_times(shape, prompt, n_gen).items():
         for lz_mode, (lz_prefill, lz_decode) in lz_results.items():
             row(f"{what}: decode, Lazuli {lz_mode} vs PyTorch {half()} {t_mode}", lz_decode, t_decode, "tok", n_gen)
             row(f"{what}: prefill, Lazuli {lz_mode} vs PyTorch {half()} {t_mode}", lz_prefill, t_prefill, "tok",
                 n_prompt)
-    del t_model, torch_steps, step
-    free_torch()
+
+
+def lz_decode_times(shape, prompt, n_gen):
+    """{mode: (prefill s, decode s)} for the float16 (CPU: bfloat16) model, then quantized."""
+    results = {}
+    model = lz_llama(shape, getattr(mx, half()))
+    lz_prompt = mx.array(prompt.astype(np.int32))
+    for mode in [half(), "4-bit g64"]:
+        if mode != half():
+            nn.quantize(model, group_size=64, bits=4)
+            mx.eval(model.parameters())
+            free_lazuli()
+        results[mode] = median_generate(lambda n: lz_generate(model, lz_prompt, n), n_gen)
+        log(f"lazuli {mode}: prefill {results[mode][0] * 1e3:.1f} ms, decode {n_gen / results[mode][1]:.1f} tok/s")
+    return results
+
+
+def torch_decode_times(shape, prompt, n_gen):
+    """{mode: (prefill s, decode s)} for PyTorch eager and, with --torch-compile, compiled."""
+    t_model = torch_llama(shape, TORCH_DTYPE[half()])
+    t_prompt = torch.from_numpy(prompt).to(tdev())
+    makers = {"eager": lambda: t_model}
+    if ARGS.torch_compile:
+        makers["torch.compile"] = lambda: torch.compile(t_model, dynamic=True)
+    results = {}
+    for mode, make in makers.items():
+        try:
+            step = make()
+            with torch.inference_mode():
+                results[mode] = median_generate(lambda n: torch_generate(step, t_prompt, n), n_gen)
+        except Exception as e:  # torch.compile is optional; report and go on
+            log(f"torch {mode} failed: {type(e).__name__}: {e}")
+    return results
 
 
 # ---------------------------------------------------------------- driver
@@ -767,9 +767,10 @@ def main():
             except Exception as e:
                 traceback.print_exc()
                 failures.append(f"{name} {stage}: {type(e).__name__}: {e}")
+                break
+            finally:  # the model is gone with fn's frame; its memory goes back now
                 free_lazuli()
                 free_torch()
-                break
     device = torch.cuda.get_device_name() if ARGS.device == "gpu" else "CPU"
     print(f"\nModels on {device}; PyTorch {torch.__version__}; one process, medians of {ARGS.reps}"
           f"{' (--small shapes)' if ARGS.small else ''}.\n")
