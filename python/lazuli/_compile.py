@@ -58,7 +58,8 @@ def _replace_in_place(tree, new_leaf):
             tree[key] = new_leaf(value)
         elif isinstance(value, (list, dict)):
             _replace_in_place(value, new_leaf)
-        elif isinstance(value, tuple):
+        elif isinstance(value, tuple) and _state_arrays(value):
+            # A tuple without arrays (a layer's stride, say) needs no update.
             raise ValueError("[compile] State given as inputs or outputs must hold its arrays in lists and dicts, "
                              "not tuples (they cannot be updated in place).")
 

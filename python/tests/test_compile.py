@@ -211,6 +211,44 @@ def test_compiled_training_step_equals_eager():
         close(a, b, 1e-5)
 
 
+def test_training_step_of_conv_and_batch_norm_matches_eager():
+    # A convolution keeps tuples of ints (stride, padding) in its module dict: state that
+    # holds no arrays in a tuple is fine. BatchNorm's running statistics are state the step
+    # writes.
+    def make():
+        mx.random.seed(3)
+        model = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.BatchNorm(3))
+        return model, optim.SGD(learning_rate=0.1, momentum=0.9)
+
+    def loss_fn(model, x):
+        return mx.mean(model(x) ** 2)
+
+    x = mx.random.normal((2, 5, 5, 2), key=mx.random.key(4))
+    runs = []
+    for compiled in (False, True):
+        model, opt = make()
+        state = [model.state, opt.state]
+        value_and_grad = nn.value_and_grad(model, loss_fn)
+
+        def step(x):
+            loss, grads = value_and_grad(model, x)
+            opt.update(model, grads)
+            return loss
+
+        if compiled:
+            step = mx.compile(step, inputs=state, outputs=state)
+        losses = []
+        for _ in range(3):
+            losses.append(step(x).item())
+            mx.eval(state)
+        runs.append((losses, np.array(model.layers[1].running_mean), np.array(model.layers[0].weight)))
+    (eager_losses, eager_mean, eager_w), (losses, mean, w) = runs
+    assert losses[2] < losses[0]
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    np.testing.assert_allclose(mean, eager_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w, eager_w, rtol=1e-5, atol=1e-6)
+
+
 def test_state_read_only_survives_a_retrace():
     # Inputs-only state: a new shape traces again and must read the current state, not the
     # state of the first call.
