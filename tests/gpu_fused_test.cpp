@@ -151,9 +151,11 @@ TEST_F(Gpu, FusedChainsRoundEachStep) {
   }
 }
 
-// Functions compile() fuses, on the GPU with the generated kernels, against the CPU.
-TEST_F(Gpu, FusedCompiledFunctionsMatchTheCpu) {
-  JitSetting jit(true);
+// Functions compile() fuses, on the GPU against the CPU: interpreted step by step, or (jit)
+// as the generated kernels, which must also give the interpreter's bytes.
+void compiled_functions_match_the_cpu(bool jit) {
+  JitSetting setting(jit);
+  const std::string label = jit ? "fused " : "compiled ";
   for (Dtype t : {float32, float64}) {
     auto make = [&](Device d) {
       return compile([d](const std::vector<array>& in) {
@@ -166,13 +168,13 @@ TEST_F(Gpu, FusedCompiledFunctionsMatchTheCpu) {
     array x = sample({4, 33}, t, 50), y = sample({33}, t, 51);
     array big = sample({300, 60000}, t, 52);  // more elements than one grid covers
     for (int k = 0; k < 2; ++k) {
-      compare([&](Device d) { return make(d)({x, y})[k]; }, "fused " + dtype_name(t) + " output " + std::to_string(k));
+      compare([&](Device d) { return make(d)({x, y})[k]; }, label + dtype_name(t) + " output " + std::to_string(k));
       compare([&](Device d) { return make(d)({transpose(sample({33, 4}, t, 53)), y})[k]; },
-              "fused transposed input " + dtype_name(t));
-      compare([&](Device d) { return make(d)({array(1.5, t), array(-0.5, t)})[k]; }, "fused 0-d " + dtype_name(t));
-      compare([&](Device d) { return make(d)({sample({0, 33}, t, 54), y})[k]; }, "fused empty " + dtype_name(t));
+              label + "transposed input " + dtype_name(t));
+      compare([&](Device d) { return make(d)({array(1.5, t), array(-0.5, t)})[k]; }, label + "0-d " + dtype_name(t));
+      compare([&](Device d) { return make(d)({sample({0, 33}, t, 54), y})[k]; }, label + "empty " + dtype_name(t));
     }
-    compare([&](Device d) { return make(d)({big, array(0.5, t)})[0]; }, "fused big " + dtype_name(t));
+    compare([&](Device d) { return make(d)({big, array(0.5, t)})[0]; }, label + "big " + dtype_name(t));
     auto summed = [&](std::vector<int> axes) {
       return [axes](Device d) {
         return compile([d, axes](const std::vector<array>& in) {
@@ -181,19 +183,20 @@ TEST_F(Gpu, FusedCompiledFunctionsMatchTheCpu) {
       };
     };
     array x3 = sample({5, 7, 300}, t, 55), y3 = sample({7, 300}, t, 56);
-    compare([&](Device d) { return summed({1, 2})(d)({x3, y3})[0]; }, "fused sum " + dtype_name(t));
-    compare([&](Device d) { return summed({0})(d)({x3, y3})[0]; }, "fused sum, leading axis " + dtype_name(t));
+    compare([&](Device d) { return summed({1, 2})(d)({x3, y3})[0]; }, label + "sum " + dtype_name(t));
+    compare([&](Device d) { return summed({0})(d)({x3, y3})[0]; }, label + "sum, leading axis " + dtype_name(t));
     compare([&](Device d) { return summed({1, 2})(d)({sample({2, 1, 1}, t, 57), y3})[0]; },
-            "fused sum broadcast " + dtype_name(t));
+            label + "sum broadcast " + dtype_name(t));
     compare([&](Device d) { return summed({1, 2})(d)({sample({0, 7, 300}, t, 58), y3})[0]; },
-            "fused sum empty " + dtype_name(t));
+            label + "sum empty " + dtype_name(t));
     compare([&](Device d) { return summed({1, 2})(d)({sample({5, 0, 300}, t, 59), sample({0, 300}, t, 60)})[0]; },
-            "fused sum of empty rows " + dtype_name(t));
+            label + "sum of empty rows " + dtype_name(t));
     compare([&](Device d) { return summed({1})(d)({sample({3, 2000000}, t, 61), array(2.0, t)})[0]; },
-            "fused sum of long rows " + dtype_name(t));
-    // And the same bytes as the interpreter.
-    expect_jit_exact([&] { return make(kGpu)({big, array(0.5, t)}); }, "fused big " + dtype_name(t));
-    expect_jit_exact([&] { return summed({1, 2})(kGpu)({x3, y3}); }, "fused sum " + dtype_name(t));
+            label + "sum of long rows " + dtype_name(t));
+    if (jit) {  // and the same bytes as the interpreter
+      expect_jit_exact([&] { return make(kGpu)({big, array(0.5, t)}); }, "fused big " + dtype_name(t));
+      expect_jit_exact([&] { return summed({1, 2})(kGpu)({x3, y3}); }, "fused sum " + dtype_name(t));
+    }
   }
   array a = sample({6, 5}, float32, 62), b = sample({5}, float32, 63);
   auto logic = [](Device d) {
@@ -202,8 +205,11 @@ TEST_F(Gpu, FusedCompiledFunctionsMatchTheCpu) {
       return std::vector<array>{logical_not(m, d)};
     });
   };
-  compare([&](Device d) { return logic(d)({a, b})[0]; }, "fused bool");
+  compare([&](Device d) { return logic(d)({a, b})[0]; }, label + "bool");
 }
+
+TEST_F(Gpu, CompiledFunctionsMatchTheCpu) { compiled_functions_match_the_cpu(false); }
+TEST_F(Gpu, FusedCompiledFunctionsMatchTheCpu) { compiled_functions_match_the_cpu(true); }
 
 }  // namespace
 }  // namespace lazuli::gpu_test

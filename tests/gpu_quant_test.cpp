@@ -281,45 +281,10 @@ TEST_F(Gpu, SegmentedMmMatchesCpu) {
   }
 }
 
-TEST_F(Gpu, CompiledFunctionsRunOnTheGpu) {
-  for (Dtype t : {float32, float64}) {
-    array x = sample({4, 33}, t, 50), y = sample({33}, t, 51);
-    array big = sample({300, 60000}, t, 52);  // more elements than one grid covers
-    auto make = [&](Device d) {
-      // Broadcasting, a select, a cast and two outputs.
-      return compile([d](const std::vector<array>& in) {
-        array e = add(multiply(exp(in[0], d), in[1], d), sin(in[0], d), d);
-        array w = where(greater(e, in[1], d), e, negative(e, d), d);
-        array c = astype(astype(w, float32, d), in[0].dtype(), d);
-        return std::vector<array>{c, multiply(c, e, d)};
-      });
-    };
-    for (int k = 0; k < 2; ++k) {
-      compare([&](Device d) { return make(d)({x, y})[k]; }, "compiled " + dtype_name(t) + " output " + std::to_string(k));
-      compare([&](Device d) { return make(d)({transpose(sample({33, 4}, t, 53)), y})[k]; },
-              "compiled transposed input " + dtype_name(t));
-    }
-    compare([&](Device d) { return make(d)({big, array(0.5, t)})[0]; }, "compiled big " + dtype_name(t));
-    // A fused sum over trailing axes ends the program.
-    auto summed = [&](Device d) {
-      return compile([d](const std::vector<array>& in) {
-        return std::vector<array>{sum(multiply(tanh(in[0], d), in[1], d), std::vector<int>{1, 2}, true, d)};
-      });
-    };
-    array x3 = sample({5, 7, 300}, t, 54), y3 = sample({7, 300}, t, 55);
-    compare([&](Device d) { return summed(d)({x3, y3})[0]; }, "compiled sum " + dtype_name(t));
-    compare([&](Device d) { return summed(d)({sample({2, 1, 1}, t, 56), y3})[0]; }, "compiled sum broadcast " + dtype_name(t));
-    compare([&](Device d) { return summed(d)({sample({0, 7, 300}, t, 57), y3})[0]; }, "compiled sum empty " + dtype_name(t));
-  }
-  // Boolean programs, and compiled functions using the default device.
+// compile's functions over dtypes and layouts are in gpu_fused_test.cpp; here, a compiled
+// function follows the default device.
+TEST_F(Gpu, CompiledFunctionsFollowTheDefaultDevice) {
   array a = sample({6, 5}, float32, 58), b = sample({5}, float32, 59);
-  auto logic = [](Device d) {
-    return compile([d](const std::vector<array>& in) {
-      array m = logical_and(greater(in[0], in[1], d), less(in[0], array(1.f), d), d);
-      return std::vector<array>{logical_not(m, d)};
-    });
-  };
-  compare([&](Device d) { return logic(d)({a, b})[0]; }, "compiled bool");
   Device before = default_device();
   Fn f = compile([](const std::vector<array>& in) { return std::vector<array>{square(add(in[0], in[1]))}; });
   set_default_device(kCpu);
