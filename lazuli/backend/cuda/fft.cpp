@@ -13,7 +13,6 @@
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/fft.h"
 #include "lazuli/backend/cuda/host.h"
-#include "lazuli/backend/cuda/strided_copy.h"
 #include "lazuli/primitives/fft.h"
 
 namespace lazuli::cuda {
@@ -91,7 +90,7 @@ void eval_fft(FFT& p, const std::vector<array>& inputs, std::vector<array>& outs
     for (int d : order) shape.push_back(in.shape(d)), strides.push_back(in.strides(d));
     src = array(shape, in.dtype(), nullptr, {});
     cpu::allocate(src);
-    gather(data_of(in), strides, shape, static_cast<int>(in.itemsize()), src.raw_data(), s, "fft");
+    copy_strided(data_of(in), strides, shape, in.dtype(), src.raw_data(), s, "fft");
   }
   if (real_out)
     launch_clear_imag(static_cast<float*>(src.raw_data()), lines, in_len, 0, n % 2 == 0 ? n / 2 : -1, s);
@@ -129,7 +128,7 @@ void eval_fft(FFT& p, const std::vector<array>& inputs, std::vector<array>& outs
   if (!axis_last) {  // scatter: res's strides, in out's order of dims
     Strides res_strides(nd);
     for (int i = 0; i < nd; ++i) res_strides[order[i]] = res.strides(i);
-    gather(res.raw_data(), res_strides, out.shape(), static_cast<int>(out.itemsize()), out.raw_data(), s, "fft");
+    copy_strided(res.raw_data(), res_strides, out.shape(), out.dtype(), out.raw_data(), s, "fft");
   }
   LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // before the temporaries are freed
 }

@@ -2,7 +2,6 @@
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/hadamard.h"
 #include "lazuli/backend/cuda/host.h"
-#include "lazuli/backend/cuda/strided_copy.h"
 #include "lazuli/primitives/einsum.h"
 
 namespace lazuli::cuda {
@@ -20,7 +19,7 @@ void eval_hadamard(Hadamard& p, const std::vector<array>& in, std::vector<array>
         char c = p.transposed() ? detail::hadamard_row(m, l)[i] : detail::hadamard_row(m, i)[l];
         signs.s[i * m + l] = c == '+' ? 1 : -1;
       }
-  array x = dense_copy(in[0], ctx.stream, "hadamard_transform");
+  array x = dense(in[0], ctx.stream);
   int64_t n = out.shape().back(), rows = static_cast<int64_t>(out.size()) / n;
   launch_hadamard(out.dtype(), data_of(x), out.raw_data(), rows, n, m, signs, p.scale(), ctx.stream);
 }

@@ -97,6 +97,13 @@ void convert_into(const array& in, array& out, cudaStream_t s) {
   launch_convert(in.dtype(), out.dtype(), data_of(in), out.raw_data(), out.size(), ix, s);
 }
 
+void copy_strided(const void* src, const Strides& strides, const Shape& shape, Dtype t, void* dst, cudaStream_t s,
+                  const std::string& op) {
+  int64_t n = static_cast<int64_t>(shape_size(shape));
+  if (n == 0) return;
+  launch_convert(t, t, src, dst, n, make_indexer<1>(shape, {strides}, op), s);
+}
+
 array dense(const array& a, cudaStream_t s) {
   if (row_major_dense(a)) return a;
   array copy(a.shape(), a.dtype(), nullptr, {});

@@ -87,6 +87,10 @@ extern template Indexer<3> make_indexer<3>(const Shape&, const std::array<Stride
 void convert_into(const array& in, array& out, cudaStream_t s);
 // `a` itself when row-major dense, else a dense device copy.
 array dense(const array& a, cudaStream_t s);
+// Copies the elements of dtype t at `src`, laid out by `strides` (in elements) over
+// `shape`, into `dst`, row-major over `shape`, on the device; `op` names the caller.
+void copy_strided(const void* src, const Strides& strides, const Shape& shape, Dtype t, void* dst, cudaStream_t s,
+                  const std::string& op);
 
 // Scratch device memory of one node, from the stream-ordered pool: allocated on the
 // node's stream and freed on it when the buffer leaves scope, so the kernels launched
