@@ -1,10 +1,11 @@
 // CUDA backend: matmul through cuBLAS.
 #include <climits>
+#include <vector>
 
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
 #include "lazuli/backend/cuda/host.h"
-#include "lazuli/backend/cuda/matmul.h"
+#include "lazuli/backend/cuda/special_matmul.h"
 #include "lazuli/primitives.h"
 
 namespace lazuli::cuda {
@@ -34,8 +35,12 @@ void eval_integer_matmul(const std::vector<array>& inputs, array& out, cudaStrea
   int nd = static_cast<int>(out.ndim());
   int64_t m = out.shape(nd - 2), n = out.shape(nd - 1), k = inputs[0].shape(-1);
   Operand a = matmul_operand(inputs[0], s), b = matmul_operand(inputs[1], s);
-  launch_integer_matmul(out.dtype(), data_of(a.data), data_of(b.data), out.raw_data(), m, n, k, out.size() / (m * n),
-                        a.batch_stride, b.batch_stride, s);
+  std::vector<MatrixProduct> products(out.size() / (m * n));
+  for (size_t z = 0; z < products.size(); ++z)
+    products[z] = {int64_t(z) * a.batch_stride, int64_t(z) * b.batch_stride, k};
+  DeviceCopy table(products.data(), products.size() * sizeof(MatrixProduct), s);
+  launch_integer_products(out.dtype(), data_of(a.data), data_of(b.data), out.raw_data(),
+                          table.as<MatrixProduct>(), int64_t(products.size()), m, n, k, n, s, "matmul");
 }
 
 void eval_matmul(Matmul& p, const std::vector<array>& inputs, std::vector<array>& outs, const GpuContext& ctx) {

@@ -60,7 +60,7 @@ void run_products(const array& a, const array& b, array& out, const std::vector<
   if (!bt.is_blas) {
     DeviceCopy table(products.data(), P * sizeof(MatrixProduct), s);
     launch_integer_products(t, data_of(a), data_of(b), out.raw_data(), table.as<MatrixProduct>(), P, M, N, lda, ldb,
-                            s);
+                            s, "gather_mm");
     return;
   }
   const size_t w = t.size;

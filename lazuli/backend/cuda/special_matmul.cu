@@ -1,4 +1,4 @@
-// CUDA backend: integer products of the special matmuls. One thread per output element; the
+// CUDA backend: integer products of the special matmuls and of matmul. One thread per output element; the
 // sum runs in 64-bit unsigned arithmetic, which wraps to the same bits as the element type.
 #include "lazuli/backend/cuda/device_util.cuh"
 #include "lazuli/backend/cuda/special_matmul.h"
@@ -25,17 +25,18 @@ __global__ void integer_products_kernel(const T* a, const T* b, T* c, const Matr
 }  // namespace
 
 void launch_integer_products(Dtype t, const void* a, const void* b, void* c, const MatrixProduct* products,
-                             int64_t count, int64_t M, int64_t N, int64_t lda, int64_t ldb, cudaStream_t s) {
+                             int64_t count, int64_t M, int64_t N, int64_t lda, int64_t ldb, cudaStream_t s,
+                             const char* op) {
   int64_t total = count * M * N;
   if (total == 0) return;
-  dispatch(t, "gather_mm", [&](auto v) {
+  dispatch(t, op, [&](auto v) {
     using T = decltype(v);
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       integer_products_kernel<T><<<blocks_for(total), kThreads, 0, s>>>(
           static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(c), products, total, M, N, lda, ldb);
-      check_launch("gather_mm");
+      check_launch(op);
     } else {
-      throw std::logic_error("[gather_mm] integer kernel called for " + dtype_name(t) + ".");
+      throw std::logic_error(std::string("[") + op + "] integer kernel called for " + dtype_name(t) + ".");
     }
   });
 }

@@ -15,8 +15,10 @@ struct MatrixProduct {
   int64_t a, b, k;
 };
 
-// Integer products (wrapping like NumPy), `products` device-readable; t an integer dtype.
+// Integer products (wrapping like NumPy), `products` device-readable; t an integer dtype;
+// `op` names the caller in errors. Also matmul's integer kernel.
 void launch_integer_products(Dtype t, const void* a, const void* b, void* c, const MatrixProduct* products,
-                             int64_t count, int64_t M, int64_t N, int64_t lda, int64_t ldb, cudaStream_t s);
+                             int64_t count, int64_t M, int64_t N, int64_t lda, int64_t ldb, cudaStream_t s,
+                             const char* op);
 
 }  // namespace lazuli::cuda
