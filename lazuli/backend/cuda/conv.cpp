@@ -223,13 +223,7 @@ void eval_conv(Convolution& p, const std::vector<array>& inputs, std::vector<arr
   if (!is_floating_point(t))
     throw std::invalid_argument("[conv] Convolution supports floating-point inputs only, got " + dtype_name(t) + ".");
   // Inputs in the output's dtype, row-major.
-  auto prepared = [&](const array& a) {
-    if (a.dtype() == t) return dense(a, ctx.stream);
-    array c(a.shape(), t, nullptr, {});
-    convert_into(a, c, ctx.stream);
-    return c;
-  };
-  array x = prepared(inputs[0]), w = prepared(inputs[1]);
+  array x = dense_as(inputs[0], t, ctx.stream), w = dense_as(inputs[1], t, ctx.stream);
   ConvGeometry g = make_geometry(p.params(), x, w, out);
   if (x.shape(-1) == 0 || w.shape(-1) == 0 || w.size() == 0) {  // an empty sum
     LAZULI_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.nbytes(), ctx.stream));

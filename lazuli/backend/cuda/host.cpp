@@ -111,6 +111,13 @@ array dense(const array& a, cudaStream_t s) {
   return copy;
 }
 
+array dense_as(const array& a, Dtype t, cudaStream_t s) {
+  if (a.dtype() == t) return dense(a, s);
+  array copy(a.shape(), t, nullptr, {});
+  convert_into(a, copy, s);
+  return copy;
+}
+
 DeviceBuffer::DeviceBuffer(size_t bytes, cudaStream_t s) : stream_(s) {
   // The stream-ordered pool would hand its memory back to the driver at every
   // synchronisation (and map it again on the next call): keep it instead.

@@ -87,6 +87,8 @@ extern template Indexer<3> make_indexer<3>(const Shape&, const std::array<Stride
 void convert_into(const array& in, array& out, cudaStream_t s);
 // `a` itself when row-major dense, else a dense device copy.
 array dense(const array& a, cudaStream_t s);
+// `a` itself when row-major dense and of dtype t, else a dense device copy converted to t.
+array dense_as(const array& a, Dtype t, cudaStream_t s);
 // Copies the elements of dtype t at `src`, laid out by `strides` (in elements) over
 // `shape`, into `dst`, row-major over `shape`, on the device; `op` names the caller.
 void copy_strided(const void* src, const Strides& strides, const Shape& shape, Dtype t, void* dst, cudaStream_t s,

@@ -22,14 +22,6 @@ namespace {
 
 bool affine(const QuantParams& p) { return p.mode == QuantizationMode::Affine; }
 
-// `a`'s values as a dense row-major array of dtype t (a itself when it already is one).
-array dense_as(const array& a, Dtype t, cudaStream_t s) {
-  if (a.dtype() == t && row_major_dense(a)) return a;
-  array c(a.shape(), t, nullptr, {});
-  convert_into(a, c, s);
-  return c;
-}
-
 // Element offsets of each matrix of `a` (its leading axes), from its strides.
 std::vector<int64_t> batch_offsets(const array& a) {
   int nb = static_cast<int>(a.ndim()) - 2;

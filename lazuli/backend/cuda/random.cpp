@@ -12,8 +12,7 @@ void eval_random_bits(RandomBits&, const std::vector<array>& in, std::vector<arr
   cpu::allocate(out);
   if (out.size() == 0) return;
   // Keys as a row-major (num_keys, 2) uint32 table, as the CPU reads them.
-  array keys = in[0].dtype() == uint32 ? dense(in[0], ctx.stream) : array(in[0].shape(), uint32, nullptr, {});
-  if (in[0].dtype() != uint32) convert_into(in[0], keys, ctx.stream);
+  array keys = dense_as(in[0], uint32, ctx.stream);
   int64_t num_keys = static_cast<int64_t>(keys.size() / 2);
   int64_t per_key = static_cast<int64_t>(out.size()) / num_keys;
   launch_random_bits(static_cast<const uint32_t*>(data_of(keys)), num_keys, per_key,

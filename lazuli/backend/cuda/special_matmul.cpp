@@ -116,8 +116,7 @@ void eval_segmented_mm(SegmentedMM&, const std::vector<array>& in, std::vector<a
   array& out = outs[0];
   cpu::allocate(out);
   if (out.size() == 0) return;
-  array seg(in[2].shape(), int32, nullptr, {});
-  convert_into(in[2], seg, s);
+  array seg = dense_as(in[2], int32, s);
   array a = dense(in[0], s), b = dense(in[1], s);
   LAZULI_CUDA_CHECK(cudaStreamSynchronize(s));  // the segments are read here
   int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1), S = seg.shape(0);
