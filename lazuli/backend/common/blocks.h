@@ -44,4 +44,19 @@ inline bool as_blocks(const Shape& shape, const std::vector<bool>& reduced, int6
   return true;
 }
 
+// The element offset of each matrix of `a` (its last two axes), in row-major order over
+// its leading (batch) axes, from its strides.
+inline std::vector<int64_t> batch_offsets(const array& a) {
+  int nb = static_cast<int>(a.ndim()) - 2;
+  int64_t count = 1;
+  for (int d = 0; d < nb; ++d) count *= a.shape(d);
+  std::vector<int64_t> offs(count, 0);
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t d = nb - 1, r = i; d >= 0; --d) {
+      offs[i] += (r % a.shape(d)) * a.strides()[d];
+      r /= a.shape(d);
+    }
+  return offs;
+}
+
 }  // namespace lazuli

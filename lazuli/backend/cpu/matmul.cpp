@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/primitives.h"
 
@@ -26,21 +27,6 @@ MatrixLayout matrix_layout(const array& a) {
   if ((sc == 1 || cols == 1) && (sr >= std::max<int64_t>(cols, 1) || rows == 1)) return {true, false, std::max<int64_t>({sr, cols, 1})};
   if ((sr == 1 || rows == 1) && (sc >= std::max<int64_t>(rows, 1) || cols == 1)) return {true, true, std::max<int64_t>({sc, rows, 1})};
   return {false, false, 0};
-}
-
-// Offset of each batch matrix in elements, from the batch axes' strides.
-std::vector<int64_t> batch_offsets(const array& a) {
-  Shape batch(a.shape().begin(), a.shape().end() - 2);
-  size_t n = shape_size(batch);
-  std::vector<int64_t> offs(n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    size_t r = i;
-    for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
-      offs[i] += static_cast<int64_t>(r % batch[d]) * a.strides()[d];
-      r /= batch[d];
-    }
-  }
-  return offs;
 }
 
 array row_major_copy(const array& a, Dtype dtype) {

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/common/matrix_indices.h"
 #include "lazuli/backend/common/quant.h"
 #include "lazuli/backend/cpu/kernels.h"
@@ -665,22 +666,6 @@ void qmm(const QMatrix& q, const float* x, int64_t M, bool transpose, float* out
                   r0 == 0 ? 0.f : 1.f, out, N);
     }
   }
-}
-
-// Element offsets of each batch matrix of `a` (its leading axes), from its strides.
-std::vector<int64_t> batch_offsets(const array& a) {
-  size_t nb = a.ndim() - 2;
-  int64_t count = 1;
-  for (size_t d = 0; d < nb; ++d) count *= a.shape()[d];
-  std::vector<int64_t> offs(count, 0);
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t r = i;
-    for (int d = static_cast<int>(nb) - 1; d >= 0; --d) {
-      offs[i] += (r % a.shape()[d]) * a.strides()[d];
-      r /= a.shape()[d];
-    }
-  }
-  return offs;
 }
 
 // w with its last two axes row-major (batch axes may be strided or broadcast).

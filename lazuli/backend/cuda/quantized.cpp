@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lazuli/backend/common/blocks.h"
 #include "lazuli/backend/common/matrix_indices.h"
 #include "lazuli/backend/cpu/kernels.h"
 #include "lazuli/backend/cuda/cuda_check.h"
@@ -21,20 +22,6 @@ namespace lazuli::cuda {
 namespace {
 
 bool affine(const QuantParams& p) { return p.mode == QuantizationMode::Affine; }
-
-// Element offsets of each matrix of `a` (its leading axes), from its strides.
-std::vector<int64_t> batch_offsets(const array& a) {
-  int nb = static_cast<int>(a.ndim()) - 2;
-  int64_t count = 1;
-  for (int d = 0; d < nb; ++d) count *= a.shape(d);
-  std::vector<int64_t> offs(count, 0);
-  for (int64_t i = 0; i < count; ++i)
-    for (int64_t d = nb - 1, r = i; d >= 0; --d) {
-      offs[i] += (r % a.shape(d)) * a.strides()[d];
-      r /= a.shape(d);
-    }
-  return offs;
-}
 
 // w with its last two axes row-major (batch axes may be strided or broadcast).
 array rows_dense(const array& w, cudaStream_t s) {
