@@ -31,5 +31,5 @@ else
   flags+=(-DLAZULI_BUILD_PYTHON=OFF)
 fi
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAZULI_CUDA=ON \
-  -DLAZULI_BUILD_BENCHMARKS=OFF -DLAZULI_BUILD_EXAMPLES=OFF "${flags[@]}" >/dev/null
+  -DLAZULI_BUILD_BENCHMARKS=OFF -DLAZULI_BUILD_EXAMPLES=ON "${flags[@]}" >/dev/null
 cmake --build build-gpu -j "$(nproc)"

@@ -145,7 +145,10 @@ UniqueResult unique(const array& a, bool return_index, bool return_inverse, bool
   array values = axis ? take(a, int64_vector(first), ax, s) : take(reshape(a, {-1}, s), int64_vector(first), 0, s);
   UniqueResult r{values, std::nullopt, std::nullopt, std::nullopt};
   if (return_index) r.index = int64_vector(first);
-  if (return_inverse) r.inverse = int64_vector(inverse);
+  if (return_inverse) {  // as in NumPy 2: without an axis, shaped like `a`
+    r.inverse = int64_vector(inverse);
+    if (!axis) r.inverse = reshape(*r.inverse, a.shape(), s);
+  }
   if (return_counts) r.counts = int64_vector(counts);
   return r;
 }

@@ -336,6 +336,9 @@ def test_unique_matches_numpy(dtype, flags):
     if not any(flags):
         got, want = (got,), (want,)
     assert len(got) == len(want)
+    if flags[1]:  # the inverse is shaped like x, as NumPy 2 gives it (NumPy 1 flattens it)
+        k = 1 + flags[0]
+        want = want[:k] + (want[k].reshape(x.shape),) + want[k + 1:]
     for g, w in zip(got, want):
         np.testing.assert_array_equal(npy(g), w)
 

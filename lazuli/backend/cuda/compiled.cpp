@@ -106,7 +106,7 @@ CUfunction fused_function(const FusedKernel& k) {
     std::lock_guard lock(mutex);
     if (auto it = functions.find(key); it != functions.end()) return it->second;
   }
-  CUfunction f = jit::function(jit::compile(k.source, k.name), k.name);  // outside the lock: slow
+  CUfunction f = jit::function(jit::compile(k.source, k.name, /*contract_fma=*/false), k.name);  // outside the lock: slow
   std::lock_guard lock(mutex);
   return functions.emplace(std::move(key), f).first->second;
 }

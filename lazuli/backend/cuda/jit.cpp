@@ -45,9 +45,10 @@ void check_nvrtc(nvrtcResult r, const char* call) {
 }
 #define LAZULI_NVRTC_CHECK(call) check_nvrtc((call), #call)
 
-std::vector<std::string> compile_options() {
+std::vector<std::string> compile_options(bool contract_fma) {
   // No --use_fast_math: kernels round as the library's own kernels do.
-  std::vector<std::string> options = {"--gpu-architecture=sm_90", "--std=c++20", "-default-device"};
+  std::vector<std::string> options = {"--gpu-architecture=sm_90", "--std=c++20", "-default-device",
+                                      contract_fma ? "--fmad=true" : "--fmad=false"};
   for (size_t i = 0; i < detail::kToolkitIncludeDirCount; ++i)
     options.push_back(std::string("-I") + detail::kToolkitIncludeDirs[i]);
   return options;
@@ -225,8 +226,8 @@ void check_cu(CUresult r, const char* call) {
   throw std::runtime_error(std::string("[jit] ") + call + " failed: " + message + " (" + std::to_string(r) + ").");
 }
 
-std::string compile(const std::string& source, const std::string& name) {
-  const std::vector<std::string> options = compile_options();
+std::string compile(const std::string& source, const std::string& name, bool contract_fma) {
+  const std::vector<std::string> options = compile_options(contract_fma);
   const std::string key = cache_key(source, options);
   {
     std::lock_guard lock(cache_mutex);

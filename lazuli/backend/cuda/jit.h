@@ -22,7 +22,9 @@ namespace lazuli::cuda::jit {
 
 // Compiles `source` (the program named `name` in errors) for sm_90 and returns the cubin
 // image. Throws std::runtime_error naming `name`, with NVRTC's log, when it does not compile.
-std::string compile(const std::string& source, const std::string& name);
+// `contract_fma` lets the compiler fuse a multiply and an add into one rounding; fused
+// programs turn it off, as the elementwise kernels they must match bit for bit are built.
+std::string compile(const std::string& source, const std::string& name, bool contract_fma = true);
 
 // The kernel `kernel` (an extern "C" name) of `image` on the current device; the module is
 // loaded once per (image, device).

@@ -445,6 +445,14 @@ void eval_eigh(Eigh& p, const std::vector<array>& inputs, std::vector<array>& ou
   if (vectors) store(work.as<void>(), n, n * n, outputs[1], n, n, A.count, s);
   check_info(read_info(info.as<int>(), A.count, s), vectors ? "linalg::eigh" : "linalg::eigvalsh",
              "the eigenvalue solver did not converge");
+  // syevd may return finite values for a matrix whose read triangle holds NaN or infinity;
+  // LAPACK's (the CPU kernel's) are NaN there, and so are these. `info` is free again for
+  // the flags.
+  launch_copy_matrices(int(a.itemsize()), data_of(a), A.layout, work.as<void>(), column_major(n, n), n, n, A.count,
+                       upper ? Keep::upper : Keep::lower, s);
+  launch_flag_nonfinite(a.dtype(), work.as<void>(), n * n, A.count, info.as<int>(), s);
+  launch_nan_where_flagged(a.dtype(), w, n, A.count, info.as<int>(), s);
+  if (vectors) launch_nan_where_flagged(a.dtype(), outputs[1].raw_data(), n * n, A.count, info.as<int>(), s);
 }
 
 void eval_eig(Eig& p, const std::vector<array>& inputs, std::vector<array>& outputs, const GpuContext& ctx) {

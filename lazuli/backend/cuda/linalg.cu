@@ -48,6 +48,13 @@ __global__ void flag_nonfinite_kernel(const T* a, int64_t size, int64_t total, i
   }
 }
 
+template <typename T>
+__global__ void nan_where_flagged_kernel(T* a, int64_t size, int64_t total, const int* flags) {
+  LAZULI_GRID_STRIDE(idx, total) {
+    if (flags[idx / size]) a[idx] = T(NAN);
+  }
+}
+
 // One thread per matrix: the pivots replay LAPACK's row swaps in order.
 __global__ void lu_pivots_kernel(const int64_t* ipiv, int64_t k, int64_t m, int64_t count, uint32_t* pivots,
                                  uint32_t* rows, uint32_t* perm) {
@@ -143,6 +150,16 @@ void launch_flag_nonfinite(Dtype t, const void* a, int64_t size, int64_t count, 
     flag_nonfinite_kernel<<<blocks_for(total), kThreads, 0, s>>>(static_cast<const T*>(a), size, total, flags);
   });
   check_launch("flag_nonfinite_kernel");
+}
+
+void launch_nan_where_flagged(Dtype t, void* a, int64_t size, int64_t count, const int* flags, cudaStream_t s) {
+  int64_t total = size * count;
+  if (total == 0) return;
+  dispatch_real(t, [&](auto z) {
+    using T = decltype(z);
+    nan_where_flagged_kernel<<<blocks_for(total), kThreads, 0, s>>>(static_cast<T*>(a), size, total, flags);
+  });
+  check_launch("nan_where_flagged_kernel");
 }
 
 void launch_lu_pivots(const int64_t* ipiv, int64_t k, int64_t m, int64_t count, uint32_t* pivots, uint32_t* rows,

@@ -36,6 +36,8 @@ void launch_zero_diagonal_info(Dtype t, const void* a, const MatrixLayout& layou
                                cudaStream_t s);
 // flags[b] = 1 where dense matrix b (`size` elements) holds NaN or infinity (flags zeroed first).
 void launch_flag_nonfinite(Dtype t, const void* a, int64_t size, int64_t count, int* flags, cudaStream_t s);
+// Sets every element of dense matrix b (`size` elements of float type t) to NaN where flags[b].
+void launch_nan_where_flagged(Dtype t, void* a, int64_t size, int64_t count, const int* flags, cudaStream_t s);
 // From getrf's 1-based int64 pivots (k per matrix): the 0-based `pivots` (k per matrix) and
 // `rows` (m per matrix), row i of a being row rows[i] of L U. `perm` is m * count scratch.
 void launch_lu_pivots(const int64_t* ipiv, int64_t k, int64_t m, int64_t count, uint32_t* pivots, uint32_t* rows,
