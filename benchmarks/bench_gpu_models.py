@@ -753,7 +753,8 @@ def main():
     mx.set_default_device(mx.gpu if ARGS.device == "gpu" else mx.cpu)
     torch.manual_seed(0)
     mx.random.seed(0)
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False  # float32 checks compare IEEE float32 on both sides
+    torch.backends.cudnn.allow_tf32 = False
     failures = []
     for name in ARGS.only or list(BENCHES):
         # A model that fails (its check or its run) is reported and the others still run;
