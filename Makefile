@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Serialise builds: two heavy builds at once starve a 2-core machine.
 LOCK := flock /tmp/lazuli-build.lock
 
-.PHONY: all deps configure build demo tutorial test test-cpp bench bench-cpu test-gpu bench-gpu fuzz clean
+.PHONY: all deps configure build demo tutorial test test-cpp bench bench-cpu test-gpu bench-gpu memcheck-gpu fuzz clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench: build
 # lent GPU machine, carry .gpu-debs made by scripts/fetch-gpu-debs).
 test-gpu:
 	@bash scripts/test-gpu
+
+# compute-sanitizer memcheck over the GPU suite, a test per process (scripts/memcheck-gpu).
+memcheck-gpu:
+	@bash scripts/memcheck-gpu
 
 # GPU benchmarks against PyTorch on the same GPU (benchmarks/bench_gpu.py).
 bench-gpu:
