@@ -111,6 +111,14 @@ TEST_F(Gpu, MatmulMatchesCpu) {
     check(sample({2, 3, 5, 16}, t, 3), sample({16, 4}, t, 4), "broadcast batch");
     check(sample({3, 1, 5, 16}, t, 5), sample({2, 16, 4}, t, 6), "both batches broadcast");
     check(transpose(sample({16, 5}, t, 7)), transpose(sample({7, 16}, t, 8)), "transposed operands");
+    // Read in place, column-major: a Linear layer's x @ W.T, batched and broadcast.
+    check(sample({2, 3, 16}, t, 15), transpose(sample({7, 16}, t, 16)), "batch @ transposed weight");
+    check(swapaxes(sample({4, 16, 5}, t, 17), -1, -2), swapaxes(sample({4, 7, 16}, t, 18), -1, -2),
+          "transposed batches");
+    check(swapaxes(sample({4, 16, 5}, t, 19), -1, -2), sample({16, 7}, t, 20), "transposed batch @ matrix");
+    // Copied first: a transposed view of a slice, and batches that do not lie evenly apart.
+    check(transpose(slice(sample({16, 9}, t, 21), {0, 1}, {16, 6})), sample({16, 3}, t, 22), "sliced transposed");
+    check(transpose(sample({5, 16, 3}, t, 23), {1, 0, 2}), sample({3, 4}, t, 24), "permuted batch");
     check(sample({5}, t, 9), sample({5, 3}, t, 10), "vector-matrix");
     check(sample({4, 0}, t, 11), sample({0, 3}, t, 12), "k = 0");
     check(sample({0, 4}, t, 13), sample({4, 3}, t, 14), "m = 0");
