@@ -88,6 +88,12 @@ void eval_matmul(Matmul& p, const std::vector<array>& inputs, std::vector<array>
                                 ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
                                 ", batch=" + std::to_string(batch) + ".");
   Operand a = matmul_operand(inputs[0], s), b = matmul_operand(inputs[1], s);
+  // One matrix B for every batch entry of a row-major A whose entries follow each other:
+  // a single product of batch * m rows, which cuBLAS runs better than many small ones.
+  if (batch > 1 && b.batch_stride == 0 && !a.column_major && a.batch_stride == m * k && batch * m <= INT_MAX) {
+    m *= batch;
+    batch = 1;
+  }
   // Row-major C = A B is column-major C^T = B^T A^T: pass B first. A row-major operand read
   // column-major is its transpose, as wanted (no op); a column-major one is transposed by cuBLAS.
   double alpha64 = 1, beta64 = 0;
