@@ -75,7 +75,8 @@ def bench_matmul():
     row("gemv float16 1×4096 @ 4096×11008", lz_time(lambda: x @ w, 50), torch_time(lambda: tx @ tw, 50), "TB/s",
         w.size * 2)
     # The same through a Linear layer's layout: the weight stored (out, in), used as x @ W.T.
-    wt, twt = mx.array(w.T), tw.T.contiguous()
+    wt = mx.random.normal((11008, 4096), stream=mx.cpu).astype(mx.float16)
+    twt = torch.randn(11008, 4096, device="cuda", dtype=torch.float16)
     mx.eval(wt)
     row("gemv float16 1×4096 @ (11008×4096)ᵀ, as nn.Linear", lz_time(lambda: x @ wt.T, 50),
         torch_time(lambda: tx @ twt.T, 50), "TB/s", w.size * 2)
