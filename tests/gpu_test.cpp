@@ -116,7 +116,7 @@ TEST_F(Gpu, MatmulMatchesCpu) {
     check(swapaxes(sample({4, 16, 5}, t, 17), -1, -2), swapaxes(sample({4, 7, 16}, t, 18), -1, -2),
           "transposed batches");
     check(swapaxes(sample({4, 16, 5}, t, 19), -1, -2), sample({16, 7}, t, 20), "transposed batch @ matrix");
-    // Copied first: a transposed view of a slice, and batches that do not lie evenly apart.
+    // Copied first: matrices that are not dense (a transposed slice, a permuted batch).
     check(transpose(slice(sample({16, 9}, t, 21), {0, 1}, {16, 6})), sample({16, 3}, t, 22), "sliced transposed");
     check(transpose(sample({5, 16, 3}, t, 23), {1, 0, 2}), sample({3, 4}, t, 24), "permuted batch");
     check(sample({5}, t, 9), sample({5, 3}, t, 10), "vector-matrix");
