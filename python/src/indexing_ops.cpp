@@ -100,6 +100,6 @@ void init_indexing_ops(nb::module_& m) {
       "axis"_a = nb::none(), nb::kw_only(), "stream"_a = nb::none(),
       "Beyond MLX (NumPy's unique): the sorted distinct elements (of the flattened array, or the distinct "
       "subarrays along `axis`), with, as asked, the index of each one's first occurrence, the inverse "
-      "(shaped like `a` without an axis, as in NumPy 2; 1-D along one) and the counts, as int64 arrays. NaNs count as one value. The output shape depends on the data, so "
-      "this evaluates `a` (a sync point).");
+      "(shaped like `a` without an axis, as in NumPy 2; 1-D along one) and the counts, as int64 arrays. "
+      "NaNs count as one value. The output shape depends on the data, so this evaluates `a` (a sync point).");
 }
