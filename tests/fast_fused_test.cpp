@@ -153,6 +153,20 @@ TEST(FastFused, ExportRoundTripsTheParameters) {
   std::remove(file.c_str());
 }
 
+TEST(FastFused, ShapelessCompileReplaysAtNewShapes) {
+  Fn f = [](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_layer_norm(in[0], std::nullopt, std::nullopt, 1e-5f, kCpuStream),
+                              detail::fused_logsumexp(in[0], kCpuStream)};
+  };
+  auto g = compile(f, true);
+  for (Shape shape : {Shape{2, 5}, Shape{3, 8}, Shape{4, 2, 3}}) {
+    array x = filled(shape, -2, 2, 12);
+    auto got = g({x});
+    expect_identical(got[0], fast::layer_norm(x, std::nullopt, std::nullopt, 1e-5f));
+    expect_identical(got[1], logsumexp(x, -1));
+  }
+}
+
 LAZULI_CHECKER_CASES(fast_fused) {
   const Stream s = kCpuStream;
   auto rms = [s](const std::vector<array>& in) {
