@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lazuli/ops/ops_util.h"
+#include "lazuli/primitives/fast.h"
 
 namespace lazuli::fast {
 
@@ -54,11 +55,9 @@ array rms_norm(const array& x, const OptArray& weight, float eps, S s) {
   check_has_axis(op, x);
   check_vector_param(op, "weight", weight, x);
   Dtype out = weight ? floating_result(op, {x, *weight}) : floating_result(op, {x});
-  Dtype ct = compute_type(out);
-  array xc = astype(x, ct, s);
-  array ms = mean(square(xc, s), -1, true, s);
-  array y = astype(multiply(xc, rsqrt(add(ms, scalar(eps, ct), s), s), s), out, s);
-  return weight ? multiply(y, *weight, s) : y;
+  Stream st = to_stream(s);
+  if (!runs_fused(x, out, st)) return rms_norm_composed(x, weight, eps, s);
+  return fused_rms_norm(astype(x, out, s), weight ? OptArray(astype(*weight, out, s)) : std::nullopt, eps, st);
 }
 
 array layer_norm(const array& x, const OptArray& weight, const OptArray& bias, float eps, S s) {
@@ -70,14 +69,10 @@ array layer_norm(const array& x, const OptArray& weight, const OptArray& bias, f
   if (weight) inputs.push_back(*weight);
   if (bias) inputs.push_back(*bias);
   Dtype out = floating_result(op, inputs);
-  Dtype ct = compute_type(out);
-  array xc = astype(x, ct, s);
-  array centred = subtract(xc, mean(xc, -1, true, s), s);
-  array v = mean(square(centred, s), -1, true, s);
-  array y = astype(multiply(centred, rsqrt(add(v, scalar(eps, ct), s), s), s), out, s);
-  if (weight) y = multiply(y, *weight, s);
-  if (bias) y = add(y, *bias, s);
-  return y;
+  Stream st = to_stream(s);
+  if (!runs_fused(x, out, st)) return layer_norm_composed(x, weight, bias, eps, s);
+  auto cast = [&](const OptArray& p) { return p ? OptArray(astype(*p, out, s)) : std::nullopt; };
+  return fused_layer_norm(astype(x, out, s), cast(weight), cast(bias), eps, st);
 }
 
 array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, int offset,
@@ -249,3 +244,33 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
 }
 
 }  // namespace lazuli::fast
+
+namespace lazuli::detail {
+
+// The result dtype is that of x and the parameters together (the ops check they are floating).
+array rms_norm_composed(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  Dtype out = weight ? result_type({x, *weight}) : x.dtype();
+  Dtype ct = promote_types(out, float32);  // 16-bit floats are computed in float32
+  array xc = astype(x, ct, s);
+  array ms = mean(square(xc, s), -1, true, s);
+  array y = astype(multiply(xc, rsqrt(add(ms, array(double(eps), ct), s), s), s), out, s);
+  return weight ? multiply(y, *weight, s) : y;
+}
+
+array layer_norm_composed(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                          float eps, StreamOrDevice s) {
+  std::vector<array> inputs{x};
+  if (weight) inputs.push_back(*weight);
+  if (bias) inputs.push_back(*bias);
+  Dtype out = result_type(inputs);
+  Dtype ct = promote_types(out, float32);
+  array xc = astype(x, ct, s);
+  array centred = subtract(xc, mean(xc, -1, true, s), s);
+  array v = mean(square(centred, s), -1, true, s);
+  array y = astype(multiply(centred, rsqrt(add(v, array(double(eps), ct), s), s), s), out, s);
+  if (weight) y = multiply(y, *weight, s);
+  if (bias) y = add(y, *bias, s);
+  return y;
+}
+
+}  // namespace lazuli::detail

@@ -1,5 +1,6 @@
 // Reductions: one Reduce primitive keeps reduced axes as size 1; ops squeeze them.
 #include "lazuli/ops/ops_util.h"
+#include "lazuli/primitives/fast.h"
 #include "lazuli/primitives/reduce.h"
 
 namespace lazuli {
@@ -137,6 +138,16 @@ array std(const array& a, int axis, bool keepdims, int ddof, S s) {
 array std(const array& a, bool keepdims, int ddof, S s) { return std(a, all_axes(a), keepdims, ddof, s); }
 
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
+  auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "logsumexp");
+  Stream st = to_stream(s);
+  if (ax.size() == 1 && ax[0] == static_cast<int>(a.ndim()) - 1 && runs_fused(a, a.dtype(), st)) {
+    array out = fused_logsumexp(a, st);
+    return keepdims ? expand_dims(out, -1, s) : out;
+  }
+  return logsumexp_composed(a, axes, keepdims, s);
+}
+
+array detail::logsumexp_composed(const array& a, const std::vector<int>& axes, bool keepdims, S s) {
   size_t reduced = 1;
   for (int ax : normalize_axes(axes, static_cast<int>(a.ndim()), "logsumexp")) reduced *= a.shape()[ax];
   if (reduced == 0 && a.size() == 0)

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "lazuli/ops/ops_util.h"
+#include "lazuli/primitives/fast.h"
 #include "lazuli/transforms.h"
 
 namespace lazuli {
@@ -268,6 +269,14 @@ array diff(const array& a, int n, int axis, S s) {
 }
 
 array softmax(const array& a, const std::vector<int>& axes_in, bool precise, S s) {
+  auto axes = normalize_axes(axes_in, static_cast<int>(a.ndim()), "softmax");
+  Stream st = to_stream(s);
+  if (axes.size() == 1 && axes[0] == static_cast<int>(a.ndim()) - 1 && runs_fused(a, a.dtype(), st))
+    return fused_softmax(a, precise, st);
+  return softmax_composed(a, axes_in, precise, s);
+}
+
+array detail::softmax_composed(const array& a, const std::vector<int>& axes_in, bool precise, S s) {
   auto axes = normalize_axes(axes_in, static_cast<int>(a.ndim()), "softmax");
   Dtype t = is_integral(a.dtype()) ? float32 : a.dtype();
   if (is_complex(t)) fail("softmax", "complex64 inputs are not supported.");

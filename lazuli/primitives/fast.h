@@ -1,0 +1,127 @@
+// The fused fast-op primitives: rms_norm, layer_norm, softmax and logsumexp over the last
+// axis, each one GPU kernel (backend/cuda/fast.{cpp,cu}). The ops build them only where
+// they run fused (a GPU stream, a floating dtype, a non-empty input); everywhere else they
+// build the composed graph below. That graph is also each primitive's fallback: its CPU
+// evaluation, and what vjp, jvp and vmap differentiate or batch.
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "lazuli/primitives.h"
+
+namespace lazuli {
+
+namespace detail {
+
+// The composed graphs (the CPU path), after the ops' argument checks.
+array rms_norm_composed(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s);
+array layer_norm_composed(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                          float eps, StreamOrDevice s);
+array softmax_composed(const array& a, const std::vector<int>& axes, bool precise, StreamOrDevice s);
+array logsumexp_composed(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s);
+
+// Whether an op on `x` over its last axis runs as a fused primitive on stream s: a GPU
+// stream, x non-empty with at least one axis, and of dtype float16, bfloat16, float32 or
+// float64 (`dtype`: the op's result type, which x and its parameters are cast to).
+bool runs_fused(const array& x, Dtype dtype, const Stream& s);
+
+// The fused nodes themselves, on any stream (the ops call these when runs_fused; tests
+// build them on the CPU, where they evaluate their fallback). x and the parameters have
+// the result's dtype; weight and bias are 1-d, of x's last-axis size.
+array fused_rms_norm(const array& x, const std::optional<array>& weight, float eps, const Stream& s);
+array fused_layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                       float eps, const Stream& s);
+array fused_softmax(const array& x, bool precise, const Stream& s);
+array fused_logsumexp(const array& x, const Stream& s);  // the last axis dropped
+
+}  // namespace detail
+
+// A fused op with a composed fallback: evaluated on the CPU by running the fallback graph
+// eagerly; its transform rules transform the fallback.
+class FastPrimitive : public Primitive {
+ public:
+  using Primitive::Primitive;
+  // The composed graph of this node's op, on this primitive's stream.
+  virtual std::vector<array> fallback(const std::vector<array>& inputs) const = 0;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ protected:
+  std::vector<array> fallback_vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>& argnums) const;
+  std::vector<array> fallback_jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                  const std::vector<int>& argnums) const;
+  std::pair<std::vector<array>, std::vector<int>> fallback_vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes) const;
+};
+
+// (x, [weight]) -> x / sqrt(mean(x^2) + eps) over the last axis, times weight.
+class RMSNorm : public FastPrimitive {
+ public:
+  RMSNorm(Stream s, float eps, bool has_weight) : FastPrimitive(s), eps_(eps), has_weight_(has_weight) {}
+  std::string name() const override { return "RMSNorm"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(RMSNorm)
+  void write(Writer& w) const override { w.f64(eps_), w.boolean(has_weight_); }
+
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_weight_; }
+
+ private:
+  float eps_;
+  bool has_weight_;
+};
+
+// (x, [weight], [bias]) -> (x - mean) / sqrt(var + eps) over the last axis, times weight,
+// plus bias.
+class LayerNorm : public FastPrimitive {
+ public:
+  LayerNorm(Stream s, float eps, bool has_weight, bool has_bias)
+      : FastPrimitive(s), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
+  std::string name() const override { return "LayerNorm"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(LayerNorm)
+  void write(Writer& w) const override { w.f64(eps_), w.boolean(has_weight_), w.boolean(has_bias_); }
+
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_weight_; }
+  bool has_bias() const { return has_bias_; }
+
+ private:
+  float eps_;
+  bool has_weight_;
+  bool has_bias_;
+};
+
+// (x) -> softmax over the last axis; precise: 16-bit inputs compute in float32.
+class Softmax : public FastPrimitive {
+ public:
+  Softmax(Stream s, bool precise) : FastPrimitive(s), precise_(precise) {}
+  std::string name() const override { return "Softmax"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(Softmax)
+  void write(Writer& w) const override { w.boolean(precise_); }
+
+  bool precise() const { return precise_; }
+
+ private:
+  bool precise_;
+};
+
+// (x) -> log(sum(exp(x))) over the last axis, which the output drops.
+class LogSumExp : public FastPrimitive {
+ public:
+  using FastPrimitive::FastPrimitive;
+  std::string name() const override { return "LogSumExp"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(LogSumExp)
+};
+
+}  // namespace lazuli

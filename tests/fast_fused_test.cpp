@@ -1,0 +1,190 @@
+// The fused fast-op primitives (lazuli/primitives/fast.h) on the CPU: the ops build them
+// only for GPU streams, so CPU graphs stay composed; built on a CPU stream, each evaluates
+// its fallback eagerly and equals the composed op exactly; its vjp, jvp and vmap (through
+// the fallback) are checked by the transform checker's cases below, and its export by
+// Export.EveryCheckerCaseRoundTrips. The GPU kernels are compared with the CPU in
+// gpu_fast_test.cpp.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "checker.h"
+#include "lazuli/export.h"
+#include "lazuli/fast.h"
+#include "lazuli/primitives/fast.h"
+#include "lazuli/transforms/tape.h"
+#include "test_util.h"
+
+using namespace lazuli;
+using lazuli::test::Case;
+using lazuli::test::filled;
+using lazuli::test::unary_fn;
+
+namespace {
+
+const Stream kCpuStream = default_stream(Device::cpu);
+
+// The primitive classes in the graph behind `a`.
+std::set<std::string> classes_in(const array& a) {
+  std::set<std::string> names;
+  detail::walk_graph(
+      {a}, [](const array& x) { return x.has_primitive(); },
+      [&](array x) {
+        if (x.primitive().class_name()) names.insert(x.primitive().class_name());
+      });
+  return names;
+}
+
+bool has_fused_node(const array& a) {
+  for (auto& c : classes_in(a))
+    if (c == "RMSNorm" || c == "LayerNorm" || c == "Softmax" || c == "LogSumExp") return true;
+  return false;
+}
+
+// Same dtype, shape and values (NaN where NaN): the fused node's CPU path is the composed graph.
+void expect_identical(const array& fused, const array& composed) {
+  ASSERT_EQ(fused.dtype(), composed.dtype());
+  ASSERT_EQ(fused.shape(), composed.shape());
+  EXPECT_TRUE(array_equal(fused, composed, true).item<bool>());
+}
+
+const std::vector<Dtype> kFloats = {float16, bfloat16, float32, float64};
+
+}  // namespace
+
+TEST(FastFused, CpuGraphsStayComposed) {
+  array x = astype(filled({4, 7}, -2, 2, 1), float32);
+  array w = astype(filled({7}, -1, 1, 2), float32);
+  for (const array& y : {fast::rms_norm(x, w, 1e-5f), fast::layer_norm(x, w, w, 1e-5f), softmax(x, -1),
+                         softmax(x, -1, true), logsumexp(x, -1), logsumexp(x, -1, true)}) {
+    EXPECT_FALSE(has_fused_node(y));
+    EXPECT_TRUE(classes_in(y).count("Reduce"));
+  }
+}
+
+TEST(FastFused, FusedNodesOnTheCpuEqualTheComposedOps) {
+  for (Dtype t : kFloats) {
+    SCOPED_TRACE(dtype_name(t));
+    for (int len : {1, 7, 64, 300}) {
+      array x = astype(filled({3, 2, len}, -3, 3, len), t);
+      array w = astype(filled({len}, -1, 1, 5), t), b = astype(filled({len}, -1, 1, 6), t);
+      expect_identical(detail::fused_rms_norm(x, std::nullopt, 1e-5f, kCpuStream), fast::rms_norm(x, std::nullopt, 1e-5f));
+      expect_identical(detail::fused_rms_norm(x, w, 1e-3f, kCpuStream), fast::rms_norm(x, w, 1e-3f));
+      expect_identical(detail::fused_layer_norm(x, std::nullopt, std::nullopt, 1e-5f, kCpuStream),
+                       fast::layer_norm(x, std::nullopt, std::nullopt, 1e-5f));
+      expect_identical(detail::fused_layer_norm(x, w, std::nullopt, 1e-5f, kCpuStream),
+                       fast::layer_norm(x, w, std::nullopt, 1e-5f));
+      expect_identical(detail::fused_layer_norm(x, std::nullopt, b, 1e-5f, kCpuStream),
+                       fast::layer_norm(x, std::nullopt, b, 1e-5f));
+      expect_identical(detail::fused_layer_norm(x, w, b, 1e-5f, kCpuStream), fast::layer_norm(x, w, b, 1e-5f));
+      for (bool precise : {false, true})
+        expect_identical(detail::fused_softmax(x, precise, kCpuStream), softmax(x, -1, precise));
+      expect_identical(detail::fused_logsumexp(x, kCpuStream), logsumexp(x, -1));
+    }
+  }
+}
+
+TEST(FastFused, InfinitiesAndNaNsFollowTheFallback) {
+  const double inf = test::kInf, nan = test::kNan;
+  array x = astype(array({-inf, -inf, -inf, 1.0, inf, 2.0, nan, 0.0, 1.0}, {3, 3}), float32);
+  expect_identical(detail::fused_softmax(x, false, kCpuStream), softmax(x, -1));
+  expect_identical(detail::fused_logsumexp(x, kCpuStream), logsumexp(x, -1));
+  test::expect_values(detail::fused_logsumexp(x, kCpuStream), {-inf, inf, nan});
+}
+
+TEST(FastFused, NonContiguousInputsAndValues) {
+  // Transposed x: rows are strided; values against the formula in float64.
+  array base = filled({5, 3}, -2, 2, 9);
+  array x = transpose(base);  // (3, 5)
+  array y = detail::fused_rms_norm(x, std::nullopt, 0.0f, kCpuStream);
+  auto xv = test::to_vector<double>(x), yv = test::to_vector<double>(y);
+  for (int r = 0; r < 3; ++r) {
+    double ss = 0;
+    for (int c = 0; c < 5; ++c) ss += xv[r * 5 + c] * xv[r * 5 + c];
+    for (int c = 0; c < 5; ++c) EXPECT_NEAR(yv[r * 5 + c], xv[r * 5 + c] / std::sqrt(ss / 5), 1e-12);
+  }
+  array l = detail::fused_logsumexp(x, kCpuStream);
+  auto lv = test::to_vector<double>(l);
+  for (int r = 0; r < 3; ++r) {
+    double s = 0;
+    for (int c = 0; c < 5; ++c) s += std::exp(xv[r * 5 + c]);
+    EXPECT_NEAR(lv[r], std::log(s), 1e-12);
+  }
+}
+
+TEST(FastFused, EquivalenceComparesParameters) {
+  array x = filled({2, 4}, -1, 1, 3), w = filled({4}, -1, 1, 4);
+  auto same = [](const array& a, const array& b) { return a.primitive().is_equivalent(b.primitive()); };
+  EXPECT_TRUE(same(detail::fused_rms_norm(x, w, 1e-5f, kCpuStream), detail::fused_rms_norm(x, w, 1e-5f, kCpuStream)));
+  EXPECT_FALSE(same(detail::fused_rms_norm(x, w, 1e-5f, kCpuStream), detail::fused_rms_norm(x, w, 1e-6f, kCpuStream)));
+  EXPECT_FALSE(same(detail::fused_rms_norm(x, w, 1e-5f, kCpuStream),
+                    detail::fused_rms_norm(x, std::nullopt, 1e-5f, kCpuStream)));
+  EXPECT_TRUE(same(detail::fused_layer_norm(x, w, std::nullopt, 1e-5f, kCpuStream),
+                   detail::fused_layer_norm(x, w, std::nullopt, 1e-5f, kCpuStream)));
+  EXPECT_FALSE(same(detail::fused_layer_norm(x, w, std::nullopt, 1e-5f, kCpuStream),
+                    detail::fused_layer_norm(x, std::nullopt, w, 1e-5f, kCpuStream)));
+  EXPECT_TRUE(same(detail::fused_softmax(x, true, kCpuStream), detail::fused_softmax(x, true, kCpuStream)));
+  EXPECT_FALSE(same(detail::fused_softmax(x, true, kCpuStream), detail::fused_softmax(x, false, kCpuStream)));
+  EXPECT_TRUE(same(detail::fused_logsumexp(x, kCpuStream), detail::fused_logsumexp(x, kCpuStream)));
+  EXPECT_FALSE(same(detail::fused_logsumexp(x, kCpuStream), detail::fused_softmax(x, true, kCpuStream)));
+}
+
+TEST(FastFused, CompileMergesEquivalentNodes) {
+  // Two equal fused nodes on the same input are one after compile's CSE: same values.
+  array x = filled({3, 6}, -1, 1, 8);
+  Fn f = [](const std::vector<array>& in) {
+    return std::vector<array>{add(detail::fused_softmax(in[0], false, kCpuStream),
+                                  detail::fused_softmax(in[0], false, kCpuStream))};
+  };
+  auto got = compile(f)({x})[0];
+  EXPECT_TRUE(allclose(got, multiply(softmax(x, -1), array(2.0)), 1e-12, 1e-12).item<bool>());
+}
+
+TEST(FastFused, ExportRoundTripsTheParameters) {
+  array x = filled({2, 4}, -1, 1, 3);
+  std::string file = ::testing::TempDir() + "fast_fused.lzfn";
+  Fn f = [](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_layer_norm(in[0], in[1], in[1], 1e-4f, kCpuStream)};
+  };
+  array w = filled({4}, -1, 1, 4);
+  export_function(file, f, {x, w});
+  auto g = import_function(file);
+  EXPECT_TRUE(allclose(g({x, w})[0], fast::layer_norm(x, w, w, 1e-4f), 1e-12, 1e-12).item<bool>());
+  std::remove(file.c_str());
+}
+
+TEST(FastFused, ShapelessCompileReplaysAtNewShapes) {
+  Fn f = [](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_layer_norm(in[0], std::nullopt, std::nullopt, 1e-5f, kCpuStream),
+                              detail::fused_logsumexp(in[0], kCpuStream)};
+  };
+  auto g = compile(f, true);
+  for (Shape shape : {Shape{2, 5}, Shape{3, 8}, Shape{4, 2, 3}}) {
+    array x = filled(shape, -2, 2, 12);
+    auto got = g({x});
+    expect_identical(got[0], fast::layer_norm(x, std::nullopt, std::nullopt, 1e-5f));
+    expect_identical(got[1], logsumexp(x, -1));
+  }
+}
+
+LAZULI_CHECKER_CASES(fast_fused) {
+  const Stream s = kCpuStream;
+  auto rms = [s](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_rms_norm(in[0], in[1], 1e-5f, s)};
+  };
+  auto layer = [s](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_layer_norm(in[0], in[1], in[2], 1e-5f, s)};
+  };
+  add("RMSNorm", Case{{{3, 5}, {5}}, -2, 2, rms});
+  add("RMSNorm", Case{{{4, 3}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_rms_norm(x, std::nullopt, 1e-5f, s); }), true, true});
+  add("RMSNorm", Case{{{3, 5}, {5}}, -2, 2, rms, true, false, {0, -1}});
+  add("LayerNorm", Case{{{3, 5}, {5}, {5}}, -2, 2, layer});
+  add("LayerNorm", Case{{{4, 3}}, -2, 2, unary_fn([s](const array& x) {
+        return detail::fused_layer_norm(x, std::nullopt, std::nullopt, 1e-5f, s);
+      }), true, true});
+  add("LayerNorm", Case{{{2, 3, 4}, {4}, {4}}, -2, 2, layer, true, false, {1, -1, 0}});
+  add("Softmax", Case{{{3, 5}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_softmax(x, true, s); })});
+  add("Softmax", Case{{{4, 3}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_softmax(x, false, s); }), true, true});
+  add("LogSumExp", Case{{{3, 5}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_logsumexp(x, s); })});
+  add("LogSumExp", Case{{{2, 4, 3}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_logsumexp(x, s); }), true, true, {2}});
+}
