@@ -44,6 +44,24 @@ bool is_managed(const void* p) {
   return managed_buffers().count(p) > 0;
 }
 
+bool is_device_only(const void* p) {
+  cudaPointerAttributes attr;
+  LAZULI_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
+  return attr.type == cudaMemoryTypeDevice;
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  LAZULI_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+}
+
+void synchronize_legacy_stream() { LAZULI_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy)); }
+
+int current_device() {
+  int device = 0;
+  LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 size_t memory_cap() {
   static const size_t cap = [] {
     size_t free = 0, total = 0;
