@@ -158,7 +158,8 @@ array import_cuda(nb::handle obj, int device_type, int device_id) {
   if (hi - lo + 1 > int64_t(INT32_MAX))
     throw nb::value_error("[from_dlpack] The strided tensor spans more than 2^31 - 1 elements.");
   array span(first + lo * int64_t(dtype.size), Shape{int32_t(hi - lo + 1)}, dtype, deleter);
-  return as_strided(span, shape, strides, size_t(-lo));
+  // A view made on the GPU stream shares the memory (on a CPU stream it would be a staged copy).
+  return as_strided(span, shape, strides, size_t(-lo), Device(Device::gpu));
 }
 
 }  // namespace
