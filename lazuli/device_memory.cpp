@@ -11,7 +11,11 @@ MemoryKind memory_kind(const array& a) {
   if (cuda::device_count() == 0 || !a.has_data() || a.buffer().ptr == nullptr) return MemoryKind::host;
   const void* p = a.buffer().ptr;
   if (cuda::is_managed(p)) return MemoryKind::managed;  // the fast path: Lazuli's own buffers
-  return cuda::is_device_only(p) ? MemoryKind::device_only : MemoryKind::host;
+  switch (cuda::pointer_kind(p)) {
+    case cuda::PointerKind::managed: return MemoryKind::managed;  // another library's (kDLCUDAManaged)
+    case cuda::PointerKind::device_only: return MemoryKind::device_only;
+    default: return MemoryKind::host;
+  }
 #else
   (void)a;
   return MemoryKind::host;

@@ -12,7 +12,7 @@ namespace lazuli {
 
 enum class MemoryKind {
   host,         // readable by the host only (every buffer of a build or machine without a GPU)
-  managed,      // CUDA managed memory: readable by host and device
+  managed,      // CUDA managed memory (Lazuli's own with a GPU): readable by host and device
   device_only,  // CUDA device memory (cudaMalloc by another library): the device only
 };
 

@@ -28,8 +28,10 @@ size_t memory_cap();
 bool is_managed(const void* p);
 
 // Memory other libraries allocated (DLPack imports), for host reads of it.
-// Whether the host cannot read `p`: device-only memory (cudaMalloc), one driver query.
-bool is_device_only(const void* p);
+// Where `p` lies, asked of the driver (one query): host memory (pageable or pinned), managed
+// memory, or device-only memory (cudaMalloc), which the host cannot read.
+enum class PointerKind { host, managed, device_only };
+PointerKind pointer_kind(const void* p);
 // A blocking copy of `bytes` from any CUDA memory `src` to host-readable `dst`.
 void copy_to_host(void* dst, const void* src, size_t bytes);
 // Waits on the host for the legacy default stream, on which DLPack producers were asked to

@@ -44,10 +44,11 @@ bool is_managed(const void* p) {
   return managed_buffers().count(p) > 0;
 }
 
-bool is_device_only(const void* p) {
+PointerKind pointer_kind(const void* p) {
   cudaPointerAttributes attr;
   LAZULI_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
-  return attr.type == cudaMemoryTypeDevice;
+  if (attr.type == cudaMemoryTypeDevice) return PointerKind::device_only;
+  return attr.type == cudaMemoryTypeManaged ? PointerKind::managed : PointerKind::host;
 }
 
 void copy_to_host(void* dst, const void* src, size_t bytes) {
