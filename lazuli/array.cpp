@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lazuli/backend/common/cast.h"
+#include "lazuli/device_memory.h"
 #include "lazuli/ops.h"
 #include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
@@ -148,7 +149,8 @@ const allocator::Buffer& array::buffer() const { return desc_->data->buffer; }
 
 template <typename T>
 T array::item_as() {
-  const void* p = raw_data();
+  array readable = host_readable(*this);  // device-only memory is copied to the host first
+  const void* p = readable.raw_data();
   return dispatch_dtype(dtype(), [&](auto t) {
     using In = decltype(t);
     return cast_value<T>(*static_cast<const In*>(p));

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "lazuli/device_memory.h"
 #include "lazuli/ops.h"
 #include "lazuli/ops/ops_util.h"
 #include "lazuli/primitives.h"
@@ -189,7 +190,8 @@ std::string serialize(const ImportedFunction::Impl& g) {
   for (auto& c : g.constants) {
     write_spec(w, {c.shape(), c.dtype()});
     w.u64(c.nbytes());
-    if (c.nbytes()) w.put(const_cast<array&>(c).raw_data(), c.nbytes());
+    array bytes = host_readable(c);  // device-only memory (DLPack imports) is copied to the host
+    if (c.nbytes()) w.put(bytes.raw_data(), c.nbytes());
   }
   w.u32(static_cast<uint32_t>(g.traces.size()));
   for (auto& t : g.traces) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "lazuli/backend/common/cast.h"
+#include "lazuli/device_memory.h"
 
 namespace lazuli {
 namespace {
@@ -80,6 +81,7 @@ void set_printoptions(const PrintOptions& o) {
 
 std::ostream& operator<<(std::ostream& os, array a) {
   a.eval();
+  a = host_readable(a);  // device-only memory is copied to the host first
   PrintOptions o = get_printoptions();
   os << "array(";
   dispatch_dtype(a.dtype(), [&](auto t) {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lazuli/device_memory.h"
 #include "lazuli/io/io_util.h"
 #include "lazuli/ops.h"
 
@@ -103,7 +104,7 @@ array row_major(const array& a) {
     out = contiguous(out);
     out.eval();
   }
-  return out;
+  return host_readable(out);  // device-only memory (DLPack imports) is copied to the host
 }
 
 std::string with_extension(const std::string& file, const std::string& ext) {

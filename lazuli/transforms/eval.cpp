@@ -1,6 +1,7 @@
 // Evaluation: find the unevaluated part of the graph, then hand each node to its stream's
 // worker in dependency order. A node waits on inputs made by other streams through their
 // events; once run, it drops its inputs so the graph behind it can be freed.
+#include "lazuli/device_memory.h"
 #include "lazuli/ops.h"
 #include "lazuli/primitives.h"
 #include "lazuli/scheduler.h"
@@ -38,8 +39,13 @@ void run_node(array& node, const std::vector<std::shared_ptr<Event>>& waits, Eve
   auto outputs = node.outputs();  // before detach drops the siblings
   if (!error) {
     try {
-      if (!on_gpu) node.primitive().eval_cpu(node.inputs(), outputs);
-      else node.primitive().eval_gpu(node.inputs(), outputs);
+      if (on_gpu) {
+        node.primitive().eval_gpu(node.inputs(), outputs);
+      } else if (auto staged = host_readable(node.inputs())) {
+        node.primitive().eval_cpu(*staged, outputs);  // inputs in device-only memory (DLPack imports)
+      } else {
+        node.primitive().eval_cpu(node.inputs(), outputs);
+      }
 #ifdef LAZULI_CUDA
       if (on_gpu) fence = cuda::stream_fence(p.stream().index);
 #endif

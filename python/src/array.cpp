@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "convert.h"
+#include "dlpack.h"
+#include "lazuli/device_memory.h"
 #include "lazuli/indexing.h"
 #include "lazuli/primitives.h"
 
@@ -451,6 +453,7 @@ int getbuffer(PyObject* self, Py_buffer* view, int) {
     {
       nb::gil_scoped_release release;
       hold->a.eval();
+      hold->a = host_readable(hold->a);  // device-only memory (DLPack imports) is copied to the host
     }
     for (size_t i = 0; i < a.ndim(); ++i) {
       hold->shape.push_back(a.shape()[i]);
@@ -485,29 +488,6 @@ void releasebuffer(PyObject*, Py_buffer* view) { delete static_cast<BufferHold*>
 PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(getbuffer)},
                              {Py_bf_releasebuffer, reinterpret_cast<void*>(releasebuffer)},
                              {0, nullptr}};
-
-// A DLPack-capable view of a row-major, evaluated copy of `a` (kept alive by the view).
-nb::object dlpack_view(const array& a) {
-  if (a.dtype() == bfloat16) throw nb::type_error("[__dlpack__] bfloat16 export is not supported yet.");
-  auto* hold = new array(contiguous(a));
-  {
-    nb::gil_scoped_release release;
-    hold->eval();
-  }
-  nb::capsule owner(hold, [](void* p) noexcept { delete static_cast<array*>(p); });
-  std::vector<size_t> shape(a.shape().begin(), a.shape().end());
-  std::vector<int64_t> strides(hold->strides().begin(), hold->strides().end());
-  nb::dlpack::dtype t;
-  switch (kindof(a.dtype())) {
-    case Dtype::Kind::b: t = {uint8_t(nb::dlpack::dtype_code::Bool), 8, 1}; break;
-    case Dtype::Kind::u: t = {uint8_t(nb::dlpack::dtype_code::UInt), uint8_t(8 * a.itemsize()), 1}; break;
-    case Dtype::Kind::i: t = {uint8_t(nb::dlpack::dtype_code::Int), uint8_t(8 * a.itemsize()), 1}; break;
-    case Dtype::Kind::c: t = {uint8_t(nb::dlpack::dtype_code::Complex), 64, 1}; break;
-    default: t = {uint8_t(nb::dlpack::dtype_code::Float), uint8_t(8 * a.itemsize()), 1}; break;
-  }
-  nb::ndarray<> view(hold->raw_data(), a.ndim(), shape.data(), owner, strides.data(), t, nb::device::cpu::value);
-  return nb::cast(view);
-}
 
 nb::object to_numpy(const array& a, nb::handle dtype) {
   nb::module_ np = nb::module_::import_("numpy");
@@ -559,8 +539,9 @@ std::string repr(array a) {
 }  // namespace
 
 void init_array(nb::module_& m) {
-  m.def("from_dlpack", [](nb::handle obj) { return to_array(nb::module_::import_("numpy").attr("from_dlpack")(obj)); },
-        "x"_a, "An array from any object with __dlpack__ (copied; CPU memory).");
+  m.def("from_dlpack", &from_dlpack, "x"_a,
+        "An array from any object with __dlpack__: CUDA tensors (PyTorch, CuPy, ...) share their memory\n"
+        "(zero-copy); CPU ones are copied.");
   nb::class_<ArrayAt>(m, "ArrayAt", "a.at[index]: out-of-place updates of the indexed region.")
       .def("add", [](const ArrayAt& at, nb::handle v) {
         return at.apply(v, ScatterOp::Add, [](const auto& x, const auto& y) { return add(x, y); });
@@ -652,8 +633,9 @@ void init_array(nb::module_& m) {
       })
       .def("__array__", [](const array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
            "dtype"_a = nb::none(), "copy"_a = nb::none())
-      .def("__dlpack__", [](const array& a, nb::kwargs) { return dlpack_view(a); })  // a "dltensor" capsule
-      .def("__dlpack_device__", [](const array&) { return nb::make_tuple(1, 0); })  // kDLCPU, device 0
+      .def("__dlpack__", &dlpack_export, "stream"_a = nb::none(), nb::kw_only(), "max_version"_a = nb::none(),
+           "dl_device"_a = nb::none(), "copy"_a = nb::none())
+      .def("__dlpack_device__", &dlpack_device)
       .def("__array_namespace__", [](const array&) { return nb::module_::import_("lazuli.core"); })
       .def("__copy__", [](const array& a) { return copy(a); })
       .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)

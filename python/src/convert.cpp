@@ -1,5 +1,8 @@
 #include "convert.h"
 
+#include "dlpack.h"
+#include "lazuli/device_memory.h"
+
 #include <nanobind/stl/string.h>
 
 #include <complex>
@@ -129,6 +132,13 @@ array from_numpy(nb::handle obj, std::optional<Dtype> dtype) {
   return astype(out, want);
 }
 
+// A CUDA tensor (PyTorch, CuPy, ...) copied now, as array() copies NumPy arrays.
+array from_cuda_dlpack(nb::handle obj, std::optional<Dtype> dtype) {
+  array own = owned_copy(from_dlpack(obj));
+  Dtype src = own.dtype();
+  return astype(own, dtype.value_or(src == float64 ? float32 : src));
+}
+
 }  // namespace
 
 array to_array(nb::handle obj, std::optional<Dtype> dtype) {
@@ -151,6 +161,7 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
   if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) return from_list(obj, dtype);
   if (nb::hasattr(obj, "__lazuli_array__")) return to_array(obj.attr("__lazuli_array__")(), dtype);
   if (nb::hasattr(obj, "__mlx_array__")) return to_array(obj.attr("__mlx_array__")(), dtype);  // MLX's ArrayLike
+  if (is_cuda_dlpack(obj)) return from_cuda_dlpack(obj, dtype);
   if (nb::hasattr(obj, "__array_interface__") || nb::hasattr(obj, "__array__")) return from_numpy(obj, dtype);
   throw nb::type_error(("[array] Cannot make an array from an object of type " +
                         std::string(nb::type_name(obj.type()).c_str()) + ".").c_str());
@@ -259,6 +270,7 @@ nb::object to_list(array a) {
   {
     nb::gil_scoped_release release;
     c.eval();
+    c = host_readable(c);  // device-only memory (DLPack imports) is copied to the host
   }
   return dispatch_dtype(c.dtype(), [&](auto t) -> nb::object {
     using T = decltype(t);

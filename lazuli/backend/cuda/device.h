@@ -27,6 +27,19 @@ size_t memory_cap();
 // Whether `p` points into a buffer managed_malloc returned (so no driver query is needed).
 bool is_managed(const void* p);
 
+// Memory other libraries allocated (DLPack imports), for host reads of it.
+// Where `p` lies, asked of the driver (one query): host memory (pageable or pinned), managed
+// memory, or device-only memory (cudaMalloc), which the host cannot read.
+enum class PointerKind { host, managed, device_only };
+PointerKind pointer_kind(const void* p);
+// A blocking copy of `bytes` from any CUDA memory `src` to host-readable `dst`.
+void copy_to_host(void* dst, const void* src, size_t bytes);
+// Waits on the host for the legacy default stream, on which DLPack producers were asked to
+// order their work (so that every Lazuli stream and the host may then read it).
+void synchronize_legacy_stream();
+// The CUDA device Lazuli runs on.
+int current_device();
+
 // Launches `p` on its GPU stream without waiting for it: the stream keeps the node's inputs
 // alive until its kernels are done. Returns false when the backend has no kernel for `p`.
 bool eval_gpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);

@@ -44,6 +44,25 @@ bool is_managed(const void* p) {
   return managed_buffers().count(p) > 0;
 }
 
+PointerKind pointer_kind(const void* p) {
+  cudaPointerAttributes attr;
+  LAZULI_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
+  if (attr.type == cudaMemoryTypeDevice) return PointerKind::device_only;
+  return attr.type == cudaMemoryTypeManaged ? PointerKind::managed : PointerKind::host;
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  LAZULI_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+}
+
+void synchronize_legacy_stream() { LAZULI_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy)); }
+
+int current_device() {
+  int device = 0;
+  LAZULI_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 size_t memory_cap() {
   static const size_t cap = [] {
     size_t free = 0, total = 0;
