@@ -37,7 +37,7 @@ std::set<std::string> classes_in(const array& a) {
 
 bool has_fused_node(const array& a) {
   for (auto& c : classes_in(a))
-    if (c == "RMSNorm" || c == "LayerNorm" || c == "Softmax" || c == "LogSumExp") return true;
+    if (c == "RMSNorm" || c == "LayerNorm" || c == "Softmax" || c == "LogSumExp" || c == "RoPE") return true;
   return false;
 }
 
@@ -62,6 +62,15 @@ TEST(FastFused, CpuGraphsStayComposed) {
   }
 }
 
+TEST(FastFused, CpuRopeStaysComposed) {
+  array x = astype(filled({2, 3, 8}, -2, 2, 1), float32);
+  for (const array& y : {fast::rope(x, 8, false, 1e4f, 1.0f, 0), fast::rope(x, 4, true, 1e4f, 0.5f, array({1, 2})),
+                         fast::rope(x, 6, false, std::nullopt, 1.0f, 3, astype(filled({3}, 1, 4, 2), float32))}) {
+    EXPECT_FALSE(has_fused_node(y));
+    EXPECT_TRUE(classes_in(y).count("Unary"));  // the cos and sin
+  }
+}
+
 TEST(FastFused, FusedNodesOnTheCpuEqualTheComposedOps) {
   for (Dtype t : kFloats) {
     SCOPED_TRACE(dtype_name(t));
@@ -82,6 +91,43 @@ TEST(FastFused, FusedNodesOnTheCpuEqualTheComposedOps) {
       expect_identical(detail::fused_logsumexp(x, kCpuStream), logsumexp(x, -1));
     }
   }
+}
+
+TEST(FastFused, FusedRopeOnTheCpuEqualsTheComposedOp) {
+  // Offsets as an int (int32), a 0-d int64, one per batch entry, and of another integer
+  // type (made int64 for the kernel); base frequencies or custom ones; dims below the last
+  // axis; 3-d and 4-d x, also transposed.
+  const std::vector<array> offsets = {array(5, int32), array(int64_t(2), int64), array({3, 7}), array({1}),
+                                      astype(array({4, 0}), uint8)};
+  for (Dtype t : kFloats) {
+    SCOPED_TRACE(dtype_name(t));
+    array x3 = astype(filled({2, 5, 8}, -3, 3, 1), t);
+    array x4 = astype(filled({2, 3, 4, 10}, -3, 3, 2), t);
+    array xt = transpose(astype(filled({12, 5, 2}, -3, 3, 3), t));  // (2, 5, 12), strided
+    for (const array& x : {x3, x4, xt})
+      for (bool traditional : {false, true})
+        for (int dims : {2, 6, 8})
+          for (const array& offset : offsets) {
+            array freqs = astype(filled({dims / 2}, 0.5, 20, dims), t);
+            expect_identical(detail::fused_rope(x, dims, traditional, 1e4f, 1.0f, offset, std::nullopt, kCpuStream),
+                             fast::rope(x, dims, traditional, 1e4f, 1.0f, offset));
+            expect_identical(detail::fused_rope(x, dims, traditional, 100.0f, 0.25f, offset, std::nullopt, kCpuStream),
+                             fast::rope(x, dims, traditional, 100.0f, 0.25f, offset));
+            expect_identical(detail::fused_rope(x, dims, traditional, std::nullopt, 2.0f, offset, freqs, kCpuStream),
+                             fast::rope(x, dims, traditional, std::nullopt, 2.0f, offset, freqs));
+          }
+  }
+}
+
+TEST(FastFused, FusedRopeCastsOffsetAndFreqsForTheKernel) {
+  array x = astype(filled({2, 3, 4}, -1, 1, 1), float16);
+  array y = detail::fused_rope(x, 4, false, std::nullopt, 1.0f, astype(array({1, 2}), int16), array({1.0, 2.0}),
+                               kCpuStream);
+  EXPECT_EQ(y.primitive().name(), "RoPE");
+  EXPECT_EQ(y.dtype(), float16);
+  EXPECT_EQ(y.inputs()[1].dtype(), int64);
+  EXPECT_EQ(y.inputs()[2].dtype(), float32);  // float16 x computes in float32
+  EXPECT_EQ(detail::fused_rope(x, 4, false, 1e4f, 1.0f, array(3), std::nullopt, kCpuStream).inputs()[1].dtype(), int32);
 }
 
 TEST(FastFused, InfinitiesAndNaNsFollowTheFallback) {
@@ -127,6 +173,20 @@ TEST(FastFused, EquivalenceComparesParameters) {
   EXPECT_FALSE(same(detail::fused_softmax(x, true, kCpuStream), detail::fused_softmax(x, false, kCpuStream)));
   EXPECT_TRUE(same(detail::fused_logsumexp(x, kCpuStream), detail::fused_logsumexp(x, kCpuStream)));
   EXPECT_FALSE(same(detail::fused_logsumexp(x, kCpuStream), detail::fused_softmax(x, true, kCpuStream)));
+
+  array x3 = filled({2, 3, 8}, -1, 1, 5), off = array(0), freqs = filled({3}, 1, 2, 6);
+  auto rope = [&](int dims, bool traditional, std::optional<float> base, float scale) {
+    return detail::fused_rope(x3, dims, traditional, base, scale, off, base ? std::nullopt : std::optional(freqs),
+                              kCpuStream);
+  };
+  EXPECT_TRUE(same(rope(6, false, 1e4f, 1.0f), rope(6, false, 1e4f, 1.0f)));
+  EXPECT_TRUE(same(rope(6, true, std::nullopt, 1.0f), rope(6, true, std::nullopt, 1.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), rope(8, false, 1e4f, 1.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), rope(6, true, 1e4f, 1.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), rope(6, false, 1e3f, 1.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), rope(6, false, std::nullopt, 1.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), rope(6, false, 1e4f, 2.0f)));
+  EXPECT_FALSE(same(rope(6, false, 1e4f, 1.0f), detail::fused_softmax(x3, true, kCpuStream)));
 }
 
 TEST(FastFused, CompileMergesEquivalentNodes) {
@@ -153,6 +213,24 @@ TEST(FastFused, ExportRoundTripsTheParameters) {
   std::remove(file.c_str());
 }
 
+TEST(FastFused, ExportRoundTripsRope) {
+  std::string file = ::testing::TempDir() + "fast_fused_rope.lzfn";
+  array x = filled({2, 3, 8}, -1, 1, 3), freqs = filled({3}, 1, 4, 4), offset = array({2, 5});
+  for (bool with_freqs : {false, true}) {
+    Fn f = [&](const std::vector<array>& in) {
+      return std::vector<array>{detail::fused_rope(in[0], 6, true, with_freqs ? std::nullopt : std::optional(500.0f),
+                                                   0.5f, in[1], with_freqs ? std::optional(in[2]) : std::nullopt,
+                                                   kCpuStream)};
+    };
+    export_function(file, f, {x, offset, freqs});
+    auto g = import_function(file);
+    array want = with_freqs ? fast::rope(x, 6, true, std::nullopt, 0.5f, offset, freqs)
+                            : fast::rope(x, 6, true, 500.0f, 0.5f, offset);
+    expect_identical(g({x, offset, freqs})[0], want);
+    std::remove(file.c_str());
+  }
+}
+
 TEST(FastFused, ShapelessCompileReplaysAtNewShapes) {
   Fn f = [](const std::vector<array>& in) {
     return std::vector<array>{detail::fused_layer_norm(in[0], std::nullopt, std::nullopt, 1e-5f, kCpuStream),
@@ -164,6 +242,14 @@ TEST(FastFused, ShapelessCompileReplaysAtNewShapes) {
     auto got = g({x});
     expect_identical(got[0], fast::layer_norm(x, std::nullopt, std::nullopt, 1e-5f));
     expect_identical(got[1], logsumexp(x, -1));
+  }
+  Fn r = [](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_rope(in[0], 4, false, 1e4f, 1.0f, array(1), std::nullopt, kCpuStream)};
+  };
+  auto h = compile(r, true);
+  for (Shape shape : {Shape{1, 3, 4}, Shape{2, 5, 6}, Shape{3, 2, 7}}) {
+    array x = filled(shape, -2, 2, 13);
+    expect_identical(h({x})[0], fast::rope(x, 4, false, 1e4f, 1.0f, 1));
   }
 }
 
@@ -187,4 +273,15 @@ LAZULI_CHECKER_CASES(fast_fused) {
   add("Softmax", Case{{{4, 3}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_softmax(x, false, s); }), true, true});
   add("LogSumExp", Case{{{3, 5}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_logsumexp(x, s); })});
   add("LogSumExp", Case{{{2, 4, 3}}, -2, 2, unary_fn([s](const array& x) { return detail::fused_logsumexp(x, s); }), true, true, {2}});
+  auto rope = [s](bool traditional, int dims, array offset) {
+    return unary_fn([=](const array& x) {
+      return detail::fused_rope(x, dims, traditional, 1e4f, 1.0f, offset, std::nullopt, s);
+    });
+  };
+  add("RoPE", Case{{{2, 3, 8}}, -2, 2, rope(false, 8, array(2))});
+  add("RoPE", Case{{{2, 3, 8}}, -2, 2, rope(true, 6, array({1, 4})), true, true});
+  add("RoPE", Case{{{2, 2, 3, 6}}, -2, 2, rope(false, 4, array({3})), true, false, {2}});
+  add("RoPE", Case{{{2, 3, 6}, {2}}, 0.5, 2, [s](const std::vector<array>& in) {
+        return std::vector<array>{detail::fused_rope(in[0], 4, true, std::nullopt, 1.0f, array(1), in[1], s)};
+      }});
 }

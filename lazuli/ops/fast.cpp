@@ -103,44 +103,9 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     fail(op, "offset must be a scalar or a vector with 1 or " + std::to_string(batch) +
                  " (batch) elements but has shape " + shape_str(offset.shape()) + ".");
   if (dims == 0) return x;
-
-  Dtype ct = compute_type(x.dtype());
-  // Positions (L,) for one offset, (B, 1, ..., 1, L) for one offset per batch entry.
-  array off = astype(offset, ct, s);
-  if (offset.ndim() == 1) {
-    Shape per_batch(x.ndim() - 1, 1);
-    per_batch[0] = offset.shape(0);
-    off = reshape(off, per_batch, s);
-  }
-  array positions = multiply(add(arange(0.0, x.shape(-2), ct, s), off, s), scalar(scale, ct), s);
-  array inv_freqs = freqs ? reciprocal(astype(*freqs, ct, s), s)
-                          : exp(multiply(arange(0.0, half, ct, s), scalar(-std::log(double(*base)) / half, ct), s), s);
-  array theta = multiply(expand_dims(positions, -1, s), inv_freqs, s);  // (..., L, half)
-  array c = cos(theta, s), sn = sin(theta, s);
-
-  array rotated = astype(last_axis_slice(x, 0, dims, s), ct, s);
-  array x1 = rotated, x2 = rotated;
-  if (traditional) {  // pairs (x[2i], x[2i+1])
-    Shape pairs = rotated.shape();
-    pairs.back() = half;
-    pairs.push_back(2);
-    auto parts = split(reshape(rotated, pairs, s), 2, -1, s);
-    x1 = squeeze(parts[0], -1, s);
-    x2 = squeeze(parts[1], -1, s);
-  } else {  // pairs (x[i], x[i + half])
-    x1 = last_axis_slice(rotated, 0, half, s);
-    x2 = last_axis_slice(rotated, half, dims, s);
-  }
-  array r1 = subtract(multiply(x1, c, s), multiply(x2, sn, s), s);
-  array r2 = add(multiply(x1, sn, s), multiply(x2, c, s), s);
-  if (traditional) {
-    rotated = flatten(stack({r1, r2}, -1, s), -2, -1, s);
-  } else {
-    rotated = concatenate({r1, r2}, -1, s);
-  }
-  rotated = astype(rotated, x.dtype(), s);
-  if (dims == features) return rotated;
-  return concatenate({rotated, last_axis_slice(x, dims, features, s)}, -1, s);
+  Stream st = to_stream(s);
+  if (!runs_fused(x, x.dtype(), st)) return rope_composed(x, dims, traditional, base, scale, offset, freqs, s);
+  return fused_rope(x, dims, traditional, base, scale, offset, freqs, st);
 }
 
 namespace {
@@ -271,6 +236,51 @@ array layer_norm_composed(const array& x, const std::optional<array>& weight, co
   if (weight) y = multiply(y, *weight, s);
   if (bias) y = add(y, *bias, s);
   return y;
+}
+
+// Computes in float32 (float64 for float64): positions, frequencies, their products and the
+// rotation, rounded to x's dtype at the end.
+array rope_composed(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
+                    const array& offset, const std::optional<array>& freqs, StreamOrDevice s) {
+  using fast::last_axis_slice;
+  const int features = x.shape(-1), half = dims / 2;
+  Dtype ct = fast::compute_type(x.dtype());
+  // Positions (L,) for one offset, (B, 1, ..., 1, L) for one offset per batch entry.
+  array off = astype(offset, ct, s);
+  if (offset.ndim() == 1) {
+    Shape per_batch(x.ndim() - 1, 1);
+    per_batch[0] = offset.shape(0);
+    off = reshape(off, per_batch, s);
+  }
+  array positions = multiply(add(arange(0.0, x.shape(-2), ct, s), off, s), array(double(scale), ct), s);
+  array inv_freqs = freqs ? reciprocal(astype(*freqs, ct, s), s)
+                          : exp(multiply(arange(0.0, half, ct, s), array(rope_exponent_step(*base, dims), ct), s), s);
+  array theta = multiply(expand_dims(positions, -1, s), inv_freqs, s);  // (..., L, half)
+  array c = cos(theta, s), sn = sin(theta, s);
+
+  array rotated = astype(last_axis_slice(x, 0, dims, s), ct, s);
+  array x1 = rotated, x2 = rotated;
+  if (traditional) {  // pairs (x[2i], x[2i+1])
+    Shape pairs = rotated.shape();
+    pairs.back() = half;
+    pairs.push_back(2);
+    auto parts = split(reshape(rotated, pairs, s), 2, -1, s);
+    x1 = squeeze(parts[0], -1, s);
+    x2 = squeeze(parts[1], -1, s);
+  } else {  // pairs (x[i], x[i + half])
+    x1 = last_axis_slice(rotated, 0, half, s);
+    x2 = last_axis_slice(rotated, half, dims, s);
+  }
+  array r1 = subtract(multiply(x1, c, s), multiply(x2, sn, s), s);
+  array r2 = add(multiply(x1, sn, s), multiply(x2, c, s), s);
+  if (traditional) {
+    rotated = flatten(stack({r1, r2}, -1, s), -2, -1, s);
+  } else {
+    rotated = concatenate({r1, r2}, -1, s);
+  }
+  rotated = astype(rotated, x.dtype(), s);
+  if (dims == features) return rotated;
+  return concatenate({rotated, last_axis_slice(x, dims, features, s)}, -1, s);
 }
 
 }  // namespace lazuli::detail

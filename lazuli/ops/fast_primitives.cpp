@@ -2,8 +2,6 @@
 // export, CPU evaluation and transform rules, all through the composed fallback.
 #include "lazuli/primitives/fast.h"
 
-#include <algorithm>
-
 #include "lazuli/ops/ops_util.h"
 #include "lazuli/transforms/tape.h"
 
@@ -38,6 +36,16 @@ array fused_softmax(const array& x, bool precise, const Stream& s) {
 
 array fused_logsumexp(const array& x, const Stream& s) { return make_node<LogSumExp>({x}, x.dtype(), s); }
 
+array fused_rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
+                 const array& offset, const std::optional<array>& freqs, const Stream& s) {
+  // The kernel reads offsets of these two types; any other integer fits int64 (uint64 past
+  // 2^63 aside), and the fallback computes the same positions from it.
+  bool read_as_is = offset.dtype() == int32 || offset.dtype() == int64;
+  std::vector<array> inputs{x, read_as_is ? offset : astype(offset, int64, s)};
+  if (freqs) inputs.push_back(astype(*freqs, promote_types(x.dtype(), float32), s));
+  return make_node<RoPE>(inputs, x.dtype(), s, dims, traditional, freqs ? std::nullopt : base, scale);
+}
+
 }  // namespace detail
 
 // ---- FastPrimitive ------------------------------------------------------------------------
@@ -57,22 +65,34 @@ void FastPrimitive::eval_cpu(const std::vector<array>& inputs, std::vector<array
   for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(results[i]);
 }
 
+namespace {
+
+// The fallback as a function of the inputs `argnums` only, the others held at `primals`
+// (which may be integers, as rope's offset, that vjp and jvp refuse to differentiate).
+Fn fallback_of_args(const FastPrimitive& p, const std::vector<array>& primals, const std::vector<int>& argnums) {
+  return [&p, primals, argnums](const std::vector<array>& args) {
+    std::vector<array> all = primals;
+    for (size_t k = 0; k < argnums.size(); ++k) all[argnums[k]] = args[k];
+    return p.fallback(all);
+  };
+}
+
+std::vector<array> pick(const std::vector<array>& arrays, const std::vector<int>& indices) {
+  std::vector<array> out;
+  for (int i : indices) out.push_back(arrays[i]);
+  return out;
+}
+
+}  // namespace
+
 std::vector<array> FastPrimitive::fallback_vjp(const std::vector<array>& primals, const std::vector<array>& cts,
                                                const std::vector<int>& argnums) const {
-  auto grads = lazuli::vjp([this](const std::vector<array>& xs) { return fallback(xs); }, primals, cts).second;
-  std::vector<array> out;
-  for (int arg : argnums) out.push_back(grads[arg]);
-  return out;
+  return lazuli::vjp(fallback_of_args(*this, primals, argnums), pick(primals, argnums), cts).second;
 }
 
 std::vector<array> FastPrimitive::fallback_jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                                const std::vector<int>& argnums) const {
-  std::vector<array> all;
-  for (size_t i = 0; i < primals.size(); ++i) {
-    auto k = std::find(argnums.begin(), argnums.end(), static_cast<int>(i));
-    all.push_back(k == argnums.end() ? zeros_like(primals[i], stream()) : tangents[k - argnums.begin()]);
-  }
-  return lazuli::jvp([this](const std::vector<array>& xs) { return fallback(xs); }, primals, all).second;
+  return lazuli::jvp(fallback_of_args(*this, primals, argnums), pick(primals, argnums), tangents).second;
 }
 
 std::pair<std::vector<array>, std::vector<int>> FastPrimitive::fallback_vmap(const std::vector<array>& inputs,
@@ -98,6 +118,7 @@ LAZULI_FALLBACK_RULES(RMSNorm)
 LAZULI_FALLBACK_RULES(LayerNorm)
 LAZULI_FALLBACK_RULES(Softmax)
 LAZULI_FALLBACK_RULES(LogSumExp)
+LAZULI_FALLBACK_RULES(RoPE)
 #undef LAZULI_FALLBACK_RULES
 
 namespace {
@@ -181,6 +202,43 @@ std::vector<array> LogSumExp::fallback(const std::vector<array>& in) const {
 LAZULI_PRIMITIVE_READER(LogSumExp) {
   read_fused_inputs(r, 1);
   return std::make_shared<LogSumExp>(s);
+}
+
+// ---- RoPE ---------------------------------------------------------------------------------
+
+bool RoPE::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const RoPE*>(&o);
+  return p && p->dims_ == dims_ && p->traditional_ == traditional_ && p->base_ == base_ && p->scale_ == scale_;
+}
+std::vector<array> RoPE::fallback(const std::vector<array>& in) const {
+  std::optional<array> freqs;
+  if (!base_) freqs = in[2];
+  return {rope_composed(in[0], dims_, traditional_, base_, scale_, in[1], freqs, stream())};
+}
+void RoPE::write(Writer& w) const {
+  w.i32(dims_), w.boolean(traditional_), w.boolean(base_.has_value()), w.f64(base_.value_or(0.0f)), w.f64(scale_);
+}
+LAZULI_PRIMITIVE_READER(RoPE) {
+  int dims = r.i32();
+  bool traditional = r.boolean(), has_base = r.boolean();
+  float base = static_cast<float>(r.f64()), scale = static_cast<float>(r.f64());
+  r.arity(has_base ? 2 : 3);
+  if (!is_floating_point(r.in_dtype(0))) r.fail("RoPE gets the non-floating type " + dtype_name(r.in_dtype(0)));
+  r.outputs_like(0);
+  const Shape& x = r.input_shape(0);
+  if (x.size() < 3) r.fail("RoPE gets an input of shape " + shape_str(x) + ", of fewer than 3 axes");
+  if (dims <= 0 || dims % 2 != 0 || dims > x.back())
+    r.fail("RoPE gets dims " + std::to_string(dims) + " for an input of shape " + shape_str(x));
+  if (r.in_dtype(1) != int32) r.expect_input(1, int64);
+  const Shape& offset = r.input_shape(1);
+  if (offset.size() > 1 || (offset.size() == 1 && offset[0] != 1 && offset[0] != x[0]))
+    r.fail("RoPE gets an offset of shape " + shape_str(offset) + " for an input of shape " + shape_str(x));
+  if (!has_base) {
+    r.expect_input(2, promote_types(r.in_dtype(0), float32));
+    if (r.input_shape(2) != Shape{dims / 2})
+      r.fail("RoPE gets freqs of shape " + shape_str(r.input_shape(2)) + " for dims " + std::to_string(dims));
+  }
+  return std::make_shared<RoPE>(s, dims, traditional, has_base ? std::optional<float>(base) : std::nullopt, scale);
 }
 
 }  // namespace lazuli

@@ -1,9 +1,10 @@
 // The fused fast-op primitives: rms_norm, layer_norm, softmax and logsumexp over the last
-// axis, each one GPU kernel (backend/cuda/fast.{cpp,cu}). The ops build them only where
+// axis, each one GPU kernel (backend/cuda/fast.{cpp,cu}), and rope (backend/cuda/rope.{cpp,cu}). The ops build them only where
 // they run fused (a GPU stream, a floating dtype, a non-empty input); everywhere else they
 // build the composed graph below. That graph is also each primitive's fallback: its CPU
 // evaluation, and what vjp, jvp and vmap differentiate or batch.
 #pragma once
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -19,6 +20,12 @@ array layer_norm_composed(const array& x, const std::optional<array>& weight, co
                           float eps, StreamOrDevice s);
 array softmax_composed(const array& a, const std::vector<int>& axes, bool precise, StreamOrDevice s);
 array logsumexp_composed(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s);
+// freqs, when given, replaces base (exactly one of them has a value); dims > 0.
+array rope_composed(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
+                    const array& offset, const std::optional<array>& freqs, StreamOrDevice s);
+// rope's inverse frequency i from base, exp(i * step), has this step (rounded to the
+// compute dtype).
+inline double rope_exponent_step(float base, int dims) { return -std::log(double(base)) / (dims / 2); }
 
 // Whether an op on `x` over its last axis runs as a fused primitive on stream s: a GPU
 // stream, x non-empty with at least one axis, and of dtype float16, bfloat16, float32 or
@@ -33,6 +40,10 @@ array fused_layer_norm(const array& x, const std::optional<array>& weight, const
                        float eps, const Stream& s);
 array fused_softmax(const array& x, bool precise, const Stream& s);
 array fused_logsumexp(const array& x, const Stream& s);  // the last axis dropped
+// x of 3 or more axes, 0 < dims <= its last axis; offset of any integer dtype (made int32
+// or int64), freqs of any dtype (made x's compute dtype: float32, float64 for float64).
+array fused_rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
+                 const array& offset, const std::optional<array>& freqs, const Stream& s);
 
 }  // namespace detail
 
@@ -122,6 +133,34 @@ class LogSumExp : public FastPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   std::vector<array> fallback(const std::vector<array>& inputs) const override;
   LAZULI_TRANSFORMS(LogSumExp)
+};
+
+// (x, offset, [freqs]) -> x with the first `dims` features of its last axis rotated by
+// angles (position along axis -2 + offset) * scale * inverse frequency: pairs (2i, 2i+1)
+// when traditional, else (i, i + dims/2). The frequencies are base^(2i/dims), or freqs
+// when given (then has_base() is false). offset: int32 or int64, one value or one per
+// entry of x's first axis; freqs: x's compute dtype (float32, or float64 for float64).
+class RoPE : public FastPrimitive {
+ public:
+  RoPE(Stream s, int dims, bool traditional, std::optional<float> base, float scale)
+      : FastPrimitive(s), dims_(dims), traditional_(traditional), base_(base), scale_(scale) {}
+  std::string name() const override { return "RoPE"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(RoPE)
+  void write(Writer& w) const override;
+
+  int dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  std::optional<float> base() const { return base_; }
+  float scale() const { return scale_; }
+
+ private:
+  int dims_;
+  bool traditional_;
+  std::optional<float> base_;
+  float scale_;
 };
 
 }  // namespace lazuli
