@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         score += load(static_cast<const S*>(a.mask)[at]);
       }
     }
-    const float m_new = fmaxf(m, score);
+    const float m_new = isnan(score) ? score : fmaxf(m, score);  // a NaN score makes the row NaN, as the softmax
     if (m_new == -INFINITY) continue;  // only -inf so far: nothing to add
     const float alpha = rescale(m, m_new), p = expf(score - m_new);
     m = m_new;
