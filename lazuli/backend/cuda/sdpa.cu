@@ -111,15 +111,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int64_t base = start + warp * groups_per_warp; base < end; base += groups) {
     const int64_t key = base + lane / G;
     const bool valid = key < end;
-    float dot = 0.f;
+    // The key's values load with its keys, so their latency overlaps the dot product's.
+    float dot = 0.f, vals[kIters][V];
     if (valid) {
       const S* kr = k + key * a.k_strides[2];
+      const S* vr = v + key * a.v_strides[2];
 #pragma unroll
       for (int it = 0; it < kIters; ++it) {
         int d = (it * G + glane) * V;
         if (d < D) {
           float e[V];
           load_floats<V>(kr + d, e);
+          load_floats<V>(vr + d, vals[it]);
 #pragma unroll
           for (int j = 0; j < V; ++j) dot = fmaf(qs[it][j], e[j], dot);
         }
@@ -142,17 +145,11 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float alpha = rescale(m, m_new), p = expf(score - m_new);
     m = m_new;
     l = l * alpha + p;
-    const S* vr = v + key * a.v_strides[2];
 #pragma unroll
-    for (int it = 0; it < kIters; ++it) {
-      int d = (it * G + glane) * V;
-      if (d < D) {
-        float e[V];
-        load_floats<V>(vr + d, e);
+    for (int it = 0; it < kIters; ++it)
+      if ((it * G + glane) * V < D)
 #pragma unroll
-        for (int j = 0; j < V; ++j) acc[it][j] = acc[it][j] * alpha + p * e[j];
-      }
-    }
+        for (int j = 0; j < V; ++j) acc[it][j] = acc[it][j] * alpha + p * vals[it][j];
   }
 
   // The block's groups into one (m, l, o): groups * D <= kMaxGroups * kPerLane floats.
