@@ -1,8 +1,10 @@
 // CUDA backend: attention at decode time (few queries against a long key/value cache) in
 // two passes, as split-K ("flash decoding"):
-//  1. a block per (query row, chunk of keys): its lane groups take the chunk's keys in
-//     turn, each key's q.k summed across the group's lanes, and keep a running max m, sum
-//     l and unnormalised output; the block combines its groups into one (m, l, o) per chunk;
+//  1. a block per (batch entry, kv head, query position, chunk of keys), serving up to
+//     kTile of the query heads that share the kv head: its lane groups take the chunk's
+//     keys in turn, each key's q.k summed across the group's lanes, and keep per head a
+//     running max m, sum l and unnormalised output; the block combines its groups into one
+//     (m, l, o) per head and chunk;
 //  2. a block per query row combines the chunks (o_c scaled by exp(m_c - M) over the sum
 //     of l_c exp(m_c - M), with the sinks as extra logits) into the output.
 //
@@ -28,6 +30,9 @@ namespace {
 constexpr int kWarps = 4;  // 128-thread blocks in pass 1
 constexpr int kPerLane = kAttentionMaxHeadDim / 32;  // head_dim elements a lane holds at most
 constexpr int kMaxGroups = kWarps * 32;
+// Query heads of one kv head that a pass-1 block serves: each loads the kv head's keys and
+// values once for all of them. 4 keeps pass 1 near 128 registers a thread.
+constexpr int kTile = 4;
 constexpr int kMinChunk = 64;     // keys: shorter chunks cost more to combine than they save
 constexpr int kMaxChunks = 1024;  // per row
 constexpr int kBlocksPerSm = 8;
@@ -68,116 +73,160 @@ __device__ RowIndex row_index(int64_t row, const AttentionArgs& a) {
   return {int(bh / a.n_q), int(bh % a.n_q), qi};
 }
 
-// Pass 1. A lane group of G lanes takes one key at a time; lane `glane` of it holds the
+// Pass 1's unit of work besides the chunk: a query position qi and a tile of up to kTile
+// query heads [h0, h0 + heads) sharing one kv head, in batch entry b.
+struct Unit {
+  int b, kv_head, h0, heads, qi;
+};
+__device__ Unit unit_of(int64_t unit, int tile, const AttentionArgs& a) {
+  const int n_rep = a.n_q / a.n_kv, tiles = (n_rep + tile - 1) / tile;
+  const int qi = int(unit % a.q_len);
+  int64_t rest = unit / a.q_len;
+  const int t = int(rest % tiles);
+  rest /= tiles;
+  const int kv_head = int(rest % a.n_kv), b = int(rest / a.n_kv);
+  const int h0 = kv_head * n_rep + t * tile;
+  return {b, kv_head, h0, n_rep - t * tile < tile ? n_rep - t * tile : tile, qi};
+}
+
+// Pass 1. A block per (unit, chunk of keys): its query heads share each key and value it
+// loads. A lane group of G lanes takes one key at a time; lane `glane` of it holds the
 // head_dim elements (it * G + glane) * V + j. part_o: (rows, chunks, D), part_ml: (rows,
-// chunks) of (max, sum).
+// chunks) of (max, sum), rows being ((b * n_q + h) * q_len + qi).
 template <typename S, int V>
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_chunks_kernel(AttentionArgs a, int G, int64_t chunk_len, int chunks, float* part_o, float2* part_ml) {
+    attention_chunks_kernel(AttentionArgs a, int G, int tile, int64_t chunk_len, int chunks, float* part_o,
+                            float2* part_ml) {
   constexpr int kIters = kPerLane / V;
   const int D = a.head_dim;
-  const int64_t row = blockIdx.x / chunks;
+  const Unit u = unit_of(blockIdx.x / chunks, tile, a);
   const int chunk = int(blockIdx.x % chunks);
-  const RowIndex r = row_index(row, a);
-  const int kv_head = r.h / (a.n_q / a.n_kv);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int glane = lane % G, groups_per_warp = 32 / G, groups = kWarps * groups_per_warp;
   const int group = warp * groups_per_warp + lane / G;
+  auto row_of = [&](int t) { return (int64_t(u.b) * a.n_q + u.h0 + t) * a.q_len + u.qi; };
 
-  // q * scale, each rounded as the fallback rounds them.
-  const S* q = static_cast<const S*>(a.q) + row * D;
+  // q * scale per head, each rounded as the fallback rounds them.
   const float scale = round_to<S>(a.scale);
-  float qs[kIters][V], acc[kIters][V];
+  float qs[kTile][kIters][V], acc[kTile][kIters][V], m[kTile], l[kTile];
 #pragma unroll
-  for (int it = 0; it < kIters; ++it) {
-    int d = (it * G + glane) * V;
-    if (d < D) load_floats<V>(q + d, qs[it]);
+  for (int t = 0; t < kTile; ++t) {
+    const S* q = static_cast<const S*>(a.q) + row_of(t < u.heads ? t : 0) * D;
+    m[t] = -INFINITY, l[t] = 0.f;
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      qs[it][j] = d < D ? round_to<S>(__fmul_rn(qs[it][j], scale)) : 0.f;
-      acc[it][j] = 0.f;
+    for (int it = 0; it < kIters; ++it) {
+      const int d = (it * G + glane) * V;
+      const bool here = t < u.heads && d < D;
+      if (here) load_floats<V>(q + d, qs[t][it]);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        qs[t][it][j] = here ? round_to<S>(__fmul_rn(qs[t][it][j], scale)) : 0.f;
+        acc[t][it][j] = 0.f;
+      }
     }
   }
 
-  const S* k = static_cast<const S*>(a.k) + r.b * a.k_strides[0] + kv_head * a.k_strides[1];
-  const S* v = static_cast<const S*>(a.v) + r.b * a.v_strides[0] + kv_head * a.v_strides[1];
-  const int64_t mask_row = r.b * a.mask_strides[0] + r.h * a.mask_strides[1] + r.qi * a.mask_strides[2];
+  const S* k = static_cast<const S*>(a.k) + u.b * a.k_strides[0] + u.kv_head * a.k_strides[1];
+  const S* v = static_cast<const S*>(a.v) + u.b * a.v_strides[0] + u.kv_head * a.v_strides[1];
+  const int64_t mask_at = u.b * a.mask_strides[0] + u.h0 * a.mask_strides[1] + u.qi * a.mask_strides[2];
   // The last key a causal query sees: the queries are the last q_len positions.
-  const int64_t last_causal = (a.k_len > a.q_len ? a.k_len - a.q_len : 0) + r.qi;
+  const int64_t last_causal = (a.k_len > a.q_len ? a.k_len - a.q_len : 0) + u.qi;
   const int64_t start = chunk * chunk_len, end = start + chunk_len < a.k_len ? start + chunk_len : a.k_len;
   const float lowest = lowest_of<S>();
-  float m = -INFINITY, l = 0.f;
   // Every lane of a warp runs the same iterations (the shuffles need them all).
   for (int64_t base = start + warp * groups_per_warp; base < end; base += groups) {
     const int64_t key = base + lane / G;
     const bool valid = key < end;
-    // The key's values load with its keys, so their latency overlaps the dot product's.
-    float dot = 0.f, vals[kIters][V];
+    // The key's values load with its keys, so their latency overlaps the dot products'.
+    float dot[kTile], vals[kIters][V];
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) dot[t] = 0.f;
     if (valid) {
       const S* kr = k + key * a.k_strides[2];
       const S* vr = v + key * a.v_strides[2];
 #pragma unroll
       for (int it = 0; it < kIters; ++it) {
-        int d = (it * G + glane) * V;
+        const int d = (it * G + glane) * V;
         if (d < D) {
           float e[V];
           load_floats<V>(kr + d, e);
           load_floats<V>(vr + d, vals[it]);
 #pragma unroll
-          for (int j = 0; j < V; ++j) dot = fmaf(qs[it][j], e[j], dot);
+          for (int t = 0; t < kTile; ++t)
+            if (t < u.heads)
+#pragma unroll
+              for (int j = 0; j < V; ++j) dot[t] = fmaf(qs[t][it][j], e[j], dot[t]);
         }
       }
     }
-    for (int o = G / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+#pragma unroll
+    for (int t = 0; t < kTile; ++t)
+      if (t < u.heads)  // the same in every lane
+        for (int o = G / 2; o > 0; o >>= 1) dot[t] += __shfl_xor_sync(0xffffffffu, dot[t], o);
     if (!valid) continue;
-    float score = dot;
-    if (a.causal && key > last_causal) score = lowest;
-    if (a.mask) {
-      int64_t at = mask_row + key * a.mask_strides[3];
-      if (a.mask_is_bool) {
-        if (!static_cast<const bool*>(a.mask)[at]) score = lowest;
-      } else {
-        score += load(static_cast<const S*>(a.mask)[at]);
+    const bool hidden = a.causal && key > last_causal;
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) {
+      if (t >= u.heads) break;
+      float score = hidden ? lowest : dot[t];
+      if (a.mask) {
+        const int64_t at = mask_at + t * a.mask_strides[1] + key * a.mask_strides[3];
+        if (a.mask_is_bool) {
+          if (!static_cast<const bool*>(a.mask)[at]) score = lowest;
+        } else {
+          score += load(static_cast<const S*>(a.mask)[at]);
+        }
       }
+      // A NaN score makes the row NaN, as in the softmax; only -inf so far adds nothing.
+      const float m_new = isnan(score) ? score : fmaxf(m[t], score);
+      if (m_new == -INFINITY) continue;
+      const float alpha = rescale(m[t], m_new), p = expf(score - m_new);
+      m[t] = m_new;
+      l[t] = l[t] * alpha + p;
+#pragma unroll
+      for (int it = 0; it < kIters; ++it)
+        if ((it * G + glane) * V < D)
+#pragma unroll
+          for (int j = 0; j < V; ++j) acc[t][it][j] = acc[t][it][j] * alpha + p * vals[it][j];
     }
-    const float m_new = isnan(score) ? score : fmaxf(m, score);  // a NaN score makes the row NaN, as the softmax
-    if (m_new == -INFINITY) continue;  // only -inf so far: nothing to add
-    const float alpha = rescale(m, m_new), p = expf(score - m_new);
-    m = m_new;
-    l = l * alpha + p;
-#pragma unroll
-    for (int it = 0; it < kIters; ++it)
-      if ((it * G + glane) * V < D)
-#pragma unroll
-        for (int j = 0; j < V; ++j) acc[it][j] = acc[it][j] * alpha + p * vals[it][j];
   }
 
-  // The block's groups into one (m, l, o): groups * D <= kMaxGroups * kPerLane floats.
-  __shared__ float group_m[kMaxGroups], group_l[kMaxGroups], group_w[kMaxGroups];
+  // Per head, the block's groups into one (m, l, o): groups * D <= kMaxGroups * kPerLane.
+  __shared__ float group_m[kTile][kMaxGroups], group_l[kTile][kMaxGroups], head_max[kTile];
   __shared__ float group_o[kMaxGroups * kPerLane];
-  if (glane == 0) group_m[group] = m, group_l[group] = l;
 #pragma unroll
-  for (int it = 0; it < kIters; ++it) {
-    int d = (it * G + glane) * V;
+  for (int t = 0; t < kTile; ++t) {
+    if (t >= u.heads) break;  // the same in the whole block (unrolled: registers stay registers)
+    __syncthreads();  // the previous head's readers are done with group_o
+    if (glane == 0) group_m[t][group] = m[t], group_l[t][group] = l[t];
 #pragma unroll
-    for (int j = 0; j < V; ++j)
-      if (d < D) group_o[group * D + d + j] = acc[it][j];
-  }
-  __syncthreads();
-  float max = -INFINITY;
-  for (int g = 0; g < groups; ++g) max = fmaxf(max, group_m[g]);
-  if (threadIdx.x < groups) group_w[threadIdx.x] = rescale(group_m[threadIdx.x], max);
-  __syncthreads();
-  const int64_t slot = row * chunks + chunk;
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float o = 0.f;
-    for (int g = 0; g < groups; ++g) o += group_o[g * D + d] * group_w[g];
-    part_o[slot * D + d] = o;
-  }
-  if (threadIdx.x == 0) {
-    float sum = 0.f;
-    for (int g = 0; g < groups; ++g) sum += group_l[g] * group_w[g];
-    part_ml[slot] = make_float2(max, sum);
+    for (int it = 0; it < kIters; ++it) {
+      const int d = (it * G + glane) * V;
+#pragma unroll
+      for (int j = 0; j < V; ++j)
+        if (d < D) group_o[group * D + d + j] = acc[t][it][j];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      float max = -INFINITY;
+      for (int g = 0; g < groups; ++g) max = fmaxf(max, group_m[t][g]);
+      head_max[t] = max;
+    }
+    __syncthreads();
+    const float max = head_max[t];
+    if (threadIdx.x < groups) group_m[t][threadIdx.x] = rescale(group_m[t][threadIdx.x], max);  // now weights
+    __syncthreads();
+    const int64_t slot = row_of(t) * chunks + chunk;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float o = 0.f;
+      for (int g = 0; g < groups; ++g) o += group_o[g * D + d] * group_m[t][g];
+      part_o[slot * D + d] = o;
+    }
+    if (threadIdx.x == 0) {
+      float sum = 0.f;
+      for (int g = 0; g < groups; ++g) sum += group_l[t][g] * group_m[t][g];
+      part_ml[slot] = make_float2(max, sum);
+    }
   }
 }
 
@@ -238,9 +287,13 @@ void launch_attention_decode(Dtype t, const AttentionArgs& a, cudaStream_t s) {
     const bool vec = vectors(a, kVec);
     const int V = vec ? kVec : 1;
     const int G = std::min(32, pow2_at_least((a.head_dim + V - 1) / V));  // lanes per key
+    // Query heads of a kv head in tiles of at most kTile, as even as can be.
+    const int n_rep = a.n_q / a.n_kv, tile = (n_rep + (n_rep + kTile - 1) / kTile - 1) / ((n_rep + kTile - 1) / kTile);
+    const int tiles = (n_rep + tile - 1) / tile;  // as unit_of counts them
+    const int64_t units = int64_t(a.batch) * a.n_kv * tiles * a.q_len;
     // Enough chunks to fill the GPU, none shorter than kMinChunk keys.
     const int64_t rows = int64_t(a.batch) * a.n_q * a.q_len;
-    const int64_t wanted = (int64_t(sm_count()) * kBlocksPerSm + rows - 1) / rows;
+    const int64_t wanted = (int64_t(sm_count()) * kBlocksPerSm + units - 1) / units;
     const int64_t most = std::min<int64_t>(kMaxChunks, (a.k_len + kMinChunk - 1) / kMinChunk);
     const int64_t split = std::clamp<int64_t>(wanted, 1, most);
     const int64_t chunk_len = (a.k_len + split - 1) / split;
@@ -248,7 +301,8 @@ void launch_attention_decode(Dtype t, const AttentionArgs& a, cudaStream_t s) {
     DeviceBuffer part_o(size_t(rows) * chunks * a.head_dim * sizeof(float), s);
     DeviceBuffer part_ml(size_t(rows) * chunks * sizeof(float2), s);
     auto pass1 = vec ? attention_chunks_kernel<S, kVec> : attention_chunks_kernel<S, 1>;
-    pass1<<<unsigned(rows * chunks), kWarps * 32, 0, s>>>(a, G, chunk_len, chunks, part_o.as<float>(), part_ml.as<float2>());
+    pass1<<<unsigned(units * chunks), kWarps * 32, 0, s>>>(a, G, tile, chunk_len, chunks, part_o.as<float>(),
+                                                            part_ml.as<float2>());
     check_launch("scaled_dot_product_attention");
     const int threads = std::max(32, pow2_at_least(a.head_dim));
     attention_combine_kernel<S><<<unsigned(rows), threads, chunks * sizeof(float), s>>>(a, chunks, part_o.as<float>(),
