@@ -37,7 +37,9 @@ std::set<std::string> classes_in(const array& a) {
 
 bool has_fused_node(const array& a) {
   for (auto& c : classes_in(a))
-    if (c == "RMSNorm" || c == "LayerNorm" || c == "Softmax" || c == "LogSumExp" || c == "RoPE") return true;
+    if (c == "RMSNorm" || c == "LayerNorm" || c == "Softmax" || c == "LogSumExp" || c == "RoPE" ||
+        c == "AttentionDecode")
+      return true;
   return false;
 }
 
@@ -49,6 +51,16 @@ void expect_identical(const array& fused, const array& composed) {
 }
 
 const std::vector<Dtype> kFloats = {float16, bfloat16, float32, float64};
+
+// Attention inputs: q (B, n_q, q_len, D), k and v (B, n_kv, k_len, D).
+struct Attention {
+  array q, k, v;
+};
+Attention attention_inputs(int batch, int n_q, int n_kv, int q_len, int k_len, int d, Dtype t) {
+  return {astype(filled({batch, n_q, q_len, d}, -1, 1, 40 + q_len), t),
+          astype(filled({batch, n_kv, k_len, d}, -1, 1, 50 + k_len), t),
+          astype(filled({batch, n_kv, k_len, d}, -1, 1, 60 + k_len), t)};
+}
 
 }  // namespace
 
@@ -253,6 +265,69 @@ TEST(FastFused, ShapelessCompileReplaysAtNewShapes) {
   }
 }
 
+TEST(FastFused, CpuAttentionStaysComposed) {
+  Attention a = attention_inputs(1, 4, 2, 1, 9, 8, float32);
+  array o = fast::scaled_dot_product_attention(a.q, a.k, a.v, 0.3f, "causal");
+  EXPECT_FALSE(has_fused_node(o));
+  EXPECT_TRUE(classes_in(o).count("Matmul"));
+}
+
+TEST(FastFused, FusedAttentionOnTheCpuEqualsTheComposedOp) {
+  for (Dtype t : kFloats)
+    for (int ratio : {1, 2})
+      for (int q_len : {1, 3})
+        for (int k_len : {1, 7, 20}) {
+          SCOPED_TRACE(dtype_name(t) + " ratio " + std::to_string(ratio) + " q_len " + std::to_string(q_len) +
+                       " k_len " + std::to_string(k_len));
+          const int batch = 2, n_kv = 2, n_q = n_kv * ratio;
+          Attention a = attention_inputs(batch, n_q, n_kv, q_len, k_len, 8, t);
+          array sinks = astype(filled({n_q}, -1, 1, 70), t);
+          array additive = astype(filled({batch, n_q, q_len, k_len}, -2, 0, 71), t);
+          array keep = greater(filled({n_q, 1, k_len}, -1, 1, 72), array(0.0));
+          struct Mask {
+            bool causal;
+            std::optional<array> mask;
+          };
+          for (const Mask& m : {Mask{false, std::nullopt}, Mask{true, std::nullopt}, Mask{false, additive},
+                                Mask{false, keep}})
+            for (bool with_sinks : {false, true}) {
+              std::optional<array> s = with_sinks ? std::optional<array>(sinks) : std::nullopt;
+              expect_identical(detail::fused_attention(a.q, a.k, a.v, 0.4f, m.causal, m.mask, s, kCpuStream),
+                               fast::scaled_dot_product_attention(a.q, a.k, a.v, 0.4f, m.causal ? "causal" : "",
+                                                                  m.mask, s));
+            }
+        }
+}
+
+TEST(FastFused, AttentionEquivalenceComparesParameters) {
+  Attention a = attention_inputs(1, 2, 1, 1, 5, 8, float32);
+  array sinks = filled({2}, -1, 1, 3);
+  auto node = [&](float scale, bool causal, std::optional<array> sinks) {
+    return detail::fused_attention(a.q, a.k, a.v, scale, causal, std::nullopt, sinks, kCpuStream);
+  };
+  auto same = [](const array& x, const array& y) { return x.primitive().is_equivalent(y.primitive()); };
+  EXPECT_TRUE(same(node(0.5f, true, sinks), node(0.5f, true, sinks)));
+  EXPECT_FALSE(same(node(0.5f, true, sinks), node(0.25f, true, sinks)));
+  EXPECT_FALSE(same(node(0.5f, true, sinks), node(0.5f, false, sinks)));
+  EXPECT_FALSE(same(node(0.5f, true, sinks), node(0.5f, true, std::nullopt)));
+  EXPECT_FALSE(same(node(0.5f, false, std::nullopt),
+                    detail::fused_attention(a.q, a.k, a.v, 0.5f, false, zeros({5}), std::nullopt, kCpuStream)));
+}
+
+TEST(FastFused, ShapelessCompileReplaysAttentionAtNewLengths) {
+  // A growing cache: one trace serves every k_len (and q_len); causal masks follow the shapes.
+  Fn f = [](const std::vector<array>& in) {
+    return std::vector<array>{detail::fused_attention(in[0], in[1], in[2], 0.35f, true, std::nullopt, in[3], kCpuStream)};
+  };
+  auto g = compile(f, true);
+  array sinks = filled({4}, -1, 1, 80);
+  for (auto [q_len, k_len] : {std::pair{1, 5}, std::pair{1, 9}, std::pair{2, 12}}) {
+    Attention a = attention_inputs(1, 4, 2, q_len, k_len, 8, float64);
+    expect_identical(g({a.q, a.k, a.v, sinks})[0],
+                     fast::scaled_dot_product_attention(a.q, a.k, a.v, 0.35f, "causal", std::nullopt, sinks));
+  }
+}
+
 LAZULI_CHECKER_CASES(fast_fused) {
   const Stream s = kCpuStream;
   auto rms = [s](const std::vector<array>& in) {
@@ -283,5 +358,19 @@ LAZULI_CHECKER_CASES(fast_fused) {
   add("RoPE", Case{{{2, 2, 3, 6}}, -2, 2, rope(false, 4, array({3})), true, false, {2}});
   add("RoPE", Case{{{2, 3, 6}, {2}}, 0.5, 2, [s](const std::vector<array>& in) {
         return std::vector<array>{detail::fused_rope(in[0], 4, true, std::nullopt, 1.0f, array(1), in[1], s)};
+      }});
+  auto attention = [s](bool causal, int mask_at, int sinks_at) {
+    return [=](const std::vector<array>& in) {
+      auto opt = [&](int i) { return i < 0 ? std::nullopt : std::optional<array>(in[i]); };
+      return std::vector<array>{detail::fused_attention(in[0], in[1], in[2], 0.7f, causal, opt(mask_at), opt(sinks_at), s)};
+    };
+  };
+  add("AttentionDecode", Case{{{1, 2, 1, 4}, {1, 1, 5, 4}, {1, 1, 5, 4}}, -1, 1, attention(false, -1, -1)});
+  add("AttentionDecode", Case{{{1, 4, 2, 4}, {1, 2, 6, 4}, {1, 2, 6, 4}, {4}}, -1, 1, attention(true, -1, 3)});
+  add("AttentionDecode", Case{{{2, 2, 3, 4}, {2, 1, 4, 4}, {2, 1, 4, 4}, {3, 4}, {2}}, -1, 1, attention(false, 3, 4),
+                              true, false, {1, -1, 0, 0, -1}});
+  add("AttentionDecode", Case{{{1, 2, 2, 4}, {1, 2, 3, 4}, {1, 2, 3, 4}}, -1, 1, [s](const std::vector<array>& in) {
+        array keep = greater(array({1.0, -1.0, 1.0, 1.0, 1.0, -1.0}, {2, 3}), array(0.0));
+        return std::vector<array>{detail::fused_attention(in[0], in[1], in[2], 0.7f, false, keep, std::nullopt, s)};
       }});
 }

@@ -151,7 +151,7 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
   if (!causal && !mask_mode.empty())
     fail(op, "invalid mask mode '" + mask_mode + "'; it must be 'causal' or empty (then mask may be an array).");
   if (causal && mask) fail(op, "a causal mask takes no mask array.");
-  const int batch = queries.shape(0), n_q = queries.shape(1), n_kv = keys.shape(1);
+  const int batch = queries.shape(0), n_q = queries.shape(1);
   const int q_len = queries.shape(2), k_len = keys.shape(2);
   const Shape scores_shape{batch, n_q, q_len, k_len};
   if (mask) {
@@ -177,6 +177,58 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
                    dtype_name(out) + ".");
   }
 
+  Stream st = to_stream(s);
+  if (!attention_runs_fused(queries, keys, values, out, st))
+    return sdpa_composed(queries, keys, values, scale, causal, mask, sinks, s);
+  // The fused node takes its inputs in the result type (a boolean mask stays boolean).
+  auto cast = [&](const OptArray& a) {
+    return a && a->dtype() != bool_ ? OptArray(astype(*a, out, s)) : a;
+  };
+  return fused_attention(astype(queries, out, s), astype(keys, out, s), astype(values, out, s), scale, causal,
+                         cast(mask), cast(sinks), st);
+}
+
+}  // namespace lazuli::fast
+
+namespace lazuli::detail {
+
+using fast::group_heads;
+using fast::last_axis_slice;
+using fast::scalar;
+
+// The result dtype is that of x and the parameters together (the ops check they are floating).
+array rms_norm_composed(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  Dtype out = weight ? result_type({x, *weight}) : x.dtype();
+  Dtype ct = promote_types(out, float32);  // 16-bit floats are computed in float32
+  array xc = astype(x, ct, s);
+  array ms = mean(square(xc, s), -1, true, s);
+  array y = astype(multiply(xc, rsqrt(add(ms, array(double(eps), ct), s), s), s), out, s);
+  return weight ? multiply(y, *weight, s) : y;
+}
+
+array layer_norm_composed(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                          float eps, StreamOrDevice s) {
+  std::vector<array> inputs{x};
+  if (weight) inputs.push_back(*weight);
+  if (bias) inputs.push_back(*bias);
+  Dtype out = result_type(inputs);
+  Dtype ct = promote_types(out, float32);
+  array xc = astype(x, ct, s);
+  array centred = subtract(xc, mean(xc, -1, true, s), s);
+  array v = mean(square(centred, s), -1, true, s);
+  array y = astype(multiply(centred, rsqrt(add(v, array(double(eps), ct), s), s), s), out, s);
+  if (weight) y = multiply(y, *weight, s);
+  if (bias) y = add(y, *bias, s);
+  return y;
+}
+
+// The attention of fast::scaled_dot_product_attention, after its checks: scores and
+// probabilities in the result type, the softmax in float32 (precise).
+array sdpa_composed(const array& queries, const array& keys, const array& values, float scale, bool causal,
+                    const std::optional<array>& mask, const std::optional<array>& sinks, StreamOrDevice s) {
+  Dtype out = result_type({queries, keys, values});
+  const int n_q = queries.shape(1), n_kv = keys.shape(1);
+  const int q_len = queries.shape(2), k_len = keys.shape(2);
   // Grouped heads: q (B, n_kv, n_rep, q_len, D) against k, v (B, n_kv, 1, k_len, D).
   array q = multiply(astype(queries, out, s), scalar(scale, out), s);
   array k = astype(keys, out, s), v = astype(values, out, s);
@@ -206,36 +258,6 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
   if (sinks) probs = last_axis_slice(probs, 1, k_len + 1, s);
   array o = matmul(probs, v, s);
   return n_q == n_kv ? o : flatten(o, 1, 2, s);
-}
-
-}  // namespace lazuli::fast
-
-namespace lazuli::detail {
-
-// The result dtype is that of x and the parameters together (the ops check they are floating).
-array rms_norm_composed(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
-  Dtype out = weight ? result_type({x, *weight}) : x.dtype();
-  Dtype ct = promote_types(out, float32);  // 16-bit floats are computed in float32
-  array xc = astype(x, ct, s);
-  array ms = mean(square(xc, s), -1, true, s);
-  array y = astype(multiply(xc, rsqrt(add(ms, array(double(eps), ct), s), s), s), out, s);
-  return weight ? multiply(y, *weight, s) : y;
-}
-
-array layer_norm_composed(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
-                          float eps, StreamOrDevice s) {
-  std::vector<array> inputs{x};
-  if (weight) inputs.push_back(*weight);
-  if (bias) inputs.push_back(*bias);
-  Dtype out = result_type(inputs);
-  Dtype ct = promote_types(out, float32);
-  array xc = astype(x, ct, s);
-  array centred = subtract(xc, mean(xc, -1, true, s), s);
-  array v = mean(square(centred, s), -1, true, s);
-  array y = astype(multiply(centred, rsqrt(add(v, array(double(eps), ct), s), s), s), out, s);
-  if (weight) y = multiply(y, *weight, s);
-  if (bias) y = add(y, *bias, s);
-  return y;
 }
 
 // Computes in float32 (float64 for float64): positions, frequencies, their products and the

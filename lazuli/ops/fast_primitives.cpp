@@ -46,6 +46,21 @@ array fused_rope(const array& x, int dims, bool traditional, std::optional<float
   return make_node<RoPE>(inputs, x.dtype(), s, dims, traditional, freqs ? std::nullopt : base, scale);
 }
 
+bool attention_runs_fused(const array& q, const array& k, const array& v, Dtype dtype, const Stream& s) {
+  const int head_dim = q.shape(3);
+  return s.device.type == Device::gpu && (dtype == float32 || dtype == float16 || dtype == bfloat16) &&
+         q.size() > 0 && k.size() > 0 && q.shape(2) <= 8 && v.shape(3) == head_dim && head_dim % 8 == 0 &&
+         head_dim <= 256;
+}
+
+array fused_attention(const array& q, const array& k, const array& v, float scale, bool causal,
+                      const std::optional<array>& mask, const std::optional<array>& sinks, const Stream& s) {
+  std::vector<array> inputs{q, k, v};
+  if (mask) inputs.push_back(*mask);
+  if (sinks) inputs.push_back(*sinks);
+  return make_node<AttentionDecode>(inputs, q.dtype(), s, scale, causal, mask.has_value(), sinks.has_value());
+}
+
 }  // namespace detail
 
 // ---- FastPrimitive ------------------------------------------------------------------------
@@ -119,6 +134,7 @@ LAZULI_FALLBACK_RULES(LayerNorm)
 LAZULI_FALLBACK_RULES(Softmax)
 LAZULI_FALLBACK_RULES(LogSumExp)
 LAZULI_FALLBACK_RULES(RoPE)
+LAZULI_FALLBACK_RULES(AttentionDecode)
 #undef LAZULI_FALLBACK_RULES
 
 namespace {
@@ -239,6 +255,58 @@ LAZULI_PRIMITIVE_READER(RoPE) {
       r.fail("RoPE gets freqs of shape " + shape_str(r.input_shape(2)) + " for dims " + std::to_string(dims));
   }
   return std::make_shared<RoPE>(s, dims, traditional, has_base ? std::optional<float>(base) : std::nullopt, scale);
+}
+
+// ---- AttentionDecode ----------------------------------------------------------------------
+
+std::vector<Shape> AttentionDecode::output_shapes(const std::vector<array>& inputs) const {
+  Shape shape = inputs[0].shape();
+  shape.back() = inputs[2].shape(3);
+  return {shape};
+}
+bool AttentionDecode::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const AttentionDecode*>(&o);
+  return p && p->scale_ == scale_ && p->causal_ == causal_ && p->has_mask_ == has_mask_ &&
+         p->has_sinks_ == has_sinks_;
+}
+std::vector<array> AttentionDecode::fallback(const std::vector<array>& in) const {
+  std::optional<array> mask, sinks;
+  if (has_mask_) mask = in[3];
+  if (has_sinks_) sinks = in[has_mask_ ? 4 : 3];
+  return {sdpa_composed(in[0], in[1], in[2], scale_, causal_, mask, sinks, stream())};
+}
+LAZULI_PRIMITIVE_READER(AttentionDecode) {
+  float scale = static_cast<float>(r.f64());
+  bool causal = r.boolean(), has_mask = r.boolean(), has_sinks = r.boolean();
+  if (causal && has_mask) r.fail("a causal attention node gets a mask array");
+  r.arity(3 + has_mask + has_sinks);
+  r.same_input_dtypes(0, 3);
+  if (!is_floating_point(r.in_dtype(0))) r.fail("attention gets the non-floating type " + dtype_name(r.in_dtype(0)));
+  r.outputs_like(0);
+  for (size_t i = 0; i < 3; ++i)
+    if (r.rank(i) != 4) r.fail("attention gets an input of shape " + shape_str(r.input_shape(i)) + ", not of rank 4");
+  const Shape &q = r.input_shape(0), &k = r.input_shape(1), &v = r.input_shape(2);
+  if (k[0] != v[0] || k[1] != v[1] || k[2] != v[2] || q[0] != k[0] || q[3] != k[3] || k[1] == 0 ||
+      q[1] % k[1] != 0)
+    r.fail("attention gets queries " + shape_str(q) + ", keys " + shape_str(k) + " and values " + shape_str(v));
+  if (has_mask) {
+    if (r.in_dtype(3) != bool_) r.expect_input(3, r.in_dtype(0));
+    const Shape scores{q[0], q[1], q[2], k[2]};
+    Shape b;
+    try {
+      b = broadcast_shapes(r.input_shape(3), scores);
+    } catch (const std::invalid_argument&) {
+    }
+    if (r.rank(3) > 4 || b != scores)
+      r.fail("attention gets a mask of shape " + shape_str(r.input_shape(3)) + " for scores " + shape_str(scores));
+  }
+  if (has_sinks) {
+    size_t i = has_mask ? 4 : 3;
+    r.expect_input(i, r.in_dtype(0));
+    if (r.input_shape(i) != Shape{q[1]})
+      r.fail("attention gets sinks of shape " + shape_str(r.input_shape(i)) + " for " + std::to_string(q[1]) + " heads");
+  }
+  return std::make_shared<AttentionDecode>(s, scale, causal, has_mask, has_sinks);
 }
 
 }  // namespace lazuli

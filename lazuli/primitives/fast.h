@@ -1,5 +1,6 @@
 // The fused fast-op primitives: rms_norm, layer_norm, softmax and logsumexp over the last
-// axis, each one GPU kernel (backend/cuda/fast.{cpp,cu}), and rope (backend/cuda/rope.{cpp,cu}). The ops build them only where
+// axis, each one GPU kernel (backend/cuda/fast.{cpp,cu}), rope (backend/cuda/rope.{cpp,cu})
+// and attention at decode time (backend/cuda/sdpa.{cpp,cu}). The ops build them only where
 // they run fused (a GPU stream, a floating dtype, a non-empty input); everywhere else they
 // build the composed graph below. That graph is also each primitive's fallback: its CPU
 // evaluation, and what vjp, jvp and vmap differentiate or batch.
@@ -44,6 +45,19 @@ array fused_logsumexp(const array& x, const Stream& s);  // the last axis droppe
 // or int64), freqs of any dtype (made x's compute dtype: float32, float64 for float64).
 array fused_rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
                  const array& offset, const std::optional<array>& freqs, const Stream& s);
+
+// scaled_dot_product_attention's composed graph, after its checks: q (B, n_q, q_len, D), k
+// and v (B, n_kv, k_len, D), mask broadcasting to (B, n_q, q_len, k_len), sinks (n_q,).
+array sdpa_composed(const array& q, const array& k, const array& v, float scale, bool causal,
+                    const std::optional<array>& mask, const std::optional<array>& sinks, StreamOrDevice s);
+// Whether attention of q against k and v runs as the fused decode kernel on stream s: a GPU
+// stream, a result dtype of float16, bfloat16 or float32, at most 8 queries, one head_dim
+// for q, k and v, a multiple of 8 up to 256, and no empty axis.
+bool attention_runs_fused(const array& q, const array& k, const array& v, Dtype dtype, const Stream& s);
+// The fused attention node: q, k, v, an additive mask and sinks of the result's dtype (a
+// mask may be bool instead); the mask may be of any rank that broadcasts to the scores.
+array fused_attention(const array& q, const array& k, const array& v, float scale, bool causal,
+                      const std::optional<array>& mask, const std::optional<array>& sinks, const Stream& s);
 
 }  // namespace detail
 
@@ -161,6 +175,37 @@ class RoPE : public FastPrimitive {
   bool traditional_;
   std::optional<float> base_;
   float scale_;
+};
+
+}  // namespace lazuli
+
+namespace lazuli {
+
+// (q, k, v, [mask], [sinks]) -> softmax(scale q k^T + mask) v per head, with grouped kv
+// heads, a causal mask or a mask array, and sinks as extra logits: attention at decode time
+// (few queries against a long cache), one split-K kernel pair on the GPU
+// (backend/cuda/sdpa.{cpp,cu}).
+class AttentionDecode : public FastPrimitive {
+ public:
+  AttentionDecode(Stream s, float scale, bool causal, bool has_mask, bool has_sinks)
+      : FastPrimitive(s), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
+  std::string name() const override { return "AttentionDecode"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;  // (B, n_q, q_len, v's D)
+  bool is_equivalent(const Primitive& other) const override;
+  std::vector<array> fallback(const std::vector<array>& inputs) const override;
+  LAZULI_TRANSFORMS(AttentionDecode)
+  void write(Writer& w) const override {
+    w.f64(scale_), w.boolean(causal_), w.boolean(has_mask_), w.boolean(has_sinks_);
+  }
+
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+  bool has_mask() const { return has_mask_; }
+  bool has_sinks() const { return has_sinks_; }
+
+ private:
+  float scale_;
+  bool causal_, has_mask_, has_sinks_;
 };
 
 }  // namespace lazuli

@@ -67,7 +67,7 @@ bool shape_polymorphic(const Primitive& p) {
   static const std::unordered_set<std::string> classes = {
       "Unary", "Binary", "DivMod", "Select", "AsType", "Copy", "StopGradient", "Transpose", "Reduce",
       "ArgReduce", "Matmul", "Concatenate", "Take", "Scan", "Sort", "ArgSort", "Compiled",
-      "NumberOfElements", "RMSNorm", "LayerNorm", "Softmax", "LogSumExp", "RoPE"};
+      "NumberOfElements", "RMSNorm", "LayerNorm", "Softmax", "LogSumExp", "RoPE", "AttentionDecode"};
   return p.class_name() && classes.count(p.class_name());
 }
 
