@@ -119,6 +119,9 @@ TEST_F(Gpu, AttentionMatchesCpuOnEdgeMasks) {
   compare_attention([&](Device d) { return attend(p, "", none, std::nullopt, d); }, "all masked");
   compare_attention([&](Device d) { return attend(p, "causal", std::nullopt, sinks, d); }, "causal, q_len > k_len");
   compare_attention([&](Device d) { return attend(p, "", minus_inf, sinks, d); }, "sinks only");
+  // Boolean sinks promote to the result type: logits of 0 and 1.
+  array bool_sinks = sample({4}, bool_, 32);
+  compare_attention([&](Device d) { return attend(p, "", std::nullopt, bool_sinks, d); }, "boolean sinks");
 }
 
 TEST_F(Gpu, AttentionReadsSlicesOfACache) {
