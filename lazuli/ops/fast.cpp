@@ -180,12 +180,13 @@ array scaled_dot_product_attention(const array& queries, const array& keys, cons
   Stream st = to_stream(s);
   if (!attention_runs_fused(queries, keys, values, out, st))
     return sdpa_composed(queries, keys, values, scale, causal, mask, sinks, s);
-  // The fused node takes its inputs in the result type (a boolean mask stays boolean).
+  // The fused node takes its inputs in the result type (a boolean mask stays boolean; boolean
+  // sinks, which promote, are logits of 0 and 1 like any other type's).
   auto cast = [&](const OptArray& a) {
     return a && a->dtype() != bool_ ? OptArray(astype(*a, out, s)) : a;
   };
   return fused_attention(astype(queries, out, s), astype(keys, out, s), astype(values, out, s), scale, causal,
-                         cast(mask), cast(sinks), st);
+                         cast(mask), sinks ? OptArray(astype(*sinks, out, s)) : std::nullopt, st);
 }
 
 }  // namespace lazuli::fast
