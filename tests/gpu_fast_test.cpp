@@ -105,12 +105,15 @@ TEST_F(Gpu, SoftmaxAndLogSumExpMatchCpuOnInfinitiesAndNaNs) {
   array base = array({-inf, -inf, -inf, -inf, 1.f, inf, 2.f, 3.f, nan, 0.f, 1.f, 2.f, inf, inf, 0.f, 1.f,
                       1.f, 2.f, 3.f, 4.f},
                      {5, 4});
-  for (Dtype t : kFloats) {
-    array x = astype(base, t);
-    for (auto& [name, op] : kOps)
-      if (name.rfind("softmax", 0) == 0 || name.rfind("logsumexp", 0) == 0)
-        compare([&, &op = op](Device d) { return op(x, std::nullopt, std::nullopt, d); }, name + " specials " + dtype_name(t));
-  }
+  // Rows of 4 take the one-warp path; tiled to 5000, the same rows take the block path.
+  for (const array& rows : {base, tile(base, {1, 1250})})
+    for (Dtype t : kFloats) {
+      array x = astype(rows, t);
+      for (auto& [name, op] : kOps)
+        if (name.rfind("softmax", 0) == 0 || name.rfind("logsumexp", 0) == 0)
+          compare([&, &op = op](Device d) { return op(x, std::nullopt, std::nullopt, d); },
+                  name + " specials " + dtype_name(t) + " rows of " + std::to_string(rows.shape(1)));
+    }
 }
 
 TEST_F(Gpu, FastOpsMatchCpuOnEmptyAnd0dInputs) {
