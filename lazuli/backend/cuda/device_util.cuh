@@ -57,5 +57,24 @@ template <typename F> void dispatch(Dtype t, const char* op, F&& f) {
   });
 }
 
+// V elements of S at p, or stored at p: one 16-byte access when V > 1 (p then 16-byte aligned).
+template <int V, typename S> __device__ void load_vec(const S* p, S (&e)[V]) {
+  if constexpr (V == 1) {
+    e[0] = p[0];
+  } else {
+    static_assert(V * sizeof(S) == 16);
+    uint4 w = *reinterpret_cast<const uint4*>(p);
+    memcpy(e, &w, sizeof(e));
+  }
+}
+template <int V, typename S> __device__ void store_vec(S* p, const S (&e)[V]) {
+  if constexpr (V == 1) {
+    p[0] = e[0];
+  } else {
+    uint4 w;
+    memcpy(&w, e, sizeof(e));
+    *reinterpret_cast<uint4*>(p) = w;
+  }
+}
 
 }  // namespace lazuli::cuda

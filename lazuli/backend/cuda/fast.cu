@@ -30,25 +30,6 @@ template <typename S, typename A> __device__ A round_to(A v) { return to_a<A>(co
 __device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
 __device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 
-template <int V, typename S> __device__ void load_vec(const S* p, S (&e)[V]) {
-  if constexpr (V == 1) {
-    e[0] = p[0];
-  } else {
-    static_assert(V * sizeof(S) == 16);
-    uint4 w = *reinterpret_cast<const uint4*>(p);
-    memcpy(e, &w, sizeof(e));
-  }
-}
-template <int V, typename S> __device__ void store_vec(S* p, const S (&e)[V]) {
-  if constexpr (V == 1) {
-    p[0] = e[0];
-  } else {
-    uint4 w;
-    memcpy(&w, e, sizeof(e));
-    *reinterpret_cast<uint4*>(p) = w;
-  }
-}
-
 // The threads that share a row: a warp's lanes, or the whole block.
 struct Group {
   int tid, nt;

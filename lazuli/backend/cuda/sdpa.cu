@@ -49,13 +49,7 @@ template <typename S> __device__ float lowest_of() {
 // V elements of S at p as float; 16-byte loads when V > 1.
 template <int V, typename S> __device__ void load_floats(const S* p, float (&f)[V]) {
   S e[V];
-  if constexpr (V == 1) {
-    e[0] = p[0];
-  } else {
-    static_assert(V * sizeof(S) == 16);
-    uint4 w = *reinterpret_cast<const uint4*>(p);
-    memcpy(e, &w, sizeof(e));
-  }
+  load_vec(p, e);
 #pragma unroll
   for (int j = 0; j < V; ++j) f[j] = load(e[j]);
 }
