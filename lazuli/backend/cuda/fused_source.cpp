@@ -48,26 +48,6 @@ const char* device_type_name(Dtype t) {
 
 bool keeps(Dtype t) { return t == float32 || t == float64 || t == complex64; }
 
-const char* functor_name(UnaryOp op) {
-  switch (op) {
-#define LAZULI_UNARY_CASE(Name, opname) \
-  case UnaryOp::Name: return #Name;
-    LAZULI_UNARY_OPS(LAZULI_UNARY_CASE)
-#undef LAZULI_UNARY_CASE
-  }
-  throw std::logic_error("[compile] Unknown unary op.");
-}
-
-const char* functor_name(BinaryOp op) {
-  switch (op) {
-#define LAZULI_BINARY_CASE(Name, opname) \
-  case BinaryOp::Name: return #Name;
-    LAZULI_BINARY_OPS(LAZULI_BINARY_CASE)
-#undef LAZULI_BINARY_CASE
-  }
-  throw std::logic_error("[compile] Unknown binary op.");
-}
-
 // What every fused kernel shares. `step` is the elementwise kernels' expression, with the
 // checks their dispatch makes at compile time: the functor takes the dtype, and the step
 // stores what the elementwise kernel would (result_t in elementwise.cu).
@@ -132,9 +112,9 @@ std::string step_expression(const FusedStep& step, const std::vector<Dtype>& reg
     return s;
   };
   if (auto* u = dynamic_cast<const Unary*>(&p))
-    return "step<" + out + ", lazuli::math::" + functor_name(u->op()) + ">(" + args() + ")";
+    return "step<" + out + ", lazuli::math::" + op_name(u->op()) + ">(" + args() + ")";
   if (auto* b = dynamic_cast<const Binary*>(&p))
-    return "step<" + out + ", lazuli::math::" + functor_name(b->op()) + ">(" + args() + ")";
+    return "step<" + out + ", lazuli::math::" + op_name(b->op()) + ">(" + args() + ")";
   if (dynamic_cast<const Select*>(&p)) {
     if (!(reg_dtypes[step.args[0]] == bool_) || !(reg_dtypes[step.args[1]] == step.dtype) ||
         !(reg_dtypes[step.args[2]] == step.dtype))
